@@ -1,0 +1,41 @@
+# hubspot-lead-handoff: everything runs from .venv, installed from uv.lock.
+# Needs only python3 (3.11+) and make; uv is bootstrapped into .uv-bootstrap/ when it is not on PATH.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .uv-bootstrap/bin/uv
+endif
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+VENV_STAMP := .venv/.synced
+
+.PHONY: install demo test dev bench clean lock
+
+$(UV):
+	@echo "uv not found: bootstrapping it into .uv-bootstrap/ with pip"
+	$(PYTHON) -m venv .uv-bootstrap
+	.uv-bootstrap/bin/pip install --quiet uv
+
+$(VENV_STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $(VENV_STAMP)
+
+install: $(VENV_STAMP)
+
+demo: install
+	.venv/bin/handoff demo
+
+test: install
+	.venv/bin/python -m pytest -n 2 --dist loadgroup -q -rs
+
+dev: install
+	.venv/bin/handoff dev
+
+bench: install
+	.venv/bin/python -m bench
+
+lock: | $(UV)
+	$(UV) lock
+
+clean:
+	rm -rf .venv .uv-bootstrap data .dagster out .pytest_cache

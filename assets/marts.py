@@ -1,0 +1,5 @@
+"""Placeholder layer module: replaced by its owner. Exposes ``defs``."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,0 +1,214 @@
+"""The SLA / routing policy: a plain YAML file validated into typed settings.
+
+``load_policy(path)`` with no path loads the packaged default (``pipeline/default_policy.yaml``);
+``HANDOFF_POLICY`` names the user's file. Errors name the key and the problem in one line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.errors import ConfigError
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MqlType = Literal["demo_request", "other"]
+StepName = Literal["manager_escalation", "reassignment"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SlaMinutes(_Strict):
+    demo_request: int = Field(60, gt=0)
+    other: int = Field(1440, gt=0)
+
+
+class Sla(_Strict):
+    minutes: SlaMinutes = SlaMinutes()
+    clock: Literal["wall", "business"] = "wall"
+
+
+class DemoRecognition(_Strict):
+    pattern: str = "demo"
+    forms: list[str] = []
+    logging_skew_minutes: float = Field(5, ge=0)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ValueError(f"not a valid regular expression ({err})") from None
+        return value
+
+    def is_demo(self, event_name: str | None) -> bool:
+        if not event_name:
+            return False
+        if event_name in self.forms:
+            return True
+        return re.search(self.pattern, event_name, flags=re.IGNORECASE) is not None
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name like America/New_York)") from None
+    return value
+
+
+class BusinessHours(_Strict):
+    timezone: str = "America/New_York"
+    weekdays: list[str] = ["mon", "tue", "wed", "thu", "fri"]
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
+
+    @field_validator("weekdays")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        days = [d.strip().lower()[:3] for d in value]
+        bad = [d for d in days if d not in WEEKDAYS]
+        if bad:
+            raise ValueError(f"unknown weekday(s) {bad}; use {list(WEEKDAYS)}")
+        if not days:
+            raise ValueError("at least one weekday is needed")
+        return days
+
+    @model_validator(mode="after")
+    def _order(self) -> "BusinessHours":
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+    @property
+    def weekday_numbers(self) -> list[int]:
+        """ISO-less Python weekday numbers (Monday = 0)."""
+        return sorted(WEEKDAYS.index(d) for d in self.weekdays)
+
+
+class EscalationStep(_Strict):
+    step: StepName
+    at_sla_multiple: float = Field(gt=0)
+
+
+class Managers(_Strict):
+    owners: dict[str, str] = {}
+    teams: dict[str, str] = {}
+    fallback: str | None = None
+
+
+class RoutingRule(_Strict):
+    name: str
+    type: Literal["account_owner", "territory", "industry", "inbound", "outbound", "fallback"]
+    team: str | None = None
+    owner: str | None = None
+    pool: list[str] | None = None
+    countries: list[str] = []
+    industries: list[str] = []
+
+    @model_validator(mode="after")
+    def _target(self) -> "RoutingRule":
+        if self.type == "account_owner":
+            return self
+        if not (self.team or self.owner or self.pool):
+            raise ValueError(f"rule {self.name!r} ({self.type}) needs a team, an owner or a pool")
+        if self.type == "territory" and not self.countries:
+            raise ValueError(f"territory rule {self.name!r} needs a list of countries")
+        if self.type == "industry" and not self.industries:
+            raise ValueError(f"industry rule {self.name!r} needs a list of industries")
+        return self
+
+
+class RepSettings(_Strict):
+    weight: float = Field(1.0, gt=0)
+    daily_cap: int | None = Field(None, ge=0)
+    away: bool = False
+    working_hours: BusinessHours | None = None
+
+
+class Routing(_Strict):
+    rules: list[RoutingRule] = []
+    reps: dict[str, RepSettings] = {}
+    default_daily_cap: int = Field(25, ge=0)
+
+
+class HubSpotLinks(_Strict):
+    portal_id: int | None = None
+    app_url: str = "https://app.hubspot.com"
+
+    def contact_url(self, contact_id: str, portal_id: int | None = None) -> str:
+        pid = portal_id or self.portal_id
+        base = self.app_url.rstrip("/")
+        return f"{base}/contacts/{pid}/record/0-1/{contact_id}" if pid else f"{base}/contacts/record/0-1/{contact_id}"
+
+
+class Policy(_Strict):
+    version: int = 1
+    sla: Sla = Sla()
+    demo_recognition: DemoRecognition = DemoRecognition()
+    business_hours: BusinessHours = BusinessHours()
+    minimum_attempts: int = Field(3, ge=1)
+    escalation: list[EscalationStep] = [
+        EscalationStep(step="manager_escalation", at_sla_multiple=1.0),
+        EscalationStep(step="reassignment", at_sla_multiple=2.0),
+    ]
+    managers: Managers = Managers()
+    routing: Routing = Routing()
+    write_mode: Literal["dry_run", "live"] = "dry_run"
+    hubspot: HubSpotLinks = HubSpotLinks()
+
+    @field_validator("escalation")
+    @classmethod
+    def _ladder(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+        names = [s.step for s in steps]
+        if len(set(names)) != len(names):
+            raise ValueError("each escalation step may appear once")
+        return steps
+
+    def sla_minutes(self, mql_type: str) -> int:
+        return self.sla.minutes.demo_request if mql_type == "demo_request" else self.sla.minutes.other
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"].removeprefix("Value error, ")
+    more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return f"policy {source}: {key}: {msg}{more}"
+
+
+def parse_policy(text: str, source: str = "<string>") -> Policy:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"policy {source}:{where} is not valid YAML ({getattr(err, 'problem', err)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"policy {source}: the top level must be a mapping of keys (sla, routing, ...)")
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err, source)) from None
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate a policy file; ``None`` means the packaged default."""
+    target = Path(path) if path else DEFAULT_POLICY_PATH
+    try:
+        text = target.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"policy {target}: cannot read ({err.strerror})") from None
+    return parse_policy(text, str(target))

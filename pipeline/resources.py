@@ -1,0 +1,70 @@
+"""Dagster resources: the I/O edges (DuckDB, HubSpot, dlt, the policy, Slack), built from the environment.
+
+Tests build their own with other values (a temp database, the sandbox URL) instead of patching.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource
+from dagster_duckdb import DuckDBResource
+
+from pipeline.errors import ConfigError
+from pipeline.policy import Policy, load_policy
+from pipeline.settings import DEFAULT_API_BASE, DEFAULT_DB
+
+
+class HubSpotResource(dg.ConfigurableResource):
+    """A HubSpot private-app connection. The token comes from ``HUBSPOT_ACCESS_TOKEN`` via ``EnvVar``."""
+
+    access_token: str
+    api_base: str = DEFAULT_API_BASE
+
+    def get_client(self):
+        """The paced, retrying client (``pipeline.hubspot.client.HubSpotClient``)."""
+        from pipeline.hubspot.client import HubSpotClient
+
+        if not self.access_token:
+            raise ConfigError(
+                "HUBSPOT_ACCESS_TOKEN is not set: export a private-app token, or use `handoff run`/`handoff dev` "
+                "which start the embedded sandbox"
+            )
+        return HubSpotClient(access_token=self.access_token, api_base=self.api_base)
+
+
+class PolicyResource(dg.ConfigurableResource):
+    """The SLA/routing policy file; empty path = the packaged default."""
+
+    path: str = ""
+
+    def load(self) -> Policy:
+        return load_policy(self.path or None)
+
+
+class SlackResource(dg.ConfigurableResource):
+    """Slack incoming webhook for alert delivery; empty = deliver to the DuckDB outbox only."""
+
+    webhook_url: str = ""
+
+
+def _env_or(name: str, default: str):
+    """EnvVar when the variable is set (shown as such in the UI, value never stored), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else default
+
+
+def build_resources() -> dict[str, object]:
+    db = os.environ.get("HANDOFF_DB", "").strip() or DEFAULT_DB
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "duckdb": DuckDBResource(database=db),
+        "hubspot": HubSpotResource(
+            access_token=_env_or("HUBSPOT_ACCESS_TOKEN", ""),
+            api_base=_env_or("HUBSPOT_API_BASE", DEFAULT_API_BASE),
+        ),
+        "dlt": DagsterDltResource(),
+        "policy": PolicyResource(path=_env_or("HANDOFF_POLICY", "")),
+        "slack": SlackResource(webhook_url=_env_or("SLACK_WEBHOOK_URL", "")),
+    }

@@ -1,0 +1,92 @@
+"""Runtime settings from the environment (the pinned names in README's configuration table).
+
+Read with :func:`load_settings` at the edge (CLI, Dagster resources); pass values inward.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+
+DEFAULT_API_BASE = "https://api.hubapi.com"
+DEFAULT_DB = "data/handoff.duckdb"
+DEFAULT_DAGSTER_HOME = ".dagster"
+
+
+def parse_instant(value: str, *, name: str = "HANDOFF_NOW") -> datetime:
+    """Parse an ISO-8601 instant; naive values are UTC. Raises ConfigError with the variable name."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={value!r} is not an ISO-8601 timestamp (expected e.g. 2026-11-24T15:00:00Z)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def now() -> datetime:
+    """The pipeline's clock: ``HANDOFF_NOW`` when set (tests, replays, backfills), else real UTC time."""
+    pinned = os.environ.get("HANDOFF_NOW", "").strip()
+    if pinned:
+        return parse_instant(pinned)
+    return datetime.now(timezone.utc)
+
+
+def redact(text: str, token: str | None = None) -> str:
+    """Remove the HubSpot token from any text that might reach a log, an error or metadata."""
+    token = token if token is not None else os.environ.get("HUBSPOT_ACCESS_TOKEN")
+    if token:
+        text = text.replace(token, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class Settings:
+    access_token: str | None
+    api_base: str
+    db_path: Path
+    policy_path: Path | None
+    slack_webhook_url: str | None
+    dagster_home: Path
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return not self.access_token
+
+    @property
+    def published_db_path(self) -> Path:
+        """The read-only copy for analysts and the SLA sensor, replaced atomically after each build."""
+        return published_db_path(self.db_path)
+
+
+def published_db_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.stem + ".published" + db_path.suffix)
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    policy = env.get("HANDOFF_POLICY", "").strip()
+    if policy and not Path(policy).is_file():
+        raise ConfigError(f"HANDOFF_POLICY={policy!r}: no such file (unset it to use the packaged default policy)")
+    api_base = env.get("HUBSPOT_API_BASE", "").strip() or DEFAULT_API_BASE
+    if not api_base.startswith(("http://", "https://")):
+        raise ConfigError(f"HUBSPOT_API_BASE={api_base!r} must be an http(s) URL, e.g. {DEFAULT_API_BASE}")
+    if env.get("HANDOFF_NOW", "").strip():
+        parse_instant(env["HANDOFF_NOW"])  # validate early, one line on error
+    return Settings(
+        access_token=env.get("HUBSPOT_ACCESS_TOKEN", "").strip() or None,
+        api_base=api_base.rstrip("/"),
+        db_path=Path(env.get("HANDOFF_DB", "").strip() or DEFAULT_DB),
+        policy_path=Path(policy) if policy else None,
+        slack_webhook_url=env.get("SLACK_WEBHOOK_URL", "").strip() or None,
+        dagster_home=Path(env.get("DAGSTER_HOME", "").strip() or DEFAULT_DAGSTER_HOME),
+    )

@@ -1,0 +1,77 @@
+"""The skeleton: definitions load, the CLI answers, the policy validates with one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.policy import load_policy, parse_policy
+from pipeline.settings import load_settings, now, parse_instant, published_db_path
+
+
+def test_definitions_validate_loadable():
+    from pipeline.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_default_policy_loads_with_documented_defaults():
+    policy = load_policy()
+    assert policy.sla.minutes.demo_request == 60
+    assert policy.sla.minutes.other == 1440
+    assert policy.minimum_attempts == 3
+    assert [s.step for s in policy.escalation] == ["manager_escalation", "reassignment"]
+    assert policy.write_mode == "dry_run"
+    assert policy.demo_recognition.is_demo("Request a DEMO")
+    assert policy.demo_recognition.is_demo("Talk to Sales")
+    assert not policy.demo_recognition.is_demo("Ebook download")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sla: {minutes: {demo_request: 0}}", "sla.minutes.demo_request: Input should be greater than 0"),
+        ("business_hours: {timezone: Mars/Base}", "business_hours.timezone: unknown time zone 'Mars/Base'"),
+        ("routing: {rules: [{name: x, type: industry, team: A}]}", "industry rule 'x' needs a list of industries"),
+        ("write_mode: yolo", "write_mode: Input should be 'dry_run' or 'live'"),
+        ("sla: [", "is not valid YAML"),
+        ("escalation: [{step: reassignment, at_sla_multiple: 1}, {step: reassignment, at_sla_multiple: 2}]",
+         "each escalation step may appear once"),
+    ],
+)
+def test_policy_errors_name_key_and_problem(text, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_policy(text, "p.yaml")
+    message = str(err.value)
+    assert expected in message
+    assert message.startswith("policy p.yaml")
+    assert "\n" not in message
+
+
+def test_handoff_now_pins_the_clock(monkeypatch):
+    monkeypatch.setenv("HANDOFF_NOW", "2026-03-02T10:15:30.250Z")
+    assert now().isoformat() == "2026-03-02T10:15:30.250000+00:00"
+    monkeypatch.setenv("HANDOFF_NOW", "yesterday")
+    with pytest.raises(ConfigError, match="HANDOFF_NOW='yesterday' is not an ISO-8601 timestamp"):
+        now()
+
+
+def test_settings_defaults_and_published_copy(tmp_path):
+    settings = load_settings({})
+    assert settings.uses_sandbox
+    assert settings.api_base == "https://api.hubapi.com"
+    assert str(settings.db_path) == "data/handoff.duckdb"
+    assert str(published_db_path(settings.db_path)) == "data/handoff.published.duckdb"
+    with pytest.raises(ConfigError, match="HANDOFF_POLICY='/nope.yaml': no such file"):
+        load_settings({"HANDOFF_POLICY": "/nope.yaml"})
+    assert parse_instant("2026-01-01T00:00:00").tzinfo is not None
+
+
+def test_cli_help_lists_pinned_commands():
+    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, text=True, check=True)
+    for name in ("sandbox", "run", "demo", "dev", "routing", "report", "status", "explain"):
+        assert name in out.stdout
