@@ -164,6 +164,8 @@ class Policy(_Strict):
         EscalationStep(step="manager_escalation", at_sla_multiple=1.0),
         EscalationStep(step="reassignment", at_sla_multiple=2.0),
     ]
+    # only episodes whose mql_at is this recent are escalated (old never-touched MQLs are reported, not chased)
+    enforcement_lookback_days: float = Field(7, gt=0)
     managers: Managers = Managers()
     routing: Routing = Routing()
     write_mode: Literal["dry_run", "live"] = "dry_run"
