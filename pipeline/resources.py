@@ -22,6 +22,9 @@ class HubSpotResource(dg.ConfigurableResource):
 
     access_token: str
     api_base: str = DEFAULT_API_BASE
+    limit_per_10s: int = 190  # the private app's limit (100 on Free/Starter, 190 on Pro/Enterprise)
+    search_per_s: int = 5
+    give_up_after_s: float = 300.0
 
     def get_client(self):
         """The paced, retrying client (``pipeline.hubspot.client.HubSpotClient``)."""
@@ -32,7 +35,13 @@ class HubSpotResource(dg.ConfigurableResource):
                 "HUBSPOT_ACCESS_TOKEN is not set: export a private-app token, or use `handoff run`/`handoff dev` "
                 "which start the embedded sandbox"
             )
-        return HubSpotClient(access_token=self.access_token, api_base=self.api_base)
+        return HubSpotClient(
+            access_token=self.access_token,
+            api_base=self.api_base,
+            limit_per_10s=self.limit_per_10s,
+            search_per_s=self.search_per_s,
+            give_up_after_s=self.give_up_after_s,
+        )
 
 
 class PolicyResource(dg.ConfigurableResource):

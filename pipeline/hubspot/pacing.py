@@ -1,0 +1,141 @@
+"""Client-side pacing below HubSpot's limits: a rolling 10-second window and a per-second search window.
+
+A request occupies a slot from the moment it is sent until ``window`` seconds after its response
+arrived, so however the network reorders arrivals, the server can never see more than ``limit``
+requests inside any window of that length. 429s and ``X-HubSpot-RateLimit-*`` headers pause or slow
+the pacer further. Thread-safe; the clock and sleep are injectable for tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RollingWindow:
+    """At most ``limit`` requests in any ``seconds``-long window (counted send-to-response + window)."""
+
+    limit: int
+    seconds: float
+    _done: deque = field(default_factory=deque)  # response times of finished requests
+    in_flight: int = 0
+
+    def prune(self, now: float) -> None:
+        while self._done and self._done[0] <= now - self.seconds:
+            self._done.popleft()
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until one more request may be sent (0 when allowed now)."""
+        self.prune(now)
+        used = len(self._done) + self.in_flight
+        if used < self.limit:
+            return 0.0
+        if not self._done:  # every slot is in flight: wait for a response
+            return 0.01
+        # the (used - limit + 1)-th oldest finished slot must expire
+        index = used - self.limit
+        if index >= len(self._done):
+            return 0.01
+        return max(0.0, self._done[index] + self.seconds - now) + 0.001
+
+    def finish(self, now: float) -> None:
+        self.in_flight -= 1
+        self._done.append(now)
+
+
+class Pacer:
+    """Blocks before each request until the general (and, for searches, the search) window allows it."""
+
+    def __init__(
+        self,
+        limit_per_10s: int = 190,
+        search_per_s: int = 5,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if limit_per_10s < 1 or search_per_s < 1:
+            raise ValueError("rate limits must be at least 1 request per window")
+        self.general = RollingWindow(limit_per_10s, 10.0)
+        self.search = RollingWindow(search_per_s, 1.0)
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
+        self.waited_s = 0.0
+
+    def acquire(self, is_search: bool = False) -> None:
+        """Wait for a free slot and take it; pair with :meth:`release` after the response."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = max(self._paused_until - now, self.general.wait_time(now))
+                if is_search:
+                    wait = max(wait, self.search.wait_time(now))
+                if wait <= 0:
+                    self.general.in_flight += 1
+                    if is_search:
+                        self.search.in_flight += 1
+                    return
+            self.waited_s += wait
+            self._sleep(wait)
+
+    def release(self, is_search: bool = False) -> None:
+        with self._lock:
+            now = self._clock()
+            self.general.finish(now)
+            if is_search:
+                self.search.finish(now)
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (a 429's Retry-After, or the server's window running out)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+
+    def observe_headers(self, headers: Mapping[str, str]) -> None:
+        """Adopt a lower ``X-HubSpot-RateLimit-Max``/``-Secondly``; when the server says nothing is left but
+        our own window still has room (another client shares the budget), hold back briefly."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        server_max = _int(lowered.get("x-hubspot-ratelimit-max"))
+        secondly_max = _int(lowered.get("x-hubspot-ratelimit-secondly"))
+        remaining = _int(lowered.get("x-hubspot-ratelimit-remaining"))
+        interval_ms = _int(lowered.get("x-hubspot-ratelimit-interval-milliseconds")) or 10_000
+        with self._lock:
+            if server_max and server_max < self.general.limit:
+                self.general.limit = server_max
+            if secondly_max and secondly_max < self.search.limit:
+                self.search.limit = secondly_max
+            now = self._clock()
+            self.general.prune(now)
+            ours_left = self.general.limit - len(self.general._done) - self.general.in_flight
+            if remaining is not None and remaining <= 0 and ours_left > 0:
+                hold = interval_ms / 1000.0 / max(1, self.general.limit) * 10
+                self._paused_until = max(self._paused_until, now + hold)
+
+
+def retry_after_seconds(headers: Mapping[str, str], default: float) -> float:
+    """Seconds a 429 asks us to wait: ``Retry-After`` when present, else the policy's interval, else ``default``."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    value = lowered.get("retry-after")
+    if value is not None:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+    interval_ms = _int(lowered.get("x-hubspot-ratelimit-interval-milliseconds"))
+    if interval_ms:
+        return interval_ms / 1000.0
+    return default
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
