@@ -34,7 +34,7 @@ def sla_trend(rows: list[dict]) -> dict:
         alt.Chart(data, title="SLA met % by week and team")
         .mark_line(point=True)
         .encode(
-            x=alt.X("week:T", title="week of MQL (UTC)"),
+            x=alt.X("week:T", title="week of MQL (Monday, UTC)", axis=alt.Axis(format="%b %d", tickCount="week")),
             y=alt.Y("sla_met_pct:Q", title="SLA met %", scale=alt.Scale(domain=[0, 100])),
             color=alt.Color("team:N", title="team"),
             tooltip=["week:T", "team:N", "decided:Q", "met:Q", "sla_met_pct:Q"],
@@ -55,7 +55,7 @@ def response_by_rep(rows: list[dict]) -> dict:
         x=alt.X("min_minutes:Q", title="minutes to first touch (symlog)", scale=scale), x2="p90_minutes:Q"
     )
     box = base.mark_bar(size=12, color="#4c78a8").encode(x=alt.X("p25_minutes:Q", scale=scale), x2="p75_minutes:Q")
-    median = base.mark_tick(color="white", thickness=2, size=12).encode(
+    median = base.mark_tick(color="black", thickness=2, size=16).encode(
         x=alt.X("median_minutes:Q", scale=scale),
         tooltip=["owner:N", "touched:Q", "p25_minutes:Q", "median_minutes:Q", "p75_minutes:Q", "p90_minutes:Q"],
     )
@@ -74,7 +74,7 @@ def response_histogram(rows: list[dict]) -> dict:
         alt.Chart(data, title="Episodes by time to first touch")
         .mark_bar(color="#4c78a8")
         .encode(
-            x=alt.X("bucket:N", title="time to first touch", sort=BUCKET_ORDER),
+            x=alt.X("bucket:N", title="time to first touch", sort=BUCKET_ORDER, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("episodes:Q", title="episodes"),
             tooltip=["bucket:N", "episodes:Q"],
         )
@@ -86,7 +86,7 @@ def response_histogram(rows: list[dict]) -> dict:
 def conversion_by_bucket(rows: list[dict], rate: str, low: str, high: str) -> dict:
     """Conversion rate per response bucket with its confidence interval (columns named by the caller)."""
     data = alt.Data(values=_jsonable(rows))
-    x = alt.X("bucket:N", title="time to first touch", sort=BUCKET_ORDER)
+    x = alt.X("bucket:N", title="time to first touch", sort=BUCKET_ORDER, axis=alt.Axis(labelAngle=0))
     base = alt.Chart(data).encode(x=x)
     bars = base.mark_bar(color="#54a24b").encode(
         y=alt.Y(f"{rate}:Q", title="conversion rate", axis=alt.Axis(format="%")),
