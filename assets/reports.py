@@ -1,7 +1,5 @@
 """``reports/handoff_report``: the offline HTML report, rebuilt after the marts in the same run."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg
