@@ -1,0 +1,280 @@
+"""Build the staging views and mart tables from ``sql/`` in dependency order, incrementally when possible.
+
+Staging: one view per raw table (typed over ``hubspot.*``), plus ``staging.policy`` (policy values and
+"now") and ``staging.business_calendar``. Marts: ``mql_episodes`` and ``speed_to_lead`` rebuild only
+the contacts touched since their last build (``_dlt_load_id`` newer than the stored watermark, engagements
+that became "past" since the last clock, owners whose team changed); the three aggregates are
+recomputed from ``speed_to_lead`` each time. Anything that could make a partial rebuild wrong (first
+build, changed policy or SQL, clock moved back, an upstream full rebuild, a large change) rebuilds fully.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from pipeline.errors import HandoffError
+from pipeline.modeling.policy_table import policy_hash, write_policy_table
+from pipeline.modeling.raw_columns import LOAD_ID, RAW_COLUMNS, RAW_SCHEMA, existing_columns
+from pipeline.modeling.sql_files import render, sql_fingerprint
+from pipeline.policy import Policy
+
+STAGING_VIEWS = tuple(RAW_COLUMNS)  # one view per raw table
+STAGING_TABLES = ("policy", "business_calendar")
+INCREMENTAL_MARTS = ("mql_episodes", "speed_to_lead")
+AGGREGATE_MARTS = ("conversion_funnel", "rep_scorecard", "speed_to_lead_impact")
+MARTS = INCREMENTAL_MARTS + AGGREGATE_MARTS
+MART_UPSTREAM = {"speed_to_lead": "mql_episodes"}
+# above this share of contacts in scope, a full rebuild is cheaper than delete + insert
+FULL_REBUILD_SHARE = 0.2
+# raw tables whose new rows can change an episode (notes, tasks, companies, account cannot)
+_CHANGE_SOURCES = ("contacts", "contact_property_history", "associations", "deals", "calls", "emails",
+                   "meetings", "communications", "owner_teams")
+
+
+class ModelBuildError(HandoffError):
+    """A model failed to build (names the model and the database error)."""
+
+
+@dataclass
+class BuildResult:
+    model: str
+    mode: str  # "view", "table", "full" or "incremental"
+    rows: int
+    seconds: float
+    reason: str = ""
+    scope_contacts: int | None = None
+    details: dict = field(default_factory=dict)
+
+
+def _session(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS staging._build_state (model VARCHAR PRIMARY KEY, watermark VARCHAR, "
+        "policy_hash VARCHAR, sql_hash VARCHAR, now_at TIMESTAMPTZ, generation BIGINT, upstream_generation BIGINT, "
+        "mode VARCHAR, built_at TIMESTAMPTZ)"
+    )
+
+
+def _run(con: duckdb.DuckDBPyConnection, model: str, sql: str, params=None) -> None:
+    try:
+        con.execute(sql, params) if params is not None else con.execute(sql)
+    except duckdb.Error as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelBuildError(f"model {model}: {first}") from None
+
+
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+
+
+def build_staging_view(con: duckdb.DuckDBPyConnection, table: str) -> BuildResult:
+    """(Re)create ``staging.<table>`` over the raw table as it is now (columns dlt added since are picked up)."""
+    started = time.perf_counter()
+    _session(con)
+    _run(con, f"staging.{table}", f"CREATE OR REPLACE VIEW staging.{table} AS {render(con, 'staging', table)}")
+    return BuildResult(f"staging.{table}", "view", _count(con, f"staging.{table}"), time.perf_counter() - started)
+
+
+def build_parameters(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> list[BuildResult]:
+    """``staging.policy`` (this run's policy values and clock) and ``staging.business_calendar``."""
+    started = time.perf_counter()
+    _session(con)
+    write_policy_table(con, policy, now)
+    policy_result = BuildResult("staging.policy", "table", 1, time.perf_counter() - started)
+    started = time.perf_counter()
+    _run(con, "staging.business_calendar",
+         f"CREATE OR REPLACE TABLE staging.business_calendar AS {render(con, 'staging', 'business_calendar')}")
+    calendar = BuildResult("staging.business_calendar", "table", _count(con, "staging.business_calendar"),
+                           time.perf_counter() - started)
+    return [policy_result, calendar]
+
+
+def _state(con: duckdb.DuckDBPyConnection, model: str) -> dict | None:
+    cur = con.execute("SELECT * FROM staging._build_state WHERE model = ?", [model])
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+    ).fetchone()[0] > 0
+
+
+def current_watermark(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The newest dlt load id present in the raw tables (None when a change source has no load ids)."""
+    if _table_exists(con, RAW_SCHEMA, "_dlt_loads"):
+        row = con.execute(f"SELECT max(load_id) FROM {RAW_SCHEMA}._dlt_loads WHERE status = 0").fetchone()
+        if row[0] is not None:
+            return row[0]
+    newest = []
+    for table in _CHANGE_SOURCES:
+        columns = existing_columns(con, table)
+        if columns is None:
+            continue
+        if LOAD_ID not in columns:
+            return None
+        newest.append(con.execute(f"SELECT max({LOAD_ID}) FROM {RAW_SCHEMA}.\"{table}\"").fetchone()[0])
+    newest = [n for n in newest if n is not None]
+    return max(newest) if newest else ""
+
+
+def _full_reason(con, model: str, state: dict | None, policy: Policy, now: datetime, watermark: str | None,
+                 full_refresh: bool) -> str:
+    if full_refresh:
+        return "full refresh requested"
+    if state is None or not _table_exists(con, "marts", model):
+        return "first build"
+    if state["policy_hash"] != policy_hash(policy):
+        return "policy changed"
+    if state["sql_hash"] != sql_fingerprint():
+        return "model SQL changed"
+    if watermark is None or state["watermark"] is None:
+        return f"raw tables have no {LOAD_ID}"
+    if now < state["now_at"]:
+        return "clock moved back"
+    upstream = MART_UPSTREAM.get(model)
+    if upstream:
+        up = _state(con, upstream)
+        if up is None or up["generation"] != state["upstream_generation"]:
+            return f"{upstream} was rebuilt fully"
+    return ""
+
+
+_SCOPE_SQL = """
+CREATE OR REPLACE TABLE staging._build_scope AS
+WITH changed_links AS (
+    SELECT 'calls' AS family, engagement_id AS object_id FROM staging.calls
+    WHERE (load_id > $old AND load_id <= $new) OR (occurred_at > $old_now AND occurred_at <= $now)
+    UNION ALL
+    SELECT 'emails', engagement_id FROM staging.emails
+    WHERE (load_id > $old AND load_id <= $new) OR (occurred_at > $old_now AND occurred_at <= $now)
+    UNION ALL
+    SELECT 'meetings', engagement_id FROM staging.meetings
+    WHERE (load_id > $old AND load_id <= $new) OR (occurred_at > $old_now AND occurred_at <= $now)
+    UNION ALL
+    SELECT 'communications', engagement_id FROM staging.communications
+    WHERE (load_id > $old AND load_id <= $new) OR (occurred_at > $old_now AND occurred_at <= $now)
+    UNION ALL
+    SELECT 'deals', deal_id FROM staging.deals WHERE load_id > $old AND load_id <= $new
+),
+changed_owner_teams AS (
+    SELECT coalesce(now_team.owner_id, was.owner_id) AS owner_id
+    FROM (SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
+          FROM staging.owner_teams WHERE team_name IS NOT NULL GROUP BY owner_id) AS now_team
+    FULL OUTER JOIN staging._owner_team_snapshot AS was ON was.owner_id = now_team.owner_id
+    WHERE now_team.team IS DISTINCT FROM was.team
+)
+SELECT DISTINCT contact_id FROM (
+    SELECT contact_id FROM staging.contacts WHERE load_id > $old AND load_id <= $new
+    UNION ALL
+    SELECT contact_id FROM staging.contact_property_history WHERE load_id > $old AND load_id <= $new
+    UNION ALL
+    SELECT to_id FROM staging.associations WHERE to_type = 'contacts' AND load_id > $old AND load_id <= $new
+    UNION ALL
+    SELECT a.to_id FROM staging.associations AS a
+    JOIN changed_links AS c ON c.family = a.from_type AND c.object_id = a.from_id
+    WHERE a.to_type = 'contacts'
+    {team_changes}
+) AS changed
+WHERE contact_id IS NOT NULL
+"""
+
+
+_TEAM_CHANGES = """UNION ALL
+    SELECT contact_id FROM marts.speed_to_lead WHERE owner_id IN (SELECT owner_id FROM changed_owner_teams)"""
+
+
+def _ensure_owner_team_snapshot(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS staging._owner_team_snapshot (owner_id VARCHAR, team VARCHAR)")
+
+
+def _snapshot_owner_teams(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE OR REPLACE TABLE staging._owner_team_snapshot AS SELECT owner_id, "
+        "arg_min(team_name, (NOT is_primary, team_name)) AS team FROM staging.owner_teams "
+        "WHERE team_name IS NOT NULL GROUP BY owner_id"
+    )
+
+
+def _save_state(con, model: str, *, watermark, policy: Policy, now: datetime, full: bool) -> None:
+    previous = _state(con, model)
+    generation = (previous["generation"] if previous else 0) + (1 if full else 0)
+    upstream = MART_UPSTREAM.get(model)
+    upstream_generation = _state(con, upstream)["generation"] if upstream and _state(con, upstream) else None
+    con.execute(
+        "INSERT OR REPLACE INTO staging._build_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+        [model, watermark, policy_hash(policy), sql_fingerprint(), now, generation, upstream_generation,
+         "full" if full else "incremental"],
+    )
+
+
+def build_mart(con: duckdb.DuckDBPyConnection, model: str, policy: Policy, now: datetime, *,
+               full_refresh: bool = False) -> BuildResult:
+    """Build ``marts.<model>``; staging views and ``staging.policy`` must be current (see :func:`build_all`)."""
+    if model not in MARTS:
+        raise ModelBuildError(f"unknown mart {model!r}; known: {', '.join(MARTS)}")
+    started = time.perf_counter()
+    _session(con)
+    if model in AGGREGATE_MARTS:
+        _run(con, f"marts.{model}", f"CREATE OR REPLACE TABLE marts.{model} AS {render(con, 'marts', model)}")
+        return BuildResult(f"marts.{model}", "full", _count(con, f"marts.{model}"), time.perf_counter() - started)
+
+    _ensure_owner_team_snapshot(con)
+    watermark = current_watermark(con)
+    state = _state(con, model)
+    reason = _full_reason(con, model, state, policy, now, watermark, full_refresh)
+    scope = None
+    if not reason:
+        team_changes = _TEAM_CHANGES if model == "speed_to_lead" else ""
+        _run(con, "staging._build_scope", _SCOPE_SQL.replace("{team_changes}", team_changes),
+             {"old": state["watermark"], "new": watermark, "old_now": state["now_at"], "now": now})
+        scope = _count(con, "staging._build_scope")
+        total = _count(con, "staging.contacts")
+        if total and scope > FULL_REBUILD_SHARE * total:
+            reason = f"large change ({scope} of {total} contacts)"
+    if reason:
+        _run(con, f"marts.{model}", f"CREATE OR REPLACE TABLE marts.{model} AS {render(con, 'marts', model)}")
+    else:
+        query = render(con, "marts", model, incremental=True)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _run(con, f"marts.{model}",
+                 f"DELETE FROM marts.{model} WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)")
+            _run(con, f"marts.{model}", f"INSERT INTO marts.{model} BY NAME {query}")
+            if model == "speed_to_lead":
+                # untouched episodes outside the scope: only the clock changed their status
+                _run(con, "marts.speed_to_lead",
+                     "UPDATE marts.speed_to_lead SET sla_status = CASE WHEN $now > sla_due_at THEN 'overdue' "
+                     "ELSE 'pending' END, computed_at = $now WHERE first_touch_at IS NULL AND sla_status <> "
+                     "CASE WHEN $now > sla_due_at THEN 'overdue' ELSE 'pending' END", {"now": now})
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    if model == "speed_to_lead":
+        _snapshot_owner_teams(con)
+    _save_state(con, model, watermark=watermark, policy=policy, now=now, full=bool(reason))
+    return BuildResult(f"marts.{model}", "full" if reason else "incremental", _count(con, f"marts.{model}"),
+                       time.perf_counter() - started, reason=reason or "changed contacts only",
+                       scope_contacts=scope)
+
+
+def build_staging(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> list[BuildResult]:
+    results = [build_staging_view(con, table) for table in STAGING_VIEWS]
+    return results + build_parameters(con, policy, now)
+
+
+def build_all(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime, *,
+              full_refresh: bool = False) -> list[BuildResult]:
+    """Every staging view/table, then every mart, in dependency order."""
+    results = build_staging(con, policy, now)
+    for model in MARTS:
+        results.append(build_mart(con, model, policy, now, full_refresh=full_refresh))
+    return results

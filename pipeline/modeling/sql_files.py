@@ -1,0 +1,40 @@
+"""Where the model SQL lives and how a file is rendered (Jinja: ``raw(table)``, ``incremental``)."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import jinja2
+
+from pipeline.modeling.raw_columns import raw_relation
+
+
+def sql_dir() -> Path:
+    """``sql/`` in a checkout; ``pipeline/_sql`` in an installed wheel."""
+    checkout = Path(__file__).resolve().parents[2] / "sql"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parents[1] / "_sql"
+
+
+@lru_cache(maxsize=None)
+def read_sql(layer: str, name: str) -> str:
+    return (sql_dir() / layer / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def sql_fingerprint() -> str:
+    """Hash of every model file: a changed model forces a full rebuild."""
+    digest = hashlib.sha256()
+    for path in sorted(sql_dir().glob("*/*.sql")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def render(con: duckdb.DuckDBPyConnection, layer: str, name: str, *, incremental: bool = False) -> str:
+    template = _ENV.from_string(read_sql(layer, name))
+    return template.render(raw=lambda table: raw_relation(con, table), incremental=incremental)

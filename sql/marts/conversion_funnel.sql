@@ -1,0 +1,118 @@
+-- marts.conversion_funnel: the funnel by cohort period (month and quarter, UTC), MQL type, team and lead
+-- source; 'all' rows roll a dimension up. Lead -> MQL uses the contact-creation cohort (share of contacts
+-- created in the period that ever became an MQL; only on mql_type = 'all' rows, a lead has no MQL type);
+-- the other steps use the MQL cohort (episodes whose mql_at is in the period). `*_change` = rate minus the
+-- previous period's rate of the same grain (on quarter rows: quarter over quarter).
+-- The benchmark columns are published inbound B2B SaaS ranges, shown beside the rates (not policy).
+WITH grains(period_type, months) AS (VALUES ('month', 1), ('quarter', 3)),
+mql_rows AS (
+    SELECT g.period_type,
+        CAST(date_trunc(g.period_type, timezone('UTC', s.mql_at)) AS DATE) AS period_start,
+        s.mql_type,
+        coalesce(s.team, '(no team)') AS team,
+        coalesce(s.lead_source, '(unknown)') AS lead_source,
+        s.sql_at IS NOT NULL AS reached_sql,
+        s.opportunity_at IS NOT NULL AS reached_opportunity,
+        s.opportunity_at IS NOT NULL AND s.customer_at IS NOT NULL AS opportunity_won
+    FROM marts.speed_to_lead AS s CROSS JOIN grains AS g
+),
+mql_counts AS (
+    SELECT period_type, period_start,
+        CASE WHEN grouping(mql_type) = 1 THEN 'all' ELSE mql_type END AS mql_type,
+        CASE WHEN grouping(team) = 1 THEN 'all' ELSE team END AS team,
+        CASE WHEN grouping(lead_source) = 1 THEN 'all' ELSE lead_source END AS lead_source,
+        count(*) AS mqls,
+        count(*) FILTER (WHERE reached_sql) AS sqls,
+        count(*) FILTER (WHERE reached_opportunity) AS opportunities,
+        count(*) FILTER (WHERE opportunity_won) AS customers_from_opportunities
+    FROM mql_rows
+    GROUP BY GROUPING SETS (
+        (period_type, period_start, mql_type, team, lead_source), (period_type, period_start, mql_type, team),
+        (period_type, period_start, mql_type, lead_source), (period_type, period_start, team, lead_source),
+        (period_type, period_start, mql_type), (period_type, period_start, team),
+        (period_type, period_start, lead_source), (period_type, period_start))
+),
+primary_team AS (
+    SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
+    FROM staging.owner_teams WHERE team_name IS NOT NULL GROUP BY owner_id
+),
+lead_rows AS (
+    SELECT g.period_type,
+        CAST(date_trunc(g.period_type, timezone('UTC', c.created_at)) AS DATE) AS period_start,
+        coalesce(pt.team, '(no team)') AS team,
+        coalesce(c.lead_source, '(unknown)') AS lead_source,
+        c.contact_id IN (SELECT contact_id FROM marts.mql_episodes) AS became_mql
+    FROM staging.contacts AS c
+    LEFT JOIN primary_team AS pt ON pt.owner_id = c.owner_id
+    CROSS JOIN grains AS g
+    WHERE NOT c.excluded AND c.created_at IS NOT NULL
+),
+lead_counts AS (
+    SELECT period_type, period_start, 'all' AS mql_type,
+        CASE WHEN grouping(team) = 1 THEN 'all' ELSE team END AS team,
+        CASE WHEN grouping(lead_source) = 1 THEN 'all' ELSE lead_source END AS lead_source,
+        count(*) AS leads,
+        count(*) FILTER (WHERE became_mql) AS leads_became_mql
+    FROM lead_rows
+    GROUP BY GROUPING SETS ((period_type, period_start, team, lead_source), (period_type, period_start, team),
+                            (period_type, period_start, lead_source), (period_type, period_start))
+),
+joined AS (
+    SELECT
+        coalesce(m.period_type, l.period_type) AS period_type,
+        coalesce(m.period_start, l.period_start) AS period_start,
+        coalesce(m.mql_type, l.mql_type) AS mql_type,
+        coalesce(m.team, l.team) AS team,
+        coalesce(m.lead_source, l.lead_source) AS lead_source,
+        l.leads,
+        l.leads_became_mql,
+        coalesce(m.mqls, 0) AS mqls,
+        coalesce(m.sqls, 0) AS sqls,
+        coalesce(m.opportunities, 0) AS opportunities,
+        coalesce(m.customers_from_opportunities, 0) AS customers_from_opportunities
+    FROM mql_counts AS m
+    FULL OUTER JOIN lead_counts AS l
+      ON l.period_type = m.period_type AND l.period_start = m.period_start AND l.mql_type = m.mql_type
+     AND l.team = m.team AND l.lead_source = m.lead_source
+),
+rated AS (
+    SELECT j.*,
+        CASE WHEN j.mql_type = 'all' THEN coalesce(j.leads, 0) END AS leads_or_zero,
+        j.leads_became_mql / nullif(j.leads, 0) AS lead_to_mql_rate,
+        j.sqls / nullif(j.mqls, 0) AS mql_to_sql_rate,
+        j.opportunities / nullif(j.mqls, 0) AS mql_to_opportunity_rate,
+        j.customers_from_opportunities / nullif(j.opportunities, 0) AS opportunity_to_customer_rate
+    FROM joined AS j
+)
+SELECT
+    r.period_type,
+    r.period_start,
+    r.mql_type,
+    r.team,
+    r.lead_source,
+    r.leads_or_zero AS leads,
+    CASE WHEN r.mql_type = 'all' THEN coalesce(r.leads_became_mql, 0) END AS leads_became_mql,
+    r.mqls,
+    r.sqls,
+    r.opportunities,
+    r.customers_from_opportunities,
+    r.lead_to_mql_rate,
+    r.mql_to_sql_rate,
+    r.mql_to_opportunity_rate,
+    r.opportunity_to_customer_rate,
+    prev.period_start AS previous_period_start,
+    r.lead_to_mql_rate - prev.lead_to_mql_rate AS lead_to_mql_rate_change,
+    r.mql_to_sql_rate - prev.mql_to_sql_rate AS mql_to_sql_rate_change,
+    r.mql_to_opportunity_rate - prev.mql_to_opportunity_rate AS mql_to_opportunity_rate_change,
+    r.opportunity_to_customer_rate - prev.opportunity_to_customer_rate AS opportunity_to_customer_rate_change,
+    CAST(0.15 AS DOUBLE) AS benchmark_lead_to_mql_low,
+    CAST(0.25 AS DOUBLE) AS benchmark_lead_to_mql_high,
+    CAST(0.20 AS DOUBLE) AS benchmark_mql_to_opportunity_low,
+    CAST(0.35 AS DOUBLE) AS benchmark_mql_to_opportunity_high
+FROM rated AS r
+JOIN grains AS g ON g.period_type = r.period_type
+LEFT JOIN rated AS prev
+  ON prev.period_type = r.period_type AND prev.mql_type = r.mql_type AND prev.team = r.team
+ AND prev.lead_source = r.lead_source
+ AND prev.period_start = CAST(r.period_start - to_months(g.months) AS DATE)
+ORDER BY r.period_type, r.period_start, r.mql_type, r.team, r.lead_source

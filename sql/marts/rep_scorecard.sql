@@ -1,0 +1,41 @@
+-- marts.rep_scorecard: per owner (owner at MQL) and period (week, month, quarter of mql_at, UTC):
+-- volume, response times, SLA outcome, attempts, recycling below the policy minimum, conversion.
+-- Episodes with no owner at MQL are grouped under owner_id NULL ("unassigned").
+WITH periods AS (
+    SELECT s.*, g.period_type,
+        CAST(date_trunc(g.period_type, timezone('UTC', s.mql_at)) AS DATE) AS period_start
+    FROM marts.speed_to_lead AS s
+    CROSS JOIN (VALUES ('week'), ('month'), ('quarter')) AS g(period_type)
+)
+SELECT
+    p.period_type,
+    p.period_start,
+    p.owner_id,
+    any_value(o.owner_name) AS owner_name,
+    any_value(p.team) AS team,
+    count(*) AS mqls,
+    count(p.first_touch_at) AS touched,
+    median(p.minutes_to_first_touch) AS median_minutes_to_first_touch,
+    quantile_cont(p.minutes_to_first_touch, 0.9) AS p90_minutes_to_first_touch,
+    median(p.business_minutes_to_first_touch) AS median_business_minutes_to_first_touch,
+    quantile_cont(p.business_minutes_to_first_touch, 0.9) AS p90_business_minutes_to_first_touch,
+    count(*) FILTER (WHERE p.sla_status = 'met') AS sla_met,
+    count(*) FILTER (WHERE p.sla_status = 'breached') AS sla_breached,
+    count(*) FILTER (WHERE p.sla_status = 'overdue') AS sla_overdue,
+    count(*) FILTER (WHERE p.sla_status = 'pending') AS sla_pending,
+    -- share of decided episodes (pending ones have not had their chance yet)
+    count(*) FILTER (WHERE p.sla_status = 'met')
+        / nullif(count(*) FILTER (WHERE p.sla_status <> 'pending'), 0) AS sla_met_rate,
+    count(*) FILTER (WHERE p.sla_status IN ('breached', 'overdue')) AS breaches,
+    avg(p.attempts) AS attempts_per_lead,
+    count(*) FILTER (WHERE p.recycled_at IS NOT NULL) AS recycled,
+    count(*) FILTER (WHERE p.recycled_below_minimum_attempts) AS recycled_below_minimum_attempts,
+    count(p.sql_at) AS sqls,
+    count(p.opportunity_at) AS opportunities,
+    count(p.customer_at) AS customers,
+    count(p.sql_at) / count(*) AS mql_to_sql_rate,
+    count(p.opportunity_at) / count(*) AS mql_to_opportunity_rate
+FROM periods AS p
+LEFT JOIN staging.owners AS o ON o.owner_id = p.owner_id
+GROUP BY p.period_type, p.period_start, p.owner_id
+ORDER BY p.period_type, p.period_start, p.owner_id NULLS LAST

@@ -1,0 +1,67 @@
+-- marts.speed_to_lead_impact: conversion by response-time bucket (the user's own "8x"), overall and per
+-- MQL type, with 95% Wilson score intervals. Pending episodes (SLA clock still running, untouched) are
+-- left out: they have not had their chance. Conversion = the episode reached SQL (also shown: opportunity).
+WITH bucketed AS (
+    SELECT s.*,
+        CASE
+            WHEN s.minutes_to_first_touch IS NULL THEN 'never'
+            WHEN s.minutes_to_first_touch < 5 THEN '<5 min'
+            WHEN s.minutes_to_first_touch < 60 THEN '5-60 min'
+            WHEN s.minutes_to_first_touch < 240 THEN '1-4 h'
+            WHEN s.minutes_to_first_touch < 1440 THEN '4-24 h'
+            ELSE '>24 h'
+        END AS response_bucket
+    FROM marts.speed_to_lead AS s
+    WHERE s.sla_status <> 'pending'
+),
+buckets(response_bucket, bucket_order) AS (
+    VALUES ('<5 min', 1), ('5-60 min', 2), ('1-4 h', 3), ('4-24 h', 4), ('>24 h', 5), ('never', 6)
+),
+types(mql_type) AS (VALUES ('all'), ('demo_request'), ('other')),
+counted AS (
+    SELECT t.mql_type, b.response_bucket, b.bucket_order,
+        count(x.mql_id) AS episodes,
+        count(x.sql_at) AS conversions,
+        count(x.opportunity_at) AS opportunities
+    FROM types AS t
+    CROSS JOIN buckets AS b
+    LEFT JOIN bucketed AS x
+      ON x.response_bucket = b.response_bucket AND (t.mql_type = 'all' OR x.mql_type = t.mql_type)
+    GROUP BY ALL
+),
+rated AS (
+    SELECT *,
+        conversions / nullif(episodes, 0) AS conversion_rate,
+        opportunities / nullif(episodes, 0) AS opportunity_rate,
+        1.959963984540054 AS z
+    FROM counted
+),
+intervals AS (
+    SELECT *,
+        CASE WHEN episodes > 0 THEN
+            (conversion_rate + z * z / (2 * episodes)
+             - z * sqrt(conversion_rate * (1 - conversion_rate) / episodes + z * z / (4.0 * episodes * episodes)))
+            / (1 + z * z / episodes) END AS conversion_rate_low,
+        CASE WHEN episodes > 0 THEN
+            (conversion_rate + z * z / (2 * episodes)
+             + z * sqrt(conversion_rate * (1 - conversion_rate) / episodes + z * z / (4.0 * episodes * episodes)))
+            / (1 + z * z / episodes) END AS conversion_rate_high
+    FROM rated
+)
+SELECT
+    i.mql_type,
+    i.response_bucket,
+    CAST(i.bucket_order AS INTEGER) AS bucket_order,
+    i.episodes,
+    i.conversions,
+    i.conversion_rate,
+    CASE WHEN i.episodes > 0 THEN greatest(i.conversion_rate_low, 0.0) END AS conversion_rate_low,
+    CASE WHEN i.episodes > 0 THEN least(i.conversion_rate_high, 1.0) END AS conversion_rate_high,
+    i.opportunities,
+    i.opportunity_rate,
+    i.conversion_rate / nullif(slow.conversion_rate, 0) AS ratio_to_over_24h,
+    fast.conversion_rate / nullif(slow.conversion_rate, 0) AS fastest_to_over_24h_ratio
+FROM intervals AS i
+JOIN intervals AS fast ON fast.mql_type = i.mql_type AND fast.response_bucket = '<5 min'
+JOIN intervals AS slow ON slow.mql_type = i.mql_type AND slow.response_bucket = '>24 h'
+ORDER BY i.mql_type, i.bucket_order
