@@ -1,0 +1,478 @@
+"""The in-memory HubSpot portal: objects, owners, associations, sorted indexes, and the mutation API.
+
+Thread-safe (one re-entrant lock). The HTTP server reads and writes through it; tests mutate it between
+syncs with ``create`` / ``update`` / ``archive`` / ``merge_contacts`` / ``associate``. Write instants come
+from an injectable ``clock`` (default: real UTC now).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from pipeline.sandbox.api_errors import ApiError, not_found, validation_error
+from pipeline.sandbox.crm_model import (
+    ASSOCIATION_TYPE_IDS,
+    BUILTIN_PROPERTIES,
+    DEFAULT_PROPERTIES,
+    OBJECT_TYPES,
+    always_properties,
+    association_type_name,
+    created_property,
+    iso_instant,
+    modified_property,
+    parse_instant_ms,
+)
+
+DEFAULT_OWNER_INSTANT = "2020-01-01T00:00:00.000Z"
+IMPLIED_HISTORY_SOURCE = "CRM_UI"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ObjectStore:
+    """One object type: objects by id, sorted id lists (paging) and a sorted modified-date index (search)."""
+
+    def __init__(self, object_type: str):
+        self.type = object_type
+        self.modified_name = modified_property(object_type)
+        self.by_id: dict[str, dict] = {}
+        self.active: list[int] = []
+        self.archived: list[int] = []
+        self.modified: list[tuple[int, int]] = []  # (modified ms, int id) of active objects, sorted
+        self.schema: set[str] = set(BUILTIN_PROPERTIES[object_type])
+        self.next_id = 1
+
+    def modified_key(self, obj: dict) -> tuple[int, int]:
+        ms = parse_instant_ms(obj["properties"].get(self.modified_name))
+        return (ms if ms is not None else 0, int(obj["id"]))
+
+    def index_add(self, obj: dict) -> None:
+        oid = int(obj["id"])
+        if obj.get("archived"):
+            bisect.insort(self.archived, oid)
+        else:
+            bisect.insort(self.active, oid)
+            bisect.insort(self.modified, self.modified_key(obj))
+
+    def index_remove(self, obj: dict) -> None:
+        oid = int(obj["id"])
+        if obj.get("archived"):
+            _remove_sorted(self.archived, oid)
+        else:
+            _remove_sorted(self.active, oid)
+            _remove_sorted(self.modified, self.modified_key(obj))
+
+
+def _remove_sorted(values: list, value) -> None:
+    position = bisect.bisect_left(values, value)
+    if position < len(values) and values[position] == value:
+        del values[position]
+
+
+def _own_object(object_type: str, source: dict) -> dict:
+    """The portal's copy of a snapshot object (the input is never changed), with what HubSpot always has:
+    hs_object_id, and the created/modified properties in sync with createdAt/updatedAt."""
+    props = dict(source.get("properties") or {})
+    obj = {"id": source["id"], "createdAt": source["createdAt"], "archived": bool(source.get("archived", False)),
+           "properties": props}
+    props["hs_object_id"] = obj["id"]
+    props.setdefault(created_property(object_type), obj["createdAt"])
+    modified_name = modified_property(object_type)
+    obj["updatedAt"] = source.get("updatedAt") or props.get(modified_name) or obj["createdAt"]
+    props[modified_name] = obj["updatedAt"]
+    if obj["archived"]:
+        obj["archivedAt"] = source.get("archivedAt") or obj["updatedAt"]
+    if source.get("propertiesWithHistory"):
+        obj["propertiesWithHistory"] = dict(source["propertiesWithHistory"])  # lists are replaced, never changed
+    return obj
+
+
+def _normalise_owner(owner: dict) -> dict:
+    user_id = owner.get("userId")
+    return {
+        "id": owner["id"],
+        "email": owner.get("email"),
+        "firstName": owner.get("firstName"),
+        "lastName": owner.get("lastName"),
+        "userId": user_id,
+        "userIdIncludingInactive": owner.get("userIdIncludingInactive", user_id),
+        "type": owner.get("type", "PERSON"),
+        "createdAt": owner.get("createdAt", DEFAULT_OWNER_INSTANT),
+        "updatedAt": owner.get("updatedAt", owner.get("createdAt", DEFAULT_OWNER_INSTANT)),
+        "archived": bool(owner.get("archived", False)),
+        "teams": [
+            {"id": str(t["id"]), "name": t["name"], "primary": bool(t.get("primary", False))}
+            for t in owner.get("teams", [])
+        ],
+    }
+
+
+class Portal:
+    """A HubSpot portal in memory. Build with :meth:`from_snapshot`."""
+
+    def __init__(self, portal_info: dict, *, clock: Callable[[], datetime] | None = None):
+        self.info = dict(portal_info)
+        self.clock = clock or _utc_now
+        self.lock = threading.RLock()
+        self.stores: dict[str, ObjectStore] = {t: ObjectStore(t) for t in OBJECT_TYPES}
+        self.owners: dict[str, dict] = {}
+        self.owner_ids: list[int] = []
+        # (from_type, to_type) -> from id -> [to ids], both directions stored
+        self.associations: dict[tuple[str, str], dict[str, list[str]]] = {}
+        self.merged_into: dict[str, str] = {}
+        self.search_lag_s = 0.0
+        # type -> id -> (visible at monotonic, the object as search still sees it, or None if it did not exist)
+        self._search_pending: dict[str, dict[str, tuple[float, dict | None]]] = {t: {} for t in OBJECT_TYPES}
+
+    # --- construction ---------------------------------------------------------------------------------
+
+    @classmethod
+    def from_snapshot(cls, data: dict, *, clock: Callable[[], datetime] | None = None,
+                      validate: bool = True) -> Portal:
+        """Build a portal from a snapshot dict (validated unless ``validate=False``; the dict is not changed)."""
+        if validate:
+            from pipeline.sandbox.snapshot import validate_snapshot
+
+            validate_snapshot(data)
+        portal = cls(data.get("portal", {}), clock=clock)
+        for owner in data.get("owners", []):
+            portal.owners[owner["id"]] = _normalise_owner(owner)
+        portal.owner_ids = sorted(int(i) for i in portal.owners)
+        for object_type in OBJECT_TYPES:
+            store = portal.stores[object_type]
+            objects = data.get(object_type, [])
+            active: list[int] = []
+            archived: list[int] = []
+            modified: list[tuple[int, int]] = []
+            schema = store.schema
+            for source in objects:
+                obj = _own_object(object_type, source)
+                store.by_id[obj["id"]] = obj
+                schema.update(obj["properties"])
+                if "propertiesWithHistory" in obj:
+                    schema.update(obj["propertiesWithHistory"])
+                oid = int(obj["id"])
+                if obj["archived"]:
+                    archived.append(oid)
+                else:
+                    active.append(oid)
+                    modified.append(store.modified_key(obj))
+                for target, target_ids in (source.get("associations") or {}).items():
+                    for target_id in target_ids:
+                        portal._link(object_type, obj["id"], target, str(target_id))
+            store.active = sorted(active)
+            store.archived = sorted(archived)
+            store.modified = sorted(modified)
+            store.next_id = max([*active, *archived, 0]) + 1
+        for obj in portal.stores["contacts"].by_id.values():
+            merged = obj["properties"].get("hs_merged_object_ids")
+            for merged_id in (merged or "").split(";"):
+                if merged_id.strip():
+                    portal.merged_into[merged_id.strip()] = obj["id"]
+        return portal
+
+    # --- associations -----------------------------------------------------------------------------------
+
+    def _link(self, from_type: str, from_id: str, to_type: str, to_id: str) -> bool:
+        forward = self.associations.setdefault((from_type, to_type), {}).setdefault(from_id, [])
+        if to_id in forward:
+            return False
+        forward.append(to_id)
+        backward = self.associations.setdefault((to_type, from_type), {}).setdefault(to_id, [])
+        if from_id not in backward:
+            backward.append(from_id)
+        return True
+
+    def _unlink(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        for (a, a_id, b, b_id) in ((from_type, from_id, to_type, to_id), (to_type, to_id, from_type, from_id)):
+            targets = self.associations.get((a, b), {}).get(a_id)
+            if targets and b_id in targets:
+                targets.remove(b_id)
+
+    def associated_ids(self, from_type: str, from_id: str, to_type: str) -> list[str]:
+        """Live (non-archived) targets, in association order."""
+        targets = self.associations.get((from_type, to_type), {}).get(from_id, ())
+        store = self.stores[to_type].by_id
+        return [t for t in targets if t in store and not store[t]["archived"]]
+
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """Associate two existing objects (both directions)."""
+        with self.lock:
+            self._require(from_type, str(from_id))
+            self._require(to_type, str(to_id))
+            self._link(from_type, str(from_id), to_type, str(to_id))
+
+    # --- mutation API (tests and the HTTP writes) -----------------------------------------------------
+
+    def _require(self, object_type: str, object_id: str, *, allow_archived: bool = False) -> dict:
+        if object_type not in self.stores:
+            raise KeyError(f"unknown object type {object_type!r}")
+        obj = self.stores[object_type].by_id.get(object_id)
+        if obj is None or (obj["archived"] and not allow_archived):
+            raise KeyError(f"no {object_type} with id {object_id!r}")
+        return obj
+
+    def _remember_for_search(self, object_type: str, object_id: str, obj: dict | None) -> None:
+        if self.search_lag_s <= 0:
+            return
+        pending = self._search_pending[object_type]
+        visible_at = time.monotonic() + self.search_lag_s
+        if object_id in pending:
+            pending[object_id] = (visible_at, pending[object_id][1])
+        else:
+            before = None if obj is None else {**obj, "properties": dict(obj["properties"])}
+            pending[object_id] = (visible_at, before)
+
+    def search_pending(self, object_type: str) -> dict[str, dict | None]:
+        """Objects whose latest writes search cannot see yet: id -> the state search still sees (None: absent)."""
+        pending = self._search_pending[object_type]
+        now = time.monotonic()
+        for object_id in [i for i, (at, _) in pending.items() if at <= now]:
+            del pending[object_id]
+        return {object_id: before for object_id, (_, before) in pending.items()}
+
+    def create(self, object_type: str, properties: dict, associations: dict[str, Iterable[str]] | None = None,
+               created_at: datetime | str | None = None, *, source_type: str = "CRM_UI") -> str:
+        """Create an object; returns its id. ``associations``: target type -> ids (linked both ways)."""
+        with self.lock:
+            store = self.stores[object_type]
+            for target, target_ids in (associations or {}).items():
+                for target_id in target_ids:
+                    self._require(target, str(target_id))
+            object_id = str(store.next_id)
+            store.next_id += 1
+            instant = iso_instant(created_at, self.clock)
+            props = {name: (None if value is None else str(value)) for name, value in properties.items()}
+            history = {
+                name: [{"value": value, "timestamp": instant, "sourceType": source_type}]
+                for name, value in props.items() if value is not None
+            }
+            props.setdefault(created_property(object_type), instant)
+            props[modified_property(object_type)] = instant
+            props["hs_object_id"] = object_id
+            obj = {"id": object_id, "createdAt": instant, "updatedAt": instant, "archived": False,
+                   "properties": props, "propertiesWithHistory": history}
+            store.schema.update(props)
+            store.by_id[object_id] = obj
+            store.index_add(obj)
+            for target, target_ids in (associations or {}).items():
+                for target_id in target_ids:
+                    self._link(object_type, object_id, target, str(target_id))
+            self._remember_for_search(object_type, object_id, None)
+            return object_id
+
+    def update(self, object_type: str, object_id: str, properties: dict, at: datetime | str | None = None,
+               *, source_type: str = "CRM_UI") -> dict:
+        """Set properties; each change appends history; the modified date and updatedAt move to ``at``."""
+        with self.lock:
+            object_id = str(object_id)
+            store = self.stores[object_type]
+            obj = self._require(object_type, object_id)
+            instant = iso_instant(at, self.clock)
+            instant_ms = parse_instant_ms(instant)
+            props = obj["properties"]
+            changes = {}
+            for name, value in properties.items():
+                new = "" if value is None else str(value)
+                if props.get(name) != new and not (new == "" and props.get(name) is None):
+                    changes[name] = new
+            if not changes:
+                return obj
+            self._remember_for_search(object_type, object_id, obj)
+            store.index_remove(obj)
+            histories = obj.setdefault("propertiesWithHistory", {})
+            for name, new in changes.items():
+                history = list(histories.get(name) or [])  # a new list: snapshot lists stay untouched
+                histories[name] = history
+                if not history:
+                    if props.get(name) is not None:
+                        history.append({"value": props[name], "timestamp": obj["createdAt"],
+                                        "sourceType": IMPLIED_HISTORY_SOURCE})
+                position = 0
+                while position < len(history) and (parse_instant_ms(history[position]["timestamp"]) or 0) > instant_ms:
+                    position += 1
+                history.insert(position, {"value": new, "timestamp": instant, "sourceType": source_type})
+                props[name] = new
+            store.schema.update(changes)
+            obj["updatedAt"] = instant
+            props[store.modified_name] = instant
+            store.index_add(obj)
+            return obj
+
+    def archive(self, object_type: str, object_id: str) -> None:
+        """Delete (archive) an object: gone from listing and search, present in ``archived=true`` listing."""
+        with self.lock:
+            object_id = str(object_id)
+            store = self.stores[object_type]
+            obj = self._require(object_type, object_id)
+            self._remember_for_search(object_type, object_id, obj)
+            store.index_remove(obj)
+            obj["archived"] = True
+            obj["archivedAt"] = iso_instant(None, self.clock)
+            store.index_add(obj)
+
+    def merge_contacts(self, primary_id: str, merged_id: str) -> None:
+        """Merge ``merged_id`` into ``primary_id`` as HubSpot does: the merged-away contact is archived, its
+        associations move to the primary, and the primary's ``hs_merged_object_ids`` lists it."""
+        with self.lock:
+            primary_id, merged_id = str(primary_id), str(merged_id)
+            if primary_id == merged_id:
+                raise ValueError("cannot merge a contact into itself")
+            primary = self._require("contacts", primary_id)
+            merged = self._require("contacts", merged_id)
+            ids = [i for i in (primary["properties"].get("hs_merged_object_ids") or "").split(";") if i]
+            ids += [merged_id] + [i for i in (merged["properties"].get("hs_merged_object_ids") or "").split(";") if i]
+            for (from_type, to_type), links in list(self.associations.items()):
+                if from_type != "contacts":
+                    continue
+                for target in list(links.get(merged_id, ())):
+                    self._unlink("contacts", merged_id, to_type, target)
+                    self._link("contacts", primary_id, to_type, target)
+            self.archive("contacts", merged_id)
+            for merged_away in ids:
+                self.merged_into[merged_away] = primary_id
+            self.update("contacts", primary_id, {"hs_merged_object_ids": ";".join(dict.fromkeys(ids))})
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    def known_properties(self, object_type: str) -> set[str]:
+        return self.stores[object_type].schema
+
+    def history(self, obj: dict, name: str) -> list[dict]:
+        """History newest first; a value without history answers one entry at createdAt."""
+        entries = (obj.get("propertiesWithHistory") or {}).get(name)
+        if entries:
+            return entries
+        value = obj["properties"].get(name)
+        if value is None:
+            return []
+        return [{"value": value, "timestamp": obj["createdAt"], "sourceType": IMPLIED_HISTORY_SOURCE}]
+
+    def render(self, object_type: str, obj: dict, properties: list[str] | None,
+               history: list[str] | None = None, associations: list[str] | None = None) -> dict:
+        """The v3 JSON for one object."""
+        schema = self.stores[object_type].schema
+        props = obj["properties"]
+        if properties:
+            names = [n for n in properties if n in schema]
+            names.extend(n for n in always_properties(object_type) if n not in names)
+        else:
+            names = DEFAULT_PROPERTIES[object_type]
+        out = {"id": obj["id"], "properties": {n: props.get(n) for n in names},
+               "createdAt": obj["createdAt"], "updatedAt": obj["updatedAt"], "archived": obj["archived"]}
+        if obj["archived"]:
+            out["archivedAt"] = obj.get("archivedAt") or obj["updatedAt"]
+        if history:
+            out["propertiesWithHistory"] = {n: self.history(obj, n) for n in history if n in schema}
+        if associations:
+            linked = {}
+            for target in associations:
+                ids = self.associated_ids(object_type, obj["id"], target)
+                if ids:
+                    label = association_type_name(object_type, target)
+                    linked[target] = {"results": [{"id": i, "type": label} for i in ids]}
+            if linked:
+                out["associations"] = linked
+        return out
+
+    def list_page(self, object_type: str, *, limit: int, after: str | None, properties: list[str] | None,
+                  history: list[str] | None, associations: list[str] | None, archived: bool,
+                  link_base: str = "") -> dict:
+        with self.lock:
+            store = self.stores[object_type]
+            ids = store.archived if archived else store.active
+            start = bisect.bisect_left(ids, _cursor(after)) if after else 0
+            page = ids[start:start + limit]
+            body: dict = {"results": [self.render(object_type, store.by_id[str(i)], properties, history, associations)
+                                      for i in page]}
+            if start + limit < len(ids):
+                cursor = str(ids[start + limit])
+                body["paging"] = {"next": {"after": cursor, "link": f"{link_base}?after={cursor}"}}
+            return body
+
+    def get(self, object_type: str, object_id: str, *, archived: bool = False) -> dict | None:
+        """One object as the API sees it; a merged-away contact id answers its surviving contact."""
+        with self.lock:
+            store = self.stores[object_type]
+            obj = store.by_id.get(object_id)
+            if obj is not None and obj["archived"] == archived:
+                return obj
+            if not archived and object_type == "contacts" and object_id in self.merged_into:
+                survivor = store.by_id.get(self.merged_into[object_id])
+                if survivor is not None and not survivor["archived"]:
+                    return survivor
+            return None
+
+    def require_api_object(self, object_type: str, object_id: str, archived: bool = False) -> dict:
+        obj = self.get(object_type, object_id, archived=archived)
+        if obj is None:
+            raise not_found(object_type, object_id)
+        return obj
+
+    def association_batch(self, from_type: str, to_type: str, ids: list[str]) -> tuple[list[dict], list[str]]:
+        """v4 batch read: results for ids with associations, and the ids without any."""
+        with self.lock:
+            results, empty = [], []
+            type_id = ASSOCIATION_TYPE_IDS.get((from_type, to_type))
+            for object_id in ids:
+                targets = self.associated_ids(from_type, object_id, to_type)
+                if not targets:
+                    empty.append(object_id)
+                    continue
+                results.append({
+                    "from": {"id": object_id},
+                    "to": [{"toObjectId": int(t), "associationTypes": [
+                        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]} for t in targets],
+                })
+            return results, empty
+
+    def owners_page(self, *, limit: int, after: str | None, archived: bool, email: str | None) -> dict:
+        with self.lock:
+            ids = [i for i in self.owner_ids if self.owners[str(i)]["archived"] == archived
+                   and (email is None or (self.owners[str(i)]["email"] or "").lower() == email.lower())]
+            start = bisect.bisect_left(ids, _cursor(after)) if after else 0
+            body: dict = {"results": [self.owners[str(i)] for i in ids[start:start + limit]]}
+            if start + limit < len(ids):
+                body["paging"] = {"next": {"after": str(ids[start + limit])}}
+            return body
+
+    def account_details(self) -> dict:
+        zone_name = self.info.get("timezone") or "UTC"
+        try:
+            offset = datetime.now(ZoneInfo(zone_name)).utcoffset()
+        except Exception:  # an unknown zone still answers, as UTC
+            offset = None
+        offset_ms = int(offset.total_seconds() * 1000) if offset else 0
+        sign = "-" if offset_ms < 0 else "+"
+        minutes = abs(offset_ms) // 60000
+        return {
+            "portalId": self.info.get("id"),
+            "accountType": "STANDARD",
+            "timeZone": zone_name,
+            "companyCurrency": self.info.get("currency", "USD"),
+            "additionalCurrencies": [],
+            "utcOffset": f"{sign}{minutes // 60:02d}:{minutes % 60:02d}",
+            "utcOffsetMilliseconds": offset_ms,
+            "uiDomain": self.info.get("uiDomain", "app.hubspot.com"),
+            "dataHostingLocation": self.info.get("dataHostingLocation", "na1"),
+        }
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            return {t: len(s.active) for t, s in self.stores.items()} | {"owners": len(self.owners)}
+
+
+def _cursor(after: str) -> int:
+    if not str(after).isdigit():
+        raise validation_error(f"after={after!r} is not a valid paging cursor (use paging.next.after)")
+    return int(after)
+
+
+__all__ = ["ApiError", "ObjectStore", "Portal"]

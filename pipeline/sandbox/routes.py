@@ -1,0 +1,284 @@
+"""The FastAPI routes of the sandbox: HubSpot CRM v3 objects, owners, account info, v4 association reads.
+
+Responses are built as plain dicts and serialised with orjson (big pages stay fast). Errors are ApiError,
+rendered in HubSpot's JSON shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from pipeline.sandbox.api_errors import ApiError, validation_error
+from pipeline.sandbox.crm_model import ASSOCIATION_TYPE_BY_ID, ENGAGEMENT_TYPES, TYPE_ALIASES, iso_from_ms, to_ms
+from pipeline.sandbox.portal import Portal
+from pipeline.sandbox.search import execute_search
+from pipeline.sandbox.stats import SandboxStats
+
+LIST_MAX = 100
+LIST_HISTORY_MAX = 50
+LIST_DEFAULT = 10
+BATCH_MAX = 100
+ASSOCIATION_BATCH_MAX = 1000
+OWNERS_MAX = 500
+READ_ONLY = {"hs_object_id", "createdate", "hs_createdate", "lastmodifieddate", "hs_lastmodifieddate",
+             "hs_merged_object_ids"}
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json;charset=utf-8")
+
+
+def _now_iso() -> str:
+    return iso_from_ms(to_ms(datetime.now(timezone.utc)))
+
+
+def _object_type(name: str) -> str:
+    object_type = TYPE_ALIASES.get(name.lower())
+    if object_type is None:
+        raise validation_error(f"Unable to infer object type from: {name}")
+    return object_type
+
+
+def _names(request: Request, key: str) -> list[str] | None:
+    """A multi-valued query parameter; HubSpot accepts repeats (``?p=a&p=b``) and commas (``?p=a,b``)."""
+    values = [part.strip() for raw in request.query_params.getlist(key) for part in raw.split(",") if part.strip()]
+    return values or None
+
+
+def _flag(request: Request, key: str) -> bool:
+    raw = request.query_params.get(key, "false").lower()
+    if raw not in ("true", "false"):
+        raise validation_error(f"{key}={raw!r} must be true or false")
+    return raw == "true"
+
+
+def _limit(request: Request, default: int, maximum: int) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise validation_error(f"limit={raw!r} must be a positive integer")
+    return min(int(raw), maximum)
+
+
+async def _body(request: Request) -> dict:
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError as err:
+        raise validation_error(f"Invalid input JSON on line {err.lineno}, column {err.colno}: {err.msg}") from None
+    if not isinstance(body, dict):
+        raise validation_error("Invalid input JSON: expected an object")
+    return body
+
+
+def _property_list(body: dict, key: str) -> list[str] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise validation_error(f"{key} must be a list of property names")
+    return value or None
+
+
+def _check_write_properties(portal: Portal, object_type: str, properties: object) -> dict[str, str]:
+    """HubSpot's write validation: known, writable properties; string values; real owner ids."""
+    if not isinstance(properties, dict):
+        raise validation_error("properties must be an object of property name -> value")
+    schema = portal.known_properties(object_type)
+    problems = []
+    for name, value in properties.items():
+        if name not in schema:
+            problems.append({"isValid": False, "message": f'Property "{name}" does not exist',
+                             "error": "PROPERTY_DOESNT_EXIST", "name": name})
+        elif name in READ_ONLY:
+            problems.append({"isValid": False, "message": f'"{name}" is a read only property; its value cannot be set.',
+                             "error": "READ_ONLY_VALUE", "name": name})
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            problems.append({"isValid": False, "message": f"{name}: {value!r} is not a valid value",
+                             "error": "INVALID_VALUE", "name": name})
+        elif name == "hubspot_owner_id" and value not in (None, "") and str(value) not in portal.owners:
+            problems.append({"isValid": False, "message": f"{value} is not a valid owner id",
+                             "error": "INVALID_OWNER_ID", "name": name})
+    if problems:
+        raise validation_error("Property values were not valid: " + orjson.dumps(problems).decode(),
+                               errors=[{"message": p["message"], "code": p["error"],
+                                        "context": {"propertyName": [p["name"]]}} for p in problems])
+    return {name: (None if v is None else str(v).lower() if isinstance(v, bool) else str(v))
+            for name, v in properties.items()}
+
+
+def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
+    app = FastAPI(title="HubSpot sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, err: ApiError) -> Response:
+        return _json(err.body(), err.status)
+
+    @app.get("/_sandbox/stats")
+    async def sandbox_stats() -> Response:
+        return _json(stats.snapshot())
+
+    @app.get("/account-info/v3/details")
+    async def account_details() -> Response:
+        return _json(portal.account_details())
+
+    @app.get("/crm/v3/owners")
+    @app.get("/crm/v3/owners/")
+    async def owners_list(request: Request) -> Response:
+        return _json(portal.owners_page(limit=_limit(request, 100, OWNERS_MAX), after=request.query_params.get("after"),
+                                        archived=_flag(request, "archived"), email=request.query_params.get("email")))
+
+    @app.get("/crm/v3/owners/{owner_id}")
+    async def owners_get(owner_id: str, request: Request) -> Response:
+        owner = portal.owners.get(owner_id)
+        if owner is None or owner["archived"] != _flag(request, "archived"):
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"Owner {owner_id} not found", context={"id": [owner_id]})
+        return _json(owner)
+
+    @app.get("/crm/v3/objects/{object_type}")
+    async def objects_list(object_type: str, request: Request) -> Response:
+        object_type = _object_type(object_type)
+        history = _names(request, "propertiesWithHistory")
+        limit = _limit(request, LIST_DEFAULT, LIST_HISTORY_MAX if history else LIST_MAX)
+        associations = [TYPE_ALIASES[a.lower()] for a in (_names(request, "associations") or [])
+                        if a.lower() in TYPE_ALIASES]
+        return _json(portal.list_page(
+            object_type, limit=limit, after=request.query_params.get("after"), properties=_names(request, "properties"),
+            history=history, associations=associations or None, archived=_flag(request, "archived"),
+            link_base=str(request.base_url).rstrip("/") + request.url.path,
+        ))
+
+    @app.get("/crm/v3/objects/{object_type}/{object_id}")
+    async def objects_get(object_type: str, object_id: str, request: Request) -> Response:
+        object_type = _object_type(object_type)
+        id_property = request.query_params.get("idProperty")
+        if id_property not in (None, "", "hs_object_id"):
+            raise validation_error(f"idProperty={id_property!r} is not supported by the sandbox (ids only)")
+        associations = [TYPE_ALIASES[a.lower()] for a in (_names(request, "associations") or [])
+                        if a.lower() in TYPE_ALIASES]
+        with portal.lock:
+            obj = portal.require_api_object(object_type, object_id, _flag(request, "archived"))
+            return _json(portal.render(object_type, obj, _names(request, "properties"),
+                                       _names(request, "propertiesWithHistory"), associations or None))
+
+    @app.post("/crm/v3/objects/{object_type}/batch/read")
+    async def objects_batch_read(object_type: str, request: Request) -> Response:
+        object_type = _object_type(object_type)
+        started = _now_iso()
+        body = await _body(request)
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
+            raise validation_error('inputs must be a list of {"id": "..."}')
+        if len(inputs) > BATCH_MAX:
+            raise validation_error(f"Too many inputs: {len(inputs)} > {BATCH_MAX} (batch read takes at most {BATCH_MAX} ids)",
+                                   context={"inputs": [str(len(inputs))]})
+        if body.get("idProperty") not in (None, "", "hs_object_id"):
+            raise validation_error(f"idProperty={body['idProperty']!r} is not supported by the sandbox (ids only)")
+        properties = _property_list(body, "properties")
+        history = _property_list(body, "propertiesWithHistory")
+        archived = _flag(request, "archived")
+        results, missing, seen = [], [], set()
+        with portal.lock:
+            for item in inputs:
+                object_id = str(item["id"])
+                obj = portal.get(object_type, object_id, archived=archived)
+                if obj is None:
+                    missing.append(object_id)
+                elif obj["id"] not in seen:
+                    seen.add(obj["id"])
+                    results.append(portal.render(object_type, obj, properties, history))
+        answer = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now_iso()}
+        if not missing:
+            return _json(answer)
+        answer["numErrors"] = 1
+        answer["errors"] = [{
+            "status": "error", "category": "OBJECT_NOT_FOUND",
+            "message": f"Could not get some {object_type.upper().rstrip('S')} objects, they may be deleted or not "
+                       "exist. Check that ids are valid.",
+            "context": {"ids": missing}, "links": {}, "errors": [],
+        }]
+        return _json(answer, 207)
+
+    @app.post("/crm/v3/objects/{object_type}/search")
+    async def objects_search(object_type: str, request: Request) -> Response:
+        object_type = _object_type(object_type)
+        return _json(execute_search(portal, object_type, await _body(request)))
+
+    @app.patch("/crm/v3/objects/{object_type}/{object_id}")
+    async def objects_update(object_type: str, object_id: str, request: Request) -> Response:
+        object_type = _object_type(object_type)
+        body = await _body(request)
+        with portal.lock:
+            obj = portal.require_api_object(object_type, object_id)
+            properties = _check_write_properties(portal, object_type, body.get("properties"))
+            obj = portal.update(object_type, obj["id"], properties, source_type="INTEGRATION")
+            return _json(portal.render(object_type, obj, list(properties)))
+
+    @app.post("/crm/v3/objects/{object_type}")
+    async def objects_create(object_type: str, request: Request) -> Response:
+        object_type = _object_type(object_type)
+        body = await _body(request)
+        with portal.lock:
+            properties = _check_write_properties(portal, object_type, body.get("properties"))
+            if object_type in ENGAGEMENT_TYPES and not properties.get("hs_timestamp"):
+                raise validation_error('Property values were not valid: "hs_timestamp" is required for '
+                                       f"{object_type}", errors=[{"message": "hs_timestamp is required",
+                                                                  "code": "REQUIRED_PROPERTY"}])
+            links = _association_inputs(portal, object_type, body.get("associations") or [])
+            object_id = portal.create(object_type, properties, links, source_type="INTEGRATION")
+            obj = portal.stores[object_type].by_id[object_id]
+            return _json(portal.render(object_type, obj, list(properties)), 201)
+
+    @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/read")
+    async def associations_batch_read(from_type: str, to_type: str, request: Request) -> Response:
+        from_type, to_type = _object_type(from_type), _object_type(to_type)
+        started = _now_iso()
+        body = await _body(request)
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
+            raise validation_error('inputs must be a list of {"id": "..."}')
+        if len(inputs) > ASSOCIATION_BATCH_MAX:
+            raise validation_error(f"Too many inputs: {len(inputs)} > {ASSOCIATION_BATCH_MAX}")
+        ids = list(dict.fromkeys(str(i["id"]) for i in inputs))
+        results, empty = portal.association_batch(from_type, to_type, ids)
+        answer = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now_iso()}
+        if not empty:
+            return _json(answer)
+        answer["numErrors"] = len(empty)
+        answer["errors"] = [{
+            "status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+            "message": f"No {to_type} is associated with {from_type.rstrip('s')} {object_id}.",
+            "context": {"fromObjectId": [object_id]}, "links": {}, "errors": [],
+        } for object_id in empty]
+        return _json(answer, 207)
+
+    return app
+
+
+def _association_inputs(portal: Portal, object_type: str, associations: object) -> dict[str, list[str]]:
+    """v3 create associations: ``[{"to": {"id"}, "types": [{"associationCategory", "associationTypeId"}]}]``."""
+    if not isinstance(associations, list):
+        raise validation_error("associations must be a list of {to: {id}, types: [...]}")
+    links: dict[str, list[str]] = {}
+    for item in associations:
+        target_id = str(((item or {}).get("to") or {}).get("id", ""))
+        types = (item or {}).get("types") or []
+        if not target_id or not types:
+            raise validation_error("each association needs to.id and at least one type")
+        for spec in types:
+            type_id = spec.get("associationTypeId")
+            pair = ASSOCIATION_TYPE_BY_ID.get(type_id) if spec.get("associationCategory") == "HUBSPOT_DEFINED" else None
+            if pair is None or pair[0] != object_type:
+                raise validation_error(
+                    f"association type {spec.get('associationCategory')}/{type_id} is not valid from {object_type}")
+            target_type = pair[1]
+            if portal.get(target_type, target_id) is None:
+                raise validation_error(f"cannot associate: no {target_type} with id {target_id}",
+                                       context={"id": [target_id]})
+            links.setdefault(target_type, []).append(target_id)
+    return links

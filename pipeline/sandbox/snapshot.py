@@ -1,0 +1,225 @@
+"""Load and validate a portal snapshot (DOMAIN.md's format); every problem is one line naming object and field.
+
+    data = load_snapshot("portal.json")        # dict, validated
+    validate_snapshot(data, "portal.json")     # for a dict built in memory
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from pipeline.errors import SnapshotError
+from pipeline.sandbox.crm_model import OBJECT_TYPES
+
+TOP_LEVEL_KEYS = ("portal", "owners", *OBJECT_TYPES)
+
+
+def load_snapshot(path: str | Path) -> dict:
+    """Read and validate a snapshot file. Raises SnapshotError (one line) on any problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SnapshotError(f"snapshot {path}: no such file (make one with `handoff sandbox generate`)") from None
+    except OSError as err:
+        raise SnapshotError(f"snapshot {path}: cannot read it ({err.strerror})") from None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        reason = str(err.msg if hasattr(err, "msg") else err).split(": line")[0]
+        raise SnapshotError(
+            f"snapshot {path}: not valid JSON at line {err.lineno}, column {err.colno}: {reason}"
+        ) from None
+    validate_snapshot(data, str(path))
+    return data
+
+
+def _is_iso(value: object) -> bool:
+    if not isinstance(value, str) or len(value) < 10 or value[4:5] != "-":
+        return False
+    try:
+        datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        return False
+    return True
+
+
+def _iso_key(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+class _Checker:
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, where: str, problem: str) -> None:
+        raise SnapshotError(f"snapshot {self.source}: {where}: {problem}")
+
+    def iso(self, where: str, value: object) -> None:
+        if not _is_iso(value):
+            self.fail(where, f"{_show(value)} is not an ISO-8601 timestamp (e.g. 2026-11-24T15:00:00.000Z)")
+
+    def string(self, where: str, value: object, *, optional: bool = False) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, str):
+            self.fail(where, f"{_show(value)} must be a string")
+
+    def boolean(self, where: str, value: object) -> None:
+        if not isinstance(value, bool):
+            self.fail(where, f"{_show(value)} must be true or false")
+
+    def object_id(self, where: str, value: object) -> None:
+        if not isinstance(value, str) or not value.isdigit():
+            self.fail(where, f"{_show(value)} must be a string of digits (HubSpot ids are numeric strings)")
+
+
+def _show(value: object) -> str:
+    text = orjson.dumps(value).decode() if not isinstance(value, bytes) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def validate_snapshot(data: object, source: str = "<memory>") -> None:
+    """Check a snapshot dict; raise SnapshotError naming the first offending object and field."""
+    check = _Checker(source)
+    if not isinstance(data, dict):
+        check.fail("top level", "must be a JSON object with keys portal, owners, contacts, ...")
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            check.fail(f"key {key!r}", f"unknown top-level key (expected some of: {', '.join(TOP_LEVEL_KEYS)})")
+    _validate_portal(check, data.get("portal"))
+    _validate_owners(check, data.get("owners", []))
+    ids: dict[str, set[str]] = {}
+    for object_type in OBJECT_TYPES:
+        ids[object_type] = _validate_objects(check, object_type, data.get(object_type, []))
+    for object_type in OBJECT_TYPES:
+        _validate_association_targets(check, object_type, data.get(object_type, []), ids)
+
+
+def _validate_portal(check: _Checker, portal: object) -> None:
+    if portal is None:
+        check.fail("portal", 'missing (e.g. "portal": {"id": 1234, "timezone": "America/New_York"})')
+    if not isinstance(portal, dict):
+        check.fail("portal", "must be an object")
+    if not isinstance(portal.get("id"), int) or isinstance(portal.get("id"), bool):
+        check.fail("portal.id", f"{_show(portal.get('id'))} must be an integer portal id")
+    if "timezone" in portal:
+        check.string("portal.timezone", portal["timezone"])
+    if "now" in portal:
+        check.iso("portal.now", portal["now"])
+
+
+def _validate_owners(check: _Checker, owners: object) -> None:
+    if not isinstance(owners, list):
+        check.fail("owners", "must be a list")
+    seen: set[str] = set()
+    for index, owner in enumerate(owners):
+        where = f"owners[{index}]"
+        if not isinstance(owner, dict):
+            check.fail(where, "must be an object")
+        check.object_id(f"{where}.id", owner.get("id"))
+        where = f'owners[{index}] (id "{owner["id"]}")'
+        if owner["id"] in seen:
+            check.fail(where, "duplicate owner id")
+        seen.add(owner["id"])
+        for field in ("email", "firstName", "lastName"):
+            if field in owner:
+                check.string(f"{where}: {field}", owner[field], optional=True)
+        if "userId" in owner and owner["userId"] is not None and (
+            not isinstance(owner["userId"], int) or isinstance(owner["userId"], bool)
+        ):
+            check.fail(f"{where}: userId", f"{_show(owner['userId'])} must be an integer")
+        if "archived" in owner:
+            check.boolean(f"{where}: archived", owner["archived"])
+        for field in ("createdAt", "updatedAt"):
+            if field in owner:
+                check.iso(f"{where}: {field}", owner[field])
+        teams = owner.get("teams", [])
+        if not isinstance(teams, list):
+            check.fail(f"{where}: teams", "must be a list")
+        for t_index, team in enumerate(teams):
+            t_where = f"{where}: teams[{t_index}]"
+            if not isinstance(team, dict):
+                check.fail(t_where, "must be an object")
+            check.string(f"{t_where}.id", team.get("id"))
+            check.string(f"{t_where}.name", team.get("name"))
+            if "primary" in team:
+                check.boolean(f"{t_where}.primary", team["primary"])
+
+
+def _validate_objects(check: _Checker, object_type: str, objects: object) -> set[str]:
+    if not isinstance(objects, list):
+        check.fail(object_type, "must be a list of objects")
+    seen: set[str] = set()
+    for index, obj in enumerate(objects):
+        where = f"{object_type}[{index}]"
+        if not isinstance(obj, dict):
+            check.fail(where, "must be an object")
+        check.object_id(f"{where}.id", obj.get("id"))
+        where = f'{object_type}[{index}] (id "{obj["id"]}")'
+        if obj["id"] in seen:
+            check.fail(where, f"duplicate id in {object_type}")
+        seen.add(obj["id"])
+        check.iso(f"{where}: createdAt", obj.get("createdAt"))
+        if "updatedAt" in obj:
+            check.iso(f"{where}: updatedAt", obj["updatedAt"])
+        if "archived" in obj:
+            check.boolean(f"{where}: archived", obj["archived"])
+        if obj.get("archivedAt") is not None:
+            check.iso(f"{where}: archivedAt", obj["archivedAt"])
+        properties = obj.get("properties", {})
+        if not isinstance(properties, dict):
+            check.fail(f"{where}: properties", "must be an object of property name -> string value")
+        for name, value in properties.items():
+            if value is not None and not isinstance(value, str):
+                check.fail(f"{where}: properties.{name}",
+                           f"{_show(value)} must be a string or null (HubSpot sends every value as a string)")
+        _validate_history(check, where, obj.get("propertiesWithHistory", {}))
+        associations = obj.get("associations", {})
+        if not isinstance(associations, dict):
+            check.fail(f"{where}: associations", "must be an object of target type -> list of ids")
+        for target, target_ids in associations.items():
+            if target not in OBJECT_TYPES:
+                check.fail(f"{where}: associations.{target}",
+                           f"unknown object type (expected one of: {', '.join(OBJECT_TYPES)})")
+            if not isinstance(target_ids, list):
+                check.fail(f"{where}: associations.{target}", "must be a list of ids")
+    return seen
+
+
+def _validate_history(check: _Checker, where: str, history: object) -> None:
+    if not isinstance(history, dict):
+        check.fail(f"{where}: propertiesWithHistory", "must be an object of property name -> list of entries")
+    for name, entries in history.items():
+        h_where = f"{where}: propertiesWithHistory.{name}"
+        if not isinstance(entries, list):
+            check.fail(h_where, "must be a list of {value, timestamp, sourceType} entries, newest first")
+        previous = None
+        for e_index, entry in enumerate(entries):
+            e_where = f"{h_where}[{e_index}]"
+            if not isinstance(entry, dict):
+                check.fail(e_where, "must be an object with value, timestamp, sourceType")
+            if "value" not in entry:
+                check.fail(f"{e_where}.value", "missing")
+            check.string(f"{e_where}.value", entry["value"], optional=True)
+            check.iso(f"{e_where}.timestamp", entry.get("timestamp"))
+            check.string(f"{e_where}.sourceType", entry.get("sourceType"))
+            moment = _iso_key(entry["timestamp"])
+            if previous is not None and moment > previous:
+                check.fail(f"{e_where}.timestamp",
+                           f"{_show(entry['timestamp'])} is newer than the entry before it (history is newest first)")
+            previous = moment
+
+
+def _validate_association_targets(check: _Checker, object_type: str, objects: list, ids: dict) -> None:
+    for index, obj in enumerate(objects):
+        for target, target_ids in obj.get("associations", {}).items():
+            known = ids[target]
+            for t_index, target_id in enumerate(target_ids):
+                if target_id not in known:
+                    check.fail(f'{object_type}[{index}] (id "{obj["id"]}"): associations.{target}[{t_index}]',
+                               f"{_show(target_id)} is not the id of any object in {target}")
