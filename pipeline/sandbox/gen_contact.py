@@ -1,0 +1,683 @@
+"""One contact at a time: lifecycle, owner and conversion-event histories, its deals and engagements.
+
+``ContactBuilder.build(spec)`` emits the contact object(s), deals and engagements through sinks and returns
+``ContactRecord``s holding what was built (MQL instants, the touches placed per episode, conversions): the
+construction-time facts the ground truth is written from.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+from pipeline.sandbox.gen_activity import ActivityLog, Touch
+from pipeline.sandbox.gen_catalog import (
+    ANALYTICS_SOURCES, COUNTRIES, DEAL_STAGES_OPEN, DEMO_EVENTS, FIRST_NAMES, JOB_TITLES, LAST_NAMES,
+    NURTURE_EVENTS, OTHER_MQL_EVENTS,
+)
+from pipeline.sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, MS_SECOND, BusinessCalendar, iso
+from pipeline.sandbox.gen_companies import Company
+from pipeline.sandbox.gen_roster import Owner, Roster
+from pipeline.sandbox.gen_scenarios import Spec
+
+DEAL_ID_BASE = 7_000_000
+HISTORY_WINDOW_MS = 548 * MS_DAY  # ~6 quarters of MQLs before now
+BUCKET_EDGES_MIN = (5.0, 60.0, 240.0, 1440.0)
+# P(opportunity) by response bucket: fast answers convert ~8x as often as answers after a day
+P_OPPORTUNITY = {"<5 min": 0.44, "5-60 min": 0.30, "1-4 h": 0.19, "4-24 h": 0.11, ">24 h": 0.055, "never": 0.02}
+TEAM_ZONES = {"North America": "America/New_York", "EMEA": "Europe/London", "APAC": "Asia/Singapore",
+              "Fintech": "America/New_York"}
+
+
+def response_bucket(minutes: float | None) -> str:
+    if minutes is None:
+        return "never"
+    if minutes < 5:
+        return "<5 min"
+    if minutes < 60:
+        return "5-60 min"
+    if minutes < 240:
+        return "1-4 h"
+    if minutes < 1440:
+        return "4-24 h"
+    return ">24 h"
+
+
+@dataclass
+class EpisodeRecord:
+    mql_ms: int
+    next_mql_ms: int | None
+    demo: bool
+    owner_id: str | None
+    assigned_ms: int | None
+    touches: list[Touch] = field(default_factory=list)
+    sql_ms: int | None = None
+    opportunity_ms: int | None = None
+    customer_ms: int | None = None
+
+
+@dataclass
+class ContactRecord:
+    contact_id: str
+    kind: str
+    excluded: str | None  # None, "archived" or "merged"
+    lead_ms: int | None  # first entry into `lead`
+    stage_now: str
+    episodes: list[EpisodeRecord]
+    merged_into: str | None = None
+    stage_skip: bool = False
+
+
+class _Histories:
+    """Per-property change lists (instant, value, sourceType), kept in any order and sorted on output."""
+
+    TRUTH_PROPERTIES = ("lifecyclestage", "hubspot_owner_id", "recent_conversion_event_name")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # nothing is recorded after this instant
+        self.lists: dict[str, list[tuple[int, str, str]]] = {
+            "lifecyclestage": [], "hubspot_owner_id": [], "recent_conversion_event_name": [],
+            "hs_lead_status": [], "hubspotscore": [],
+        }
+
+    def add(self, prop: str, ts: int, value: str, source: str) -> None:
+        if ts > self.limit:
+            if prop in self.TRUTH_PROPERTIES:
+                raise AssertionError(f"generator bug: {prop} change after the cutoff")
+            return
+        self.lists[prop].append((ts, value, source))
+
+    def ordered(self, prop: str) -> list[tuple[int, str, str]]:
+        return sorted(self.lists[prop], key=lambda e: e[0])
+
+    def current(self, prop: str) -> str | None:
+        entries = self.ordered(prop)
+        return entries[-1][1] if entries else None
+
+    def as_v3(self) -> dict[str, list[dict]]:
+        out = {}
+        for prop, entries in self.lists.items():
+            if entries:
+                out[prop] = [{"value": v, "timestamp": iso(ts), "sourceType": s}
+                             for ts, v, s in sorted(entries, key=lambda e: e[0], reverse=True)]
+        return out
+
+    def last_change(self) -> int:
+        return max(ts for entries in self.lists.values() for ts, _, _ in entries)
+
+
+class ContactBuilder:
+    def __init__(self, rng: random.Random, now_ms: int, roster: Roster, companies: list[Company],
+                 activity: ActivityLog, emit_contact, emit_deal, sla_minutes: dict[str, int]):
+        self.rng = rng
+        self.now = now_ms
+        self.roster = roster
+        self.companies = companies
+        self.activity = activity
+        self.emit_contact = emit_contact
+        self.emit_deal = emit_deal
+        self.sla = sla_minutes
+        self.next_contact = 0
+        self.next_deal = DEAL_ID_BASE
+        self.deal_distractors: dict[str, str] = {}
+        self.deals = 0
+        self.zones = {team: BusinessCalendar(_hours(zone)) for team, zone in TEAM_ZONES.items()}
+
+    # -- entry point ------------------------------------------------------------------------------------------
+    def build(self, spec: Spec) -> list[ContactRecord]:
+        contact = _Contact(self, self._new_id(), spec)
+        if spec.kind == "merged":
+            return contact.build_merged()
+        return [contact.build()]
+
+    def _new_id(self) -> str:
+        self.next_contact += 1
+        return str(self.next_contact)
+
+    def new_deal_id(self) -> str:
+        self.next_deal += 1
+        return str(self.next_deal)
+
+    def lognormal_minutes(self, median: float, sigma: float) -> float:
+        return median * math.exp(sigma * self.rng.gauss(0.0, 1.0))
+
+
+def _hours(zone: str):
+    from pipeline.policy import BusinessHours
+
+    return BusinessHours(timezone=zone)
+
+
+class _Contact:
+    """The construction of one contact (and its merged-away duplicate)."""
+
+    def __init__(self, b: ContactBuilder, contact_id: str, spec: Spec):
+        self.b = b
+        self.rng = b.rng
+        self.now = b.now
+        self.id = contact_id
+        self.spec = spec
+        rng = self.rng
+        self.company: Company | None = rng.choice(b.companies) if rng.random() < 0.93 else None
+        self.first = rng.choice(FIRST_NAMES)
+        self.last = rng.choice(LAST_NAMES)
+        self.label = f"{self.first} {self.last}"
+        if self.company:
+            self.country, self.city, self.state = self.company.country, self.company.city, self.company.state
+            self.team = self.company.team
+        else:
+            row = rng.choices(COUNTRIES, [c[1] for c in COUNTRIES])[0]
+            self.country, self.city, self.state, self.team = row[0], rng.choice(row[3]), None, row[2]
+        reps = b.roster.reps_by_team[self.team]
+        self.home: Owner = rng.choice(reps)
+        if self.company and self.company.owner_id and rng.random() < 0.9:
+            self.home = b.roster.by_id[self.company.owner_id]  # account ownership
+        self.cutoff = self.now  # nothing is recorded after this instant (an archived contact's deletion time)
+        self.h = _Histories(self.cutoff)
+        self.company_id = self.company.id if self.company else None
+
+    # -- the kinds --------------------------------------------------------------------------------------------
+    def build(self) -> ContactRecord:
+        kind = self.spec.kind
+        excluded = None
+        archived_at = None
+        if kind == "archived":
+            archived_at = self.now - self.rng.randint(2 * MS_DAY, 120 * MS_DAY)
+            self.cutoff = archived_at
+            self.h.limit = archived_at
+            self.b.activity.override_reason = "excluded_contact"
+            excluded = "archived"
+        try:
+            if kind in ("lead", "subscriber", "skip"):
+                record = self._no_mql(kind)
+            else:
+                record = self._with_mql()
+        finally:
+            self.b.activity.override_reason = None
+        record.excluded = excluded
+        self._emit(archived_at=archived_at)
+        return record
+
+    def build_merged(self) -> list[ContactRecord]:
+        """A contact (lead or MQL) plus a duplicate created by a later form fill and merged into it."""
+        self.spec = Spec("mql" if self.rng.random() < 0.5 else "lead")
+        survivor = self._with_mql() if self.spec.kind == "mql" else self._no_mql("lead")
+        loser_id = self.b._new_id()
+        rng = self.rng
+        first_seen = self.h.ordered("lifecyclestage")[0][0]
+        created = min(first_seen + rng.randint(MS_HOUR, 30 * MS_DAY), self.now - 2 * MS_DAY)
+        mql = created + rng.randint(MS_MINUTE, 12 * MS_HOUR)
+        merged_at = mql + rng.randint(MS_HOUR, 36 * MS_HOUR)
+        loser = _Histories(self.now)
+        loser.add("lifecyclestage", created, "lead", "FORM")
+        loser.add("lifecyclestage", mql, "marketingqualifiedlead", "AUTOMATION_PLATFORM")
+        loser.add("recent_conversion_event_name", created, rng.choice(DEMO_EVENTS + OTHER_MQL_EVENTS), "FORM")
+        loser.add("hs_lead_status", created, "NEW", "AUTOMATION_PLATFORM")
+        props = {
+            "hs_object_id": loser_id, "email": f"{self.first.lower()}.{self.last.lower()}.{loser_id}@gmail.example",
+            "firstname": self.first, "lastname": self.last, "country": self.country,
+            "lifecyclestage": "marketingqualifiedlead", "hs_lead_status": "NEW",
+            "recent_conversion_event_name": loser.current("recent_conversion_event_name"),
+            "recent_conversion_date": iso(created), "hs_analytics_source": "DIRECT_TRAFFIC",
+            "createdate": iso(created), "lastmodifieddate": iso(merged_at),
+        }
+        self._emit(extra_props={"hs_merged_object_ids": loser_id}, touched_at=merged_at)
+        self.b.emit_contact({
+            "id": loser_id, "properties": props, "propertiesWithHistory": loser.as_v3(),
+            "createdAt": iso(created), "updatedAt": iso(merged_at), "archived": True, "archivedAt": iso(merged_at),
+            "associations": {},
+        })
+        loser_record = ContactRecord(loser_id, "merged", "merged", created, "marketingqualifiedlead",
+                                     [EpisodeRecord(mql, None, False, None, None)], merged_into=self.id)
+        return [survivor, loser_record]
+
+    def _created_for_simple(self) -> int:
+        span = HISTORY_WINDOW_MS + 60 * MS_DAY
+        offset = int(span * self.rng.random() ** 1.25) + self.rng.randint(MS_HOUR, 2 * MS_DAY)
+        return self.cutoff - offset
+
+    def _no_mql(self, kind: str) -> ContactRecord:
+        rng, h = self.rng, self.h
+        created = self._created_for_simple()
+        lead_ms = None
+        if kind == "subscriber":
+            h.add("lifecyclestage", created, "subscriber", "FORM")
+        else:
+            lead_ms = created
+            h.add("lifecyclestage", created, "lead", rng.choice(("FORM", "IMPORT", "CRM_UI")))
+        self._nurture(created, min(created + MS_DAY, self.cutoff - 1))
+        owner = self.home.id if kind != "subscriber" and rng.random() < 0.7 else None
+        if owner:
+            h.add("hubspot_owner_id", created + rng.randint(0, min(2 * MS_HOUR, self.cutoff - created - 1)), owner,
+                  "AUTOMATION_PLATFORM")
+        h.add("hs_lead_status", created + 1, "NEW", "AUTOMATION_PLATFORM")
+        h.add("hubspotscore", created + 2, str(rng.randint(0, 35)), "CALCULATED")
+        stage = "subscriber" if kind == "subscriber" else "lead"
+        skip = False
+        if kind == "skip":
+            skip = True
+            sql = created + rng.randint(MS_DAY, 60 * MS_DAY)
+            if sql < self.cutoff:
+                h.add("lifecyclestage", sql, "salesqualifiedlead", "CRM_UI")
+                stage = "salesqualifiedlead"
+                opp = sql + rng.randint(2 * MS_DAY, 30 * MS_DAY)
+                if rng.random() < 0.4 and opp < self.cutoff:
+                    h.add("lifecyclestage", opp, "opportunity", "AUTOMATION_PLATFORM")
+                    stage = "opportunity"
+                    self._deal(opp - rng.randint(MS_MINUTE, MS_HOUR), owner or self.home.id, None)
+        count = {"subscriber": rng.randint(0, 2), "lead": rng.randint(0, 22), "skip": rng.randint(4, 14)}[kind]
+        self._loose_activity(count, created, self.cutoff, owner or self.home.id, prospecting=kind != "subscriber")
+        return ContactRecord(self.id, kind, None, lead_ms, stage, [], stage_skip=skip)
+
+    # -- MQL contacts -----------------------------------------------------------------------------------------
+    def _mql_instants(self) -> list[int]:
+        rng, spec = self.rng, self.spec
+        if spec.mql_ago_ms:
+            return [self.now - ago for ago in spec.mql_ago_ms]
+        if spec.recent:
+            return [self.cutoff - rng.randint(5 * MS_MINUTE, 10 * MS_DAY)]
+        if spec.kind == "remql":
+            first = self.cutoff - rng.randint(80 * MS_DAY, HISTORY_WINDOW_MS)
+            out = [first]
+            for _ in range(rng.choice((1, 1, 1, 2))):
+                nxt = out[-1] + rng.randint(9 * MS_DAY, 140 * MS_DAY)
+                if nxt > self.cutoff - 2 * MS_HOUR:
+                    break
+                out.append(nxt)
+            return out
+        return [self.cutoff - int(HISTORY_WINDOW_MS * rng.random() ** 1.3) - rng.randint(MS_HOUR, 12 * MS_HOUR)]
+
+    def _with_mql(self) -> ContactRecord:
+        rng, h, spec = self.rng, self.h, self.spec
+        mqls = self._mql_instants()
+        demos = spec.demo or [rng.random() < 0.35 for _ in mqls]
+        mqls = [self._off_boundaries(m, d) for m, d in zip(mqls, demos)]
+        direct = spec.direct_mql or (spec.demo is None and rng.random() < 0.04)
+        if direct:
+            created = mqls[0]
+            lead_ms = None
+        else:
+            created = mqls[0] - max(10 * MS_MINUTE, int(self.b.lognormal_minutes(4 * 1440, 1.2) * MS_MINUTE))
+            if rng.random() < 0.1:
+                h.add("lifecyclestage", created, "subscriber", "FORM")
+                lead_ms = created + (mqls[0] - created) // 2
+            else:
+                lead_ms = created
+            h.add("lifecyclestage", lead_ms, "lead", rng.choice(("FORM", "FORM", "IMPORT", "CRM_UI")))
+            self._nurture(created, mqls[0] - 10 * MS_MINUTE)
+        h.add("hs_lead_status", created + 1, "NEW", "AUTOMATION_PLATFORM")
+        h.add("hubspotscore", created + 2, str(rng.randint(0, 30)), "CALCULATED")
+        self.created = created
+        owner_now = self._initial_owner(created, mqls[0])
+        episodes: list[EpisodeRecord] = []
+        for k, mql in enumerate(mqls):
+            nxt = mqls[k + 1] if k + 1 < len(mqls) else None
+            stop = nxt - rng.randint(MS_HOUR, 3 * MS_DAY) if nxt else self.cutoff + 1
+            episode, owner_now = self._episode(k, mql, nxt, stop, demos[k], owner_now)
+            episodes.append(episode)
+            if nxt:
+                owner_now = self._recycle(stop, nxt, owner_now)
+        stage = h.current("lifecyclestage")
+        if not spec.stay and stage == "marketingqualifiedlead":
+            self._maybe_recycle_last(episodes[-1])
+            stage = h.current("lifecyclestage")
+        return ContactRecord(self.id, spec.kind, None, lead_ms, stage or "", episodes)
+
+    def _off_boundaries(self, mql: int, demo: bool) -> int:
+        """Keep now - mql_at away (> 2 s) from 1x / 2x the SLA and the 7-day lookback edge."""
+        sla = self.b.sla["demo_request" if demo else "other"] * MS_MINUTE
+        for edge in (sla, 2 * sla, 7 * MS_DAY):
+            if abs((self.now - mql) - edge) < 2 * MS_SECOND:
+                mql -= 5 * MS_SECOND
+        return mql
+
+    def _initial_owner(self, created: int, mql: int) -> str | None:
+        rng, h, spec = self.rng, self.h, self.spec
+        mode = spec.owner_mode or rng.choices(
+            ("preowned", "at_mql", "routed", "changed_after", "unassigned"), (55, 12, 20, 8, 5))[0]
+        self.first_mode = mode
+        if mode in ("preowned", "changed_after"):
+            owner = self.home.id
+            roll = rng.random()
+            if spec.owner_mode is None and roll < 0.02:
+                owner = "150"  # imported by RevOps, no team
+            elif spec.owner_mode is None and roll < 0.035:
+                owner = rng.choice(("160", "161"))  # a rep who has since left
+            h.add("hubspot_owner_id", created + rng.randint(0, min(MS_HOUR, mql - created)), owner,
+                  "IMPORT" if owner == "150" else "AUTOMATION_PLATFORM")
+            return owner
+        return None
+
+    def _episode(self, k: int, mql: int, nxt: int | None, stop: int, demo: bool, owner_now: str | None):
+        rng, h, spec, b = self.rng, self.h, self.spec, self.b
+        h.add("lifecyclestage", mql, "marketingqualifiedlead", "AUTOMATION_PLATFORM")
+        self._mql_event(mql, stop, demo)
+        h.add("hubspotscore", mql + 3, str(rng.randint(45, 98)), "CALCULATED")
+        if k > 0:
+            h.add("hs_lead_status", mql + 4, "NEW", "AUTOMATION_PLATFORM")
+        mode = self.first_mode if k == 0 else ("preowned" if owner_now else "routed")
+        if k > 0 and owner_now and rng.random() < 0.15:
+            mode = "changed_after"
+        owner_id = owner_now or None
+        assigned = mql if owner_id else None
+        in_charge = owner_id
+        base = mql
+        if mode == "at_mql":
+            owner_id = self.home.id
+            h.add("hubspot_owner_id", mql, owner_id, "AUTOMATION_PLATFORM")
+            assigned = mql
+            in_charge = owner_id
+        elif mode == "routed":
+            when = mql + max(30 * MS_SECOND, int(b.lognormal_minutes(25, 1.3) * MS_MINUTE))
+            if when < stop:
+                h.add("hubspot_owner_id", when, self.home.id, "AUTOMATION_PLATFORM")
+                assigned = when
+                in_charge = self.home.id
+                base = when
+        elif mode == "changed_after" and owner_id:
+            when = mql + rng.randint(2 * MS_MINUTE, 90 * MS_MINUTE)
+            if when < stop:
+                team = b.roster.reps_by_team[self.team]
+                new_owner = rng.choice([r for r in team if r.id != owner_id] or team)
+                h.add("hubspot_owner_id", when, new_owner.id, "CRM_UI")
+                in_charge = new_owner.id
+                base = when
+        owner_after = h.current("hubspot_owner_id") or None
+        episode = EpisodeRecord(mql, nxt, demo, owner_id, assigned)
+        first = self._first_touch(mql, stop, base, in_charge, episode)
+        self._more_touches(mql, stop, first, episode)
+        self._distractors(k, mql, stop, first, in_charge)
+        self._convert(mql, stop, first, episode, in_charge or self.home.id, last=nxt is None)
+        return episode, owner_after
+
+    def _first_touch(self, mql: int, stop: int, base: int, in_charge: str | None, ep: EpisodeRecord):
+        rng, b, spec = self.rng, self.b, self.spec
+        responder: Owner | None = b.roster.by_id.get(in_charge) if in_charge else None
+        if responder is None or responder.habit.name == "absent":
+            picked = spec.response_minutes is not None or rng.random() < 0.5
+            responder = rng.choice(b.roster.reps_by_team[self.team]) if picked else None
+            base = mql
+        elif spec.response_minutes is None and rng.random() < 0.08:
+            responder = rng.choice(b.roster.active_reps)  # someone else got there first
+        if spec.never_touched or responder is None:
+            return None
+        if spec.response_minutes is not None:
+            ts = mql + int(spec.response_minutes * MS_MINUTE) + 311
+        else:
+            habit = responder.habit
+            if rng.random() < habit.never:
+                return None
+            ts = base + int(b.lognormal_minutes(habit.median_minutes, habit.sigma) * MS_MINUTE) + rng.randint(0, 999)
+            cal = b.zones[responder.team or "North America"]
+            if not cal.is_working(ts) and rng.random() < habit.waits_for_morning:
+                ts = cal.next_open(ts) + rng.randint(0, 90 * MS_MINUTE)
+            ts = max(ts, mql + 15 * MS_SECOND)
+            for edge in BUCKET_EDGES_MIN:
+                if abs((ts - mql) - edge * MS_MINUTE) < 2 * MS_SECOND:
+                    ts += 5 * MS_SECOND
+        if ts >= stop:
+            return None
+        kind = rng.choices(("call", "email", "meeting", "communication"), (45, 36, 4, 15))[0]
+        if spec.tie:
+            ep.touches.append(self._touch("email", ts, responder.id))
+            kind = "call"
+        touch = self._touch(kind, ts, responder.id)
+        ep.touches.append(touch)
+        if ts + 1 < stop:
+            self.h.add("hs_lead_status", min(ts + rng.randint(1, 5 * MS_MINUTE), stop - 1), "ATTEMPTED_TO_CONTACT",
+                       "CRM_UI")
+        return touch
+
+    def _touch(self, kind: str, ts: int, owner: str | None, reason: str | None = None, **kw) -> Touch:
+        return self.b.activity.touch(self.rng, kind, ts, owner, self.id, self.company_id, self.label,
+                                     reason=reason, **kw)
+
+    def _more_touches(self, mql: int, stop: int, first: Touch | None, ep: EpisodeRecord) -> None:
+        if first is None:
+            return
+        rng = self.rng
+        t = first.ts
+        for _ in range(rng.choice((0, 1, 2, 3, 4, 4, 5, 5, 6, 7, 8, 10))):  # a sales sequence
+            t += rng.randint(20 * MS_MINUTE, 3 * MS_DAY)
+            if t >= stop:
+                break
+            owner = first.owner_id if rng.random() < 0.85 else rng.choice(self.b.roster.active_reps).id
+            kind = rng.choices(("call", "email", "meeting", "communication"), (40, 40, 8, 12))[0]
+            ep.touches.append(self._touch(kind, t, owner))
+
+    def _distractors(self, k: int, mql: int, stop: int, first: Touch | None, owner: str | None) -> None:
+        rng, a = self.rng, self.b.activity
+        hi = first.ts if first else min(stop, mql + 3 * MS_DAY)
+
+        def before_first() -> int:
+            return mql + rng.randint(0, max(0, hi - mql - 1))
+
+        def in_window() -> int:
+            return mql + rng.randint(0, max(0, stop - mql - 1))
+
+        label, cid, co = self.label, self.id, self.company_id
+        if rng.random() < 0.5 and mql + 10 * MS_MINUTE < stop:
+            a.non_touch(rng, "note", mql + rng.randint(MS_SECOND, 10 * MS_MINUTE), owner, cid, co, label)
+        if rng.random() < 0.6:  # follow-up task, due a day later (tasks never count, even past due)
+            a.non_touch(rng, "task", mql + rng.randint(MS_HOUR, MS_DAY), owner, cid, co, label)
+        for reason, p, when in (("inbound_call", 0.15, in_window), ("incoming_email", 0.35, in_window),
+                                ("bounced_email", 0.05, before_first), ("failed_email", 0.03, before_first),
+                                ("scheduled_email", 0.05, before_first), ("canceled_meeting", 0.07, in_window),
+                                ("note", 0.3, in_window)):
+            if rng.random() < p:
+                a.non_touch(rng, reason, when(), owner, cid, co, label)
+        if rng.random() < 0.05:  # would have been the first touch, but was deleted
+            self._touch("call", before_first(), owner, reason="archived", archived=True)
+        if co and rng.random() < 0.04:  # logged on the company only
+            self._touch("call", before_first(), owner, reason="not_associated_to_contact", on_contact=False)
+        if k == 0 and rng.random() < 0.4 and mql - self.created > 2 * MS_MINUTE:
+            for _ in range(rng.choice((1, 1, 2))):  # prospecting before the MQL never counts
+                ts = self.created + rng.randint(0, mql - self.created - MS_MINUTE)
+                self._touch(rng.choice(("call", "email", "communication")), ts, self.home.id, reason="before_mql")
+        if stop > self.now and self.now - mql < 10 * MS_DAY and rng.random() < 0.6:
+            ts = self.now + rng.randint(MS_HOUR, 3 * MS_DAY)  # booked for later: not an attempt yet
+            self._touch(rng.choice(("meeting", "email")), ts, owner, reason="after_now")
+
+    def _convert(self, mql: int, stop: int, first: Touch | None, ep: EpisodeRecord, owner: str,
+                 last: bool) -> None:
+        rng, h, spec = self.rng, self.h, self.spec
+        target = spec.convert
+        if target is None:
+            if spec.stay:
+                return
+            minutes = (first.ts - mql) / 60000.0 if first else None
+            p_opp = P_OPPORTUNITY[response_bucket(minutes)] * (1.15 if ep.demo else 0.9)
+            p_sql = min(0.9, p_opp * 1.7 + 0.04)
+            roll = rng.random()
+            target = "none"
+            if roll < p_opp:
+                target = "customer" if rng.random() < 0.35 else "opportunity"
+            elif roll < p_sql:
+                target = "sql"
+            if not last and target != "none":
+                target = "sql"  # re-MQL'd contacts were recycled after at most a sales conversation
+        if target == "none":
+            return
+        anchor = first.ts if first else mql + rng.randint(MS_DAY, 10 * MS_DAY)
+        sql = anchor + max(10 * MS_MINUTE, int(self.b.lognormal_minutes(1.5 * 1440, 1.0) * MS_MINUTE))
+        if sql >= stop:
+            if spec.convert is None:
+                return
+            sql = mql + int((stop - mql) * rng.uniform(0.3, 0.6))
+        skip_sql = target != "sql" and rng.random() < 0.1
+        deal_only = target == "opportunity" and not skip_sql and rng.random() < 0.15
+        if not skip_sql:
+            h.add("lifecyclestage", sql, "salesqualifiedlead", "CRM_UI")
+            ep.sql_ms = sql
+            h.add("hs_lead_status", sql + 7, "CONNECTED", "CRM_UI")
+        for _ in range(rng.randint(1, 3) if target == "sql" else rng.randint(3, 9)):  # sales conversations
+            t = sql + rng.randint(MS_HOUR, 10 * MS_DAY)
+            if t < stop:
+                ep.touches.append(self._touch(rng.choice(("meeting", "email", "call")), t, owner))
+        if target == "sql":
+            return
+        opp = sql if skip_sql else sql + rng.randint(MS_DAY, 20 * MS_DAY)
+        if opp >= stop:
+            if spec.convert is None:
+                return
+            opp = sql + (stop - sql) // 3
+        deal_at = None
+        if deal_only:
+            deal_at = opp
+        else:
+            h.add("lifecyclestage", opp, "opportunity", "AUTOMATION_PLATFORM")
+            if skip_sql:
+                ep.sql_ms = opp
+            earlier = rng.random() < 0.45 and not skip_sql
+            deal_at = max(sql + MS_SECOND, opp - rng.randint(MS_MINUTE, 2 * MS_HOUR)) if earlier else \
+                opp + rng.randint(MS_MINUTE, 3 * MS_DAY)
+            if deal_at >= stop:
+                deal_at = None
+        ep.opportunity_ms = opp if deal_at is None else min(opp, deal_at)
+        customer = opp + rng.randint(10 * MS_DAY, 90 * MS_DAY) if target == "customer" else None
+        if customer is not None and customer >= stop:
+            customer = (opp + (stop - opp) // 2) if spec.convert == "customer" else None
+        if customer is not None:
+            h.add("lifecyclestage", customer, "customer", "AUTOMATION_PLATFORM")
+            ep.customer_ms = customer
+            ev = customer + rng.randint(30 * MS_DAY, 120 * MS_DAY)
+            if rng.random() < 0.1 and ev < stop:
+                h.add("lifecyclestage", ev, "evangelist", "CRM_UI")
+        if deal_at is not None:
+            h.add("hs_lead_status", deal_at + 9, "OPEN_DEAL", "AUTOMATION_PLATFORM")
+            self._deal(deal_at, owner, customer)
+        if rng.random() < 0.01 and opp + MS_HOUR < stop:  # a deleted deal does not count
+            self._deal(opp + rng.randint(MS_MINUTE, MS_HOUR), owner, None, archived=True)
+
+    def _deal(self, created: int, owner: str, won_at: int | None, archived: bool = False,
+              reason: str | None = None) -> None:
+        rng, b = self.rng, self.b
+        did = b.new_deal_id()
+        amount = rng.randint(5, 120) * 1000
+        if won_at is not None:
+            stage, close = "closedwon", won_at
+        elif created < self.now - 120 * MS_DAY and rng.random() < 0.6:
+            stage, close = "closedlost", created + rng.randint(20 * MS_DAY, 110 * MS_DAY)
+        else:
+            stage, close = rng.choice(DEAL_STAGES_OPEN), created + rng.randint(30 * MS_DAY, 90 * MS_DAY)
+        modified = min(max(created, close if close <= self.now else created) + rng.randint(0, MS_HOUR), self.now)
+        props = {
+            "hs_object_id": did, "dealname": f"{self.company.name if self.company else self.label} - new business",
+            "dealstage": stage, "pipeline": "default", "amount": str(amount), "createdate": iso(created),
+            "closedate": iso(close), "hubspot_owner_id": owner, "dealtype": "newbusiness",
+            "hs_lastmodifieddate": iso(modified),
+        }
+        assoc = {"contacts": [self.id]}
+        if self.company_id:
+            assoc["companies"] = [self.company_id]
+        obj = {"id": did, "properties": props, "createdAt": iso(created), "updatedAt": iso(modified),
+               "archived": archived}
+        if archived:
+            obj["archivedAt"] = iso(min(modified + MS_DAY, self.now))
+            reason = "archived"
+        obj["associations"] = assoc
+        b.emit_deal(obj)
+        b.deals += 1
+        if reason:
+            b.deal_distractors[did] = reason
+
+    def _recycle(self, clear: int, nxt: int, owner_now: str | None) -> str | None:
+        """Between episodes: the stage is cleared (value ""), sometimes set back to lead, then MQL again."""
+        rng, h = self.rng, self.h
+        h.add("lifecyclestage", clear, "", "AUTOMATION_PLATFORM")
+        h.add("hs_lead_status", clear + 1, rng.choice(("BAD_TIMING", "UNQUALIFIED")), "CRM_UI")
+        if rng.random() < 0.4:
+            h.add("lifecyclestage", clear + rng.randint(MS_SECOND, (nxt - clear) // 2), "lead", "AUTOMATION_PLATFORM")
+        if owner_now and rng.random() < 0.2:
+            h.add("hubspot_owner_id", clear + 5, "", "AUTOMATION_PLATFORM")  # unassigned for re-routing
+            return None
+        return owner_now
+
+    def _maybe_recycle_last(self, ep: EpisodeRecord) -> None:
+        """Stale MQLs are sometimes recycled to lead (cleared, then lead) and marked unqualified."""
+        rng = self.rng
+        if rng.random() >= 0.25:
+            return
+        after = ep.touches[-1].ts if ep.touches else ep.mql_ms
+        when = after + rng.randint(3 * MS_DAY, 30 * MS_DAY)
+        if when + 10 * MS_SECOND >= self.cutoff:
+            return
+        self.h.add("lifecyclestage", when, "", "AUTOMATION_PLATFORM")
+        self.h.add("lifecyclestage", when + rng.randint(MS_SECOND, 5 * MS_SECOND), "lead", "AUTOMATION_PLATFORM")
+        self.h.add("hs_lead_status", when + 7, "UNQUALIFIED", "CRM_UI")
+
+    # -- conversion events ------------------------------------------------------------------------------------
+    def _nurture(self, start: int, end: int) -> None:
+        rng = self.rng
+        if rng.random() < 0.7:
+            self.h.add("recent_conversion_event_name", start + rng.randint(0, 2000), rng.choice(NURTURE_EVENTS),
+                       "FORM")
+        if end - start > 2 * MS_HOUR and rng.random() < 0.3:
+            self.h.add("recent_conversion_event_name", rng.randint(start + MS_HOUR, end), rng.choice(NURTURE_EVENTS),
+                       "FORM")
+
+    def _mql_event(self, mql: int, stop: int, demo: bool) -> None:
+        """The form that made the MQL, logged just before or 1-2 minutes after mql_at (within the skew)."""
+        rng, spec = self.rng, self.spec
+        name = rng.choice(DEMO_EVENTS if demo else OTHER_MQL_EVENTS)
+        if spec.direct_mql or mql == getattr(self, "created", None):
+            ts = mql + rng.randint(200, 3000)
+        elif spec.event_after_mql or rng.random() < 0.5:
+            ts = mql + rng.randint(20 * MS_SECOND, 150 * MS_SECOND)
+        else:
+            ts = mql - rng.randint(100, 40 * MS_SECOND)
+        self.h.add("recent_conversion_event_name", ts, name, "FORM")
+        if rng.random() < 0.3:  # a later conversion: today's value, but not what made this MQL
+            later = mql + rng.randint(7 * MS_MINUTE, 40 * MS_DAY)
+            if later < stop:
+                pool = DEMO_EVENTS if (not demo and rng.random() < 0.5) else NURTURE_EVENTS
+                self.h.add("recent_conversion_event_name", later, rng.choice(pool), "FORM")
+
+    # -- engagements on contacts without an episode ---------------------------------------------------------
+    def _loose_activity(self, count: int, start: int, end: int, owner: str, prospecting: bool) -> None:
+        rng, a = self.rng, self.b.activity
+        for _ in range(count):
+            ts = start + rng.randint(0, max(1, end - start - 1))
+            roll = rng.random()
+            if prospecting and roll < 0.55:
+                self._touch(rng.choice(("call", "email", "email", "communication", "meeting")), ts, owner,
+                            reason="no_episode")
+            else:
+                reason = rng.choice(("note", "task", "incoming_email", "inbound_call", "bounced_email"))
+                a.non_touch(rng, reason, ts, owner, self.id, self.company_id, self.label)
+
+    # -- the contact object -------------------------------------------------------------------------------------
+    def _emit(self, archived_at: int | None = None, extra_props: dict | None = None,
+              touched_at: int | None = None) -> None:
+        rng, h = self.rng, self.h
+        created = h.ordered("lifecyclestage")[0][0]
+        modified = max(h.last_change(), touched_at or 0)
+        modified = min(modified + rng.randint(0, MS_MINUTE), archived_at or self.now)
+        events = h.ordered("recent_conversion_event_name")
+        props = {
+            "hs_object_id": self.id,
+            "email": f"{self.first.lower()}.{self.last.lower()}{self.id}@"
+                     f"{self.company.domain if self.company else 'mail.example'}",
+            "firstname": self.first, "lastname": self.last, "jobtitle": rng.choice(JOB_TITLES),
+            "company": self.company.name if self.company else None, "country": self.country,
+            "state": self.state, "city": self.city,
+            "lifecyclestage": h.current("lifecyclestage") or None,
+            "hubspot_owner_id": h.current("hubspot_owner_id") or None,
+            "hs_lead_status": h.current("hs_lead_status"),
+            "recent_conversion_event_name": events[-1][1] if events else None,
+            "recent_conversion_date": iso(events[-1][0]) if events else None,
+            "first_conversion_event_name": events[0][1] if events else None,
+            "hubspotscore": h.current("hubspotscore"),
+            "hs_analytics_source": rng.choice(ANALYTICS_SOURCES),
+            "createdate": iso(created), "lastmodifieddate": iso(modified),
+        }
+        props = {k: v for k, v in props.items() if v is not None}
+        if extra_props:
+            props.update(extra_props)
+        obj = {"id": self.id, "properties": props, "propertiesWithHistory": h.as_v3(), "createdAt": iso(created),
+               "updatedAt": iso(modified), "archived": archived_at is not None}
+        if archived_at is not None:
+            obj["archivedAt"] = iso(archived_at)
+        obj["associations"] = {"companies": [self.company_id]} if self.company_id else {}
+        self.b.emit_contact(obj)
