@@ -27,7 +27,8 @@ RAW_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("createdate", TS), ("lastmodifieddate", TS), ("hs_merged_object_ids", TEXT), ("merged_into_id", TEXT),
     ],
     "contact_property_history": [("contact_id", TEXT), ("property", TEXT), ("value", TEXT),
-                                 ("changed_at", TS), ("source_type", TEXT)],
+                                 ("changed_at", TS), ("source_type", TEXT),
+                                 ("position", BIGINT)],
     "companies": _OBJECT + [
         ("name", TEXT), ("domain", TEXT), ("industry", TEXT), ("country", TEXT), ("state", TEXT), ("city", TEXT),
         ("numberofemployees", DOUBLE), ("annualrevenue", DOUBLE), ("hubspot_owner_id", TEXT),

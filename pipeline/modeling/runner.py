@@ -17,7 +17,7 @@ from datetime import datetime
 import duckdb
 
 from pipeline.errors import HandoffError
-from pipeline.modeling.policy_table import policy_hash, write_policy_table
+from pipeline.modeling.policy_table import write_policy_table
 from pipeline.modeling.raw_columns import LOAD_ID, RAW_COLUMNS, RAW_SCHEMA, existing_columns
 from pipeline.modeling.sql_files import render, sql_fingerprint
 from pipeline.policy import Policy
@@ -125,13 +125,20 @@ def current_watermark(con: duckdb.DuckDBPyConnection) -> str | None:
     return max(newest) if newest else ""
 
 
-def _full_reason(con, model: str, state: dict | None, policy: Policy, now: datetime, watermark: str | None,
+def parameters_in_force(con: duckdb.DuckDBPyConnection) -> tuple[datetime, str]:
+    """The clock and policy hash in ``staging.policy`` (written by :func:`build_parameters` this run)."""
+    if not _table_exists(con, "staging", "policy"):
+        raise ModelBuildError("staging.policy is missing: materialize staging/policy before the marts")
+    return con.execute("SELECT now_at, policy_hash FROM staging.policy").fetchone()
+
+
+def _full_reason(con, model: str, state: dict | None, policy_digest: str, now: datetime, watermark: str | None,
                  full_refresh: bool) -> str:
     if full_refresh:
         return "full refresh requested"
     if state is None or not _table_exists(con, "marts", model):
         return "first build"
-    if state["policy_hash"] != policy_hash(policy):
+    if state["policy_hash"] != policy_digest:
         return "policy changed"
     if state["sql_hash"] != sql_fingerprint():
         return "model SQL changed"
@@ -203,21 +210,20 @@ def _snapshot_owner_teams(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _save_state(con, model: str, *, watermark, policy: Policy, now: datetime, full: bool) -> None:
+def _save_state(con, model: str, *, watermark, policy_digest: str, now: datetime, full: bool) -> None:
     previous = _state(con, model)
     generation = (previous["generation"] if previous else 0) + (1 if full else 0)
     upstream = MART_UPSTREAM.get(model)
     upstream_generation = _state(con, upstream)["generation"] if upstream and _state(con, upstream) else None
     con.execute(
         "INSERT OR REPLACE INTO staging._build_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
-        [model, watermark, policy_hash(policy), sql_fingerprint(), now, generation, upstream_generation,
+        [model, watermark, policy_digest, sql_fingerprint(), now, generation, upstream_generation,
          "full" if full else "incremental"],
     )
 
 
-def build_mart(con: duckdb.DuckDBPyConnection, model: str, policy: Policy, now: datetime, *,
-               full_refresh: bool = False) -> BuildResult:
-    """Build ``marts.<model>``; staging views and ``staging.policy`` must be current (see :func:`build_all`)."""
+def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool = False) -> BuildResult:
+    """Build ``marts.<model>`` with the clock and policy in ``staging.policy`` (see :func:`build_all`)."""
     if model not in MARTS:
         raise ModelBuildError(f"unknown mart {model!r}; known: {', '.join(MARTS)}")
     started = time.perf_counter()
@@ -227,9 +233,10 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, policy: Policy, now: 
         return BuildResult(f"marts.{model}", "full", _count(con, f"marts.{model}"), time.perf_counter() - started)
 
     _ensure_owner_team_snapshot(con)
+    now, policy_digest = parameters_in_force(con)
     watermark = current_watermark(con)
     state = _state(con, model)
-    reason = _full_reason(con, model, state, policy, now, watermark, full_refresh)
+    reason = _full_reason(con, model, state, policy_digest, now, watermark, full_refresh)
     scope = None
     if not reason:
         team_changes = _TEAM_CHANGES if model == "speed_to_lead" else ""
@@ -260,7 +267,7 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, policy: Policy, now: 
             raise
     if model == "speed_to_lead":
         _snapshot_owner_teams(con)
-    _save_state(con, model, watermark=watermark, policy=policy, now=now, full=bool(reason))
+    _save_state(con, model, watermark=watermark, policy_digest=policy_digest, now=now, full=bool(reason))
     return BuildResult(f"marts.{model}", "full" if reason else "incremental", _count(con, f"marts.{model}"),
                        time.perf_counter() - started, reason=reason or "changed contacts only",
                        scope_contacts=scope)
@@ -276,5 +283,5 @@ def build_all(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime, *,
     """Every staging view/table, then every mart, in dependency order."""
     results = build_staging(con, policy, now)
     for model in MARTS:
-        results.append(build_mart(con, model, policy, now, full_refresh=full_refresh))
+        results.append(build_mart(con, model, full_refresh=full_refresh))
     return results

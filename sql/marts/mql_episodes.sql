@@ -9,18 +9,18 @@ eligible AS (
     {% if incremental %}AND contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
 ),
 history AS (
-    SELECT h.contact_id, h.property, h.value, h.changed_at
+    SELECT h.contact_id, h.property, h.value, h.changed_at, h.hubspot_position
     FROM staging.contact_property_history AS h
     WHERE h.property IN ('lifecyclestage', 'hubspot_owner_id', 'recent_conversion_event_name', 'hs_lead_status')
       AND h.contact_id IN (SELECT contact_id FROM eligible)
 ),
 lifecycle AS (
-    -- ties on changed_at: a cleared stage first, then the lifecycle order (a stage set in the same
-    -- millisecond as an earlier stage follows it)
+    -- ties on changed_at: HubSpot's order (older = higher position); without positions a cleared stage
+    -- first, then the lifecycle order (a stage set in the same millisecond as an earlier stage follows it)
     SELECT contact_id, changed_at, value AS stage,
         row_number() OVER (
             PARTITION BY contact_id
-            ORDER BY changed_at,
+            ORDER BY changed_at, hubspot_position DESC NULLS LAST,
                      CASE value WHEN '' THEN 0 WHEN 'subscriber' THEN 1 WHEN 'lead' THEN 2
                          WHEN 'marketingqualifiedlead' THEN 3 WHEN 'salesqualifiedlead' THEN 4
                          WHEN 'opportunity' THEN 5 WHEN 'customer' THEN 6 WHEN 'evangelist' THEN 7
@@ -56,8 +56,9 @@ stage_moves AS (
     GROUP BY o.contact_id, o.open_seq
 ),
 owner_changes AS (
-    -- one value per instant (several entries in the same millisecond: the non-empty, highest id)
-    SELECT contact_id, changed_at, nullif(max(value), '') AS owner_id
+    -- one value per instant (several entries in the same millisecond: HubSpot's newest, else the highest id)
+    SELECT contact_id, changed_at,
+        nullif(CASE WHEN count(hubspot_position) > 0 THEN arg_min(value, hubspot_position) ELSE max(value) END, '') AS owner_id
     FROM history WHERE property = 'hubspot_owner_id'
     GROUP BY contact_id, changed_at
 ),
@@ -77,7 +78,8 @@ first_assignment AS (
     GROUP BY o.contact_id, o.open_seq
 ),
 conversion_events AS (
-    SELECT contact_id, changed_at, nullif(max(value), '') AS event_name
+    SELECT contact_id, changed_at,
+        nullif(CASE WHEN count(hubspot_position) > 0 THEN arg_min(value, hubspot_position) ELSE max(value) END, '') AS event_name
     FROM history WHERE property = 'recent_conversion_event_name'
     GROUP BY contact_id, changed_at
 ),

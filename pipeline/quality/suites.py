@@ -1,0 +1,113 @@
+"""The expectations each mart must meet: what to load (SQL), which GX expectations, which id to report.
+
+Pure data; :mod:`pipeline.quality.validate` runs them. Great Expectations is imported lazily (it is slow to
+import), so each spec builds its expectations from the ``gx`` module it is handed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+RATE_COLUMNS = {
+    "conversion_funnel": ["lead_to_mql_rate", "mql_to_sql_rate", "mql_to_opportunity_rate",
+                          "opportunity_to_customer_rate"],
+    "rep_scorecard": ["sla_met_rate", "mql_to_sql_rate", "mql_to_opportunity_rate"],
+    "speed_to_lead_impact": ["conversion_rate", "conversion_rate_low", "conversion_rate_high", "opportunity_rate"],
+}
+EPISODE_KEYS = ["mql_id", "contact_id", "mql_at", "mql_type"]
+SPEED_TO_LEAD_KEYS = EPISODE_KEYS + ["sla_minutes", "sla_due_at", "sla_status", "attempts", "computed_at"]
+DURATIONS = ["minutes_to_first_touch", "business_minutes_to_first_touch", "routing_minutes", "attempts"]
+
+# per contact: episodes the lifecycle history implies (entries into MQL whose previous entry was not MQL,
+# counted with lag over the history) next to the episodes the mart holds; any difference is a broken row
+RECONCILE_SQL = """
+WITH ordered AS (
+    SELECT h.contact_id, h.value,
+        lag(h.value) OVER (PARTITION BY h.contact_id ORDER BY h.changed_at, h.hubspot_position DESC NULLS LAST,
+            CASE h.value WHEN '' THEN 0 WHEN 'subscriber' THEN 1 WHEN 'lead' THEN 2
+                WHEN 'marketingqualifiedlead' THEN 3 WHEN 'salesqualifiedlead' THEN 4 WHEN 'opportunity' THEN 5
+                WHEN 'customer' THEN 6 WHEN 'evangelist' THEN 7 WHEN 'other' THEN 8 ELSE 9 END, h.value) AS previous
+    FROM staging.contact_property_history AS h
+    JOIN staging.contacts AS c ON c.contact_id = h.contact_id AND NOT c.excluded
+    WHERE h.property = 'lifecyclestage'
+),
+expected AS (
+    SELECT contact_id, count(*) AS history_episodes FROM ordered
+    WHERE value = 'marketingqualifiedlead' AND previous IS DISTINCT FROM 'marketingqualifiedlead'
+    GROUP BY contact_id
+),
+actual AS (SELECT contact_id, count(*) AS mart_episodes FROM marts.{mart} GROUP BY contact_id)
+SELECT coalesce(e.contact_id, a.contact_id) AS contact_id,
+       coalesce(e.history_episodes, 0) AS history_episodes, coalesce(a.mart_episodes, 0) AS mart_episodes
+FROM expected AS e FULL OUTER JOIN actual AS a ON a.contact_id = e.contact_id
+"""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str  # the Dagster check name
+    mart: str  # the mart (marts.<mart>) it is attached to
+    description: str
+    sql: str  # what to load into pandas
+    id_column: str  # reported for the rows that broke it
+    expectations: Callable  # gx module -> list of expectations
+
+
+def _columns(mart: str, columns: list[str]) -> str:
+    return f"SELECT {', '.join(columns)} FROM marts.{mart}"
+
+
+def _specs_for_episodes(mart: str, keys: list[str]) -> list[CheckSpec]:
+    return [
+        CheckSpec(f"{mart}_mql_id_unique", mart, "mql_id is unique (one row per MQL episode)",
+                  _columns(mart, ["mql_id"]), "mql_id",
+                  lambda gx: [gx.expectations.ExpectColumnValuesToBeUnique(column="mql_id")]),
+        CheckSpec(f"{mart}_keys_not_null", mart, f"key columns are never null: {', '.join(keys)}",
+                  _columns(mart, list(dict.fromkeys(["mql_id"] + keys))), "mql_id",
+                  lambda gx, keys=keys: [gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in keys]),
+        CheckSpec(f"{mart}_mql_type_in_set", mart, "mql_type is demo_request or other",
+                  _columns(mart, ["mql_id", "mql_type"]), "mql_id",
+                  lambda gx: [gx.expectations.ExpectColumnValuesToBeInSet(
+                      column="mql_type", value_set=["demo_request", "other"])]),
+        CheckSpec(f"{mart}_episodes_reconcile_with_history", mart,
+                  "episodes per contact equal the entries into MQL in the lifecycle history",
+                  RECONCILE_SQL.format(mart=mart), "contact_id",
+                  lambda gx: [gx.expectations.ExpectColumnPairValuesToBeEqual(
+                      column_A="history_episodes", column_B="mart_episodes")]),
+    ]
+
+
+CHECKS: list[CheckSpec] = [
+    *_specs_for_episodes("mql_episodes", EPISODE_KEYS),
+    *_specs_for_episodes("speed_to_lead", SPEED_TO_LEAD_KEYS),
+    CheckSpec("speed_to_lead_statuses_in_set", "speed_to_lead",
+              "sla_status in met/breached/overdue/pending; first_touch_type in call/email/meeting/communication",
+              _columns("speed_to_lead", ["mql_id", "sla_status", "first_touch_type"]), "mql_id",
+              lambda gx: [
+                  gx.expectations.ExpectColumnValuesToBeInSet(
+                      column="sla_status", value_set=["met", "breached", "overdue", "pending"]),
+                  gx.expectations.ExpectColumnValuesToBeInSet(
+                      column="first_touch_type", value_set=["call", "email", "meeting", "communication"]),
+              ]),
+    CheckSpec("speed_to_lead_first_touch_after_mql", "speed_to_lead", "first_touch_at >= mql_at",
+              _columns("speed_to_lead", ["mql_id", "first_touch_at", "mql_at"]), "mql_id",
+              lambda gx: [gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+                  column_A="first_touch_at", column_B="mql_at", or_equal=True,
+                  ignore_row_if="either_value_is_missing")]),
+    CheckSpec("speed_to_lead_durations_non_negative", "speed_to_lead",
+              f"durations are never negative: {', '.join(DURATIONS)}",
+              _columns("speed_to_lead", ["mql_id"] + DURATIONS), "mql_id",
+              lambda gx: [gx.expectations.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in DURATIONS]),
+    *[
+        CheckSpec(f"{mart}_rates_within_0_1", mart, f"rates are within [0, 1]: {', '.join(cols)}",
+                  f"SELECT row_number() OVER () AS row_number, {', '.join(cols)} FROM marts.{mart}", "row_number",
+                  lambda gx, cols=cols: [gx.expectations.ExpectColumnValuesToBeBetween(
+                      column=c, min_value=0, max_value=1) for c in cols])
+        for mart, cols in RATE_COLUMNS.items()
+    ],
+]
+
+
+def checks_for(mart: str) -> list[CheckSpec]:
+    return [c for c in CHECKS if c.mart == mart]

@@ -1,0 +1,62 @@
+"""Run one :class:`~pipeline.quality.suites.CheckSpec` with Great Expectations on a pandas frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import duckdb
+
+from pipeline.quality.suites import CheckSpec
+
+SAMPLE_SIZE = 20
+
+
+@dataclass
+class CheckOutcome:
+    passed: bool
+    rows: int
+    failed_expectations: list[str] = field(default_factory=list)
+    unexpected_count: int = 0
+    sample_ids: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        if self.passed:
+            return f"{self.rows} rows meet every expectation"
+        return (f"{self.unexpected_count} offending row(s) in {', '.join(self.failed_expectations)}; "
+                f"e.g. {', '.join(self.sample_ids[:5])}")
+
+
+@lru_cache(maxsize=1)
+def _gx_batch_definition():
+    import great_expectations as gx  # slow import: only when a check runs
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    asset = context.data_sources.add_pandas("handoff_marts").add_dataframe_asset("mart")
+    return gx, asset.add_batch_definition_whole_dataframe("whole")
+
+
+def run_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> CheckOutcome:
+    frame = con.execute(spec.sql).df()
+    gx, batch_definition = _gx_batch_definition()
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [spec.id_column]}
+    outcome = CheckOutcome(passed=True, rows=len(frame))
+    offenders: dict[str, None] = {}
+    for expectation in spec.expectations(gx):
+        result = batch.validate(expectation, result_format=result_format)
+        if result.success:
+            continue
+        outcome.passed = False
+        column = getattr(expectation, "column", None) or "/".join(
+            filter(None, (getattr(expectation, "column_A", None), getattr(expectation, "column_B", None))))
+        outcome.failed_expectations.append(f"{type(expectation).__name__}({column})")
+        outcome.unexpected_count += int(result.result.get("unexpected_count") or 0)
+        for entry in result.result.get("unexpected_index_list") or []:
+            value = entry.get(spec.id_column) if isinstance(entry, dict) else entry
+            offenders.setdefault(str(value), None)
+    outcome.sample_ids = list(offenders)[:SAMPLE_SIZE]
+    return outcome
