@@ -1,0 +1,66 @@
+"""What is extracted: the object types, their properties and association directions (docs/contracts.md "Raw layer")."""
+
+from __future__ import annotations
+
+ENGAGEMENT_TYPES: tuple[str, ...] = ("calls", "emails", "meetings", "notes", "tasks", "communications")
+OBJECT_TYPES: tuple[str, ...] = ("contacts", "companies", "deals", *ENGAGEMENT_TYPES)
+
+PROPERTIES: dict[str, tuple[str, ...]] = {
+    "contacts": (
+        "email", "firstname", "lastname", "jobtitle", "company", "country", "state", "city", "lifecyclestage",
+        "hubspot_owner_id", "hs_lead_status", "recent_conversion_event_name", "recent_conversion_date",
+        "first_conversion_event_name", "hubspotscore", "hs_analytics_source", "createdate", "lastmodifieddate",
+        "hs_merged_object_ids",
+    ),
+    "companies": (
+        "name", "domain", "industry", "country", "state", "city", "numberofemployees", "annualrevenue",
+        "hubspot_owner_id", "hs_lastmodifieddate",
+    ),
+    "deals": (
+        "dealname", "dealstage", "pipeline", "amount", "createdate", "closedate", "hubspot_owner_id", "dealtype",
+        "hs_lastmodifieddate",
+    ),
+    "calls": (
+        "hs_timestamp", "hubspot_owner_id", "hs_call_direction", "hs_call_status", "hs_call_disposition",
+        "hs_call_title", "hs_call_duration", "hs_lastmodifieddate",
+    ),
+    "emails": (
+        "hs_timestamp", "hubspot_owner_id", "hs_email_direction", "hs_email_status", "hs_email_subject",
+        "hs_lastmodifieddate",
+    ),
+    "meetings": (
+        "hs_timestamp", "hubspot_owner_id", "hs_meeting_outcome", "hs_meeting_title", "hs_meeting_start_time",
+        "hs_lastmodifieddate",
+    ),
+    "notes": ("hs_timestamp", "hubspot_owner_id", "hs_note_body", "hs_lastmodifieddate"),
+    "tasks": (
+        "hs_timestamp", "hubspot_owner_id", "hs_task_subject", "hs_task_status", "hs_task_type",
+        "hs_lastmodifieddate",
+    ),
+    "communications": (
+        "hs_timestamp", "hubspot_owner_id", "hs_communication_channel_type", "hs_communication_logged_from",
+        "hs_communication_body", "hs_lastmodifieddate",
+    ),
+}
+
+# properties stored as TIMESTAMP WITH TIME ZONE (everything else stays HubSpot's text)
+TIMESTAMP_PROPERTIES: frozenset[str] = frozenset({
+    "createdate", "lastmodifieddate", "hs_lastmodifieddate", "hs_timestamp", "closedate", "recent_conversion_date",
+    "hs_meeting_start_time",
+})
+
+HISTORY_PROPERTIES: tuple[str, ...] = (
+    "lifecyclestage", "hubspot_owner_id", "recent_conversion_event_name", "hs_lead_status", "hubspotscore",
+)
+
+# from type -> the types its associations are read to (docs/contracts.md: the directions stored)
+ASSOCIATIONS: dict[str, tuple[str, ...]] = {
+    "contacts": ("companies",),
+    "deals": ("contacts", "companies"),
+    **{engagement: ("contacts",) for engagement in ENGAGEMENT_TYPES},
+}
+
+
+def modified_property(object_type: str) -> str:
+    """The search cursor: ``lastmodifieddate`` for contacts, ``hs_lastmodifieddate`` for everything else."""
+    return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
