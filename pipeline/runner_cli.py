@@ -1,0 +1,76 @@
+"""``handoff run``, ``handoff demo`` and ``handoff dev``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.runner import DEFAULT_DEMO_CONTACTS, DEFAULT_DEMO_SEED
+
+
+def _echo(message: str) -> None:
+    click.echo(f"[handoff] {message}", err=True)
+
+
+_snapshot_option = click.option(
+    "--snapshot", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve this portal snapshot from the embedded sandbox (default: a generated portal when no token is set).",
+)
+_contacts_option = click.option("--contacts", default=DEFAULT_DEMO_CONTACTS, show_default=True,
+                                help="Size of the generated sandbox portal.")
+_seed_option = click.option("--seed", default=DEFAULT_DEMO_SEED, show_default=True,
+                            help="Seed of the generated sandbox portal.")
+
+
+@click.command()
+@_snapshot_option
+@_contacts_option
+@_seed_option
+def run(snapshot: Path | None, contacts: int, seed: int) -> None:
+    """Run the whole job once: materialize every asset, evaluate the SLA sensor and run what it requests.
+
+    Without HUBSPOT_ACCESS_TOKEN (or with --snapshot) the embedded sandbox starts in-process first.
+    HANDOFF_NOW pins the clock; runs land in the Dagster instance at DAGSTER_HOME.
+    """
+    from pipeline.runner import run_once
+    from pipeline.summary import print_summary
+
+    summary = run_once(snapshot=snapshot, contacts=contacts, seed=seed, echo=_echo)
+    print_summary(summary)
+
+
+@click.command()
+@_snapshot_option
+@_contacts_option
+@_seed_option
+def demo(snapshot: Path | None, contacts: int, seed: int) -> None:
+    """What `make demo` runs: the whole job on the sandbox (or your portal when a token is set), then a summary."""
+    from pipeline.runner import run_once
+    from pipeline.summary import print_summary
+
+    summary = run_once(snapshot=snapshot, contacts=contacts, seed=seed, echo=_echo)
+    print_summary(summary, demo=True)
+
+
+@click.command()
+@_snapshot_option
+@_contacts_option
+@_seed_option
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+def dev(snapshot: Path | None, contacts: int, seed: int, port: int) -> None:
+    """Open the Dagster UI (`dagster dev`) on this project; on the sandbox when no token is set."""
+    from pipeline.runner import ensure_dagster_home, sandbox_if_needed
+
+    ensure_dagster_home()
+    with sandbox_if_needed(snapshot, contacts, seed, _echo):
+        dagster = Path(sys.executable).with_name("dagster")
+        command = [str(dagster), "dev", "-m", "pipeline.definitions", "-p", str(port)]
+        _echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it and the sandbox)")
+        try:
+            subprocess.run(command, env=dict(os.environ), check=False)
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,88 @@
+"""The closing summary of ``handoff run`` / ``handoff demo``: what ran, the headline numbers, where things are."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.runner import RunSummary
+from pipeline.settings import load_settings
+
+
+def headline_numbers(db: Path) -> dict:
+    """SLA outcome counts and median response from the published copy (read-only, closed at once)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "select sla_status, count(*) from marts.speed_to_lead group by 1"
+        ).fetchall()
+        median = con.execute(
+            "select median(minutes_to_first_touch), "
+            "median(minutes_to_first_touch) filter (where mql_type = 'demo_request') "
+            "from marts.speed_to_lead"
+        ).fetchone()
+        alerts = con.execute("select count(*) from ops.alerts").fetchone()[0] if _has_table(con, "ops", "alerts") else 0
+    finally:
+        con.close()
+    by_status = {status: count for status, count in rows}
+    return {"by_status": by_status, "episodes": sum(by_status.values()), "median_minutes": median[0],
+            "median_demo_minutes": median[1], "alerts": alerts}
+
+
+def _has_table(con, schema: str, table: str) -> bool:
+    return con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchone()[0] > 0
+
+
+def _minutes(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f} min" if value < 120 else f"{value / 60:,.1f} h"
+
+
+def print_summary(summary: RunSummary, *, demo: bool = False) -> None:
+    console = Console()
+    settings = load_settings()
+    table = Table(title=f"hubspot-lead-handoff: run complete in {summary.duration_s:,.1f} s",
+                  show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    if summary.sandbox:
+        table.add_row("HubSpot", f"embedded sandbox ({summary.sandbox.source}), stopped after the run")
+    else:
+        table.add_row("HubSpot", settings.api_base)
+    table.add_row("clock", os.environ.get("HANDOFF_NOW") or (summary.sandbox.portal_now if summary.sandbox and
+                                                             summary.sandbox.portal_now else "real time"))
+    table.add_row("assets", f"{summary.assets_materialized} materialized in run {summary.asset_run_id[:8]}; "
+                            f"checks {summary.checks['passed']} passed, {summary.checks['failed']} failed")
+    published = settings.published_db_path
+    if published.exists():
+        numbers = headline_numbers(published)
+        total = max(numbers["episodes"], 1)
+        parts = ", ".join(
+            f"{status} {numbers['by_status'].get(status, 0):,} ({100 * numbers['by_status'].get(status, 0) / total:.1f}%)"
+            for status in ("met", "breached", "overdue", "pending")
+        )
+        table.add_row("MQL episodes", f"{numbers['episodes']:,}: {parts}")
+        table.add_row("median response", f"{_minutes(numbers['median_minutes'])} "
+                                         f"(demo requests {_minutes(numbers['median_demo_minutes'])})")
+    enforcement = summary.enforcement or {}
+    if enforcement:
+        table.add_row("SLA enforcement", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in enforcement.items()
+                                                   if isinstance(v, (int, float, str))))
+    table.add_row("database", f"{settings.db_path} (pipeline writes here)")
+    table.add_row("analysts", f"duckdb -readonly {published}")
+    report = Path(settings.db_path).with_name("handoff_report.html")
+    if report.exists():
+        table.add_row("report", str(report))
+    table.add_row("Dagster UI", "make dev  (run history and sensor cursors in DAGSTER_HOME="
+                                f"{os.environ.get('DAGSTER_HOME', '.dagster')})")
+    console.print(table)
+    if demo:
+        console.print("next: `make dev` for the Dagster UI, `.venv/bin/handoff status` for overdue MQLs now, "
+                      "`.venv/bin/handoff report` for the HTML report.")
