@@ -322,6 +322,8 @@ class _Contact:
         if not spec.stay and stage == "marketingqualifiedlead":
             self._maybe_recycle_last(episodes[-1])
             stage = h.current("lifecyclestage")
+        # the first entry into lead (a contact created straight into MQL may enter lead only when recycled)
+        lead_ms = next((ts for ts, value, _ in h.ordered("lifecyclestage") if value == "lead"), None)
         return ContactRecord(self.id, spec.kind, None, lead_ms, stage or "", episodes)
 
     def _off_boundaries(self, mql: int, demo: bool) -> int:
