@@ -104,9 +104,20 @@ class EscalationStep(_Strict):
 
 
 class Managers(_Strict):
+    """Who receives a manager escalation: per owner (id or email) first, then per team, then the fallback."""
+
     owners: dict[str, str] = {}
     teams: dict[str, str] = {}
     fallback: str | None = None
+
+    def recipient_for(self, owner_id: str | None, owner_email: str | None, team: str | None) -> tuple[str | None, str]:
+        """(recipient, how it was found: ``owner``, ``team``, ``fallback`` or ``none``)."""
+        for key in (owner_id, owner_email):
+            if key and key in self.owners:
+                return self.owners[key], "owner"
+        if team and team in self.teams:
+            return self.teams[team], "team"
+        return self.fallback, ("fallback" if self.fallback else "none")
 
 
 class RoutingRule(_Strict):
@@ -116,6 +127,7 @@ class RoutingRule(_Strict):
     owner: str | None = None
     pool: list[str] | None = None
     countries: list[str] = []
+    regions: list[str] = []
     industries: list[str] = []
 
     @model_validator(mode="after")
@@ -124,8 +136,10 @@ class RoutingRule(_Strict):
             return self
         if not (self.team or self.owner or self.pool):
             raise ValueError(f"rule {self.name!r} ({self.type}) needs a team, an owner or a pool")
-        if self.type == "territory" and not self.countries:
-            raise ValueError(f"territory rule {self.name!r} needs a list of countries")
+        if sum(bool(x) for x in (self.team, self.owner, self.pool)) > 1:
+            raise ValueError(f"rule {self.name!r} names more than one of team, owner, pool; keep one")
+        if self.type == "territory" and not (self.countries or self.regions):
+            raise ValueError(f"territory rule {self.name!r} needs a list of countries (or regions)")
         if self.type == "industry" and not self.industries:
             raise ValueError(f"industry rule {self.name!r} needs a list of industries")
         return self
@@ -142,6 +156,25 @@ class Routing(_Strict):
     rules: list[RoutingRule] = []
     reps: dict[str, RepSettings] = {}
     default_daily_cap: int = Field(25, ge=0)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[RoutingRule]) -> list[RoutingRule]:
+        names = [r.name for r in rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"rule names must be unique; repeated: {dupes}")
+        return rules
+
+
+class Brief(_Strict):
+    """What the handoff brief shows: how many recent activities, which words mark decision-stage intent."""
+
+    activities: int = Field(5, ge=1, le=50)
+    decision_keywords: list[str] = [
+        "pricing", "price", "cost", "quote", "plans", "comparison", "compare", " vs ", "versus",
+        "alternative", "roi", "contract", "procurement", "security review", "trial", "demo",
+    ]
 
 
 class HubSpotLinks(_Strict):
@@ -170,6 +203,7 @@ class Policy(_Strict):
     routing: Routing = Routing()
     write_mode: Literal["dry_run", "live"] = "dry_run"
     hubspot: HubSpotLinks = HubSpotLinks()
+    brief: Brief = Brief()
 
     @field_validator("escalation")
     @classmethod

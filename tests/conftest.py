@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins: list[str] = ["tests.fixtures.raw_tables", "tests.fixtures.sandbox"]
+pytest_plugins: list[str] = ["tests.fixtures.raw_tables", "tests.fixtures.sandbox", "tests.fixtures.enforcement"]
 
 _ENV_TO_CLEAR = (
     "HUBSPOT_ACCESS_TOKEN",

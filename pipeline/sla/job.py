@@ -1,0 +1,77 @@
+"""The ``sla_enforcement`` job: one op that runs one ladder step for one episode, then recovers leftovers.
+
+Run config (what the sensor sends): ``ops.enforce_step.config = {mql_id, step}`` (``write_mode`` overrides the
+policy's when set). The op is in pool ``duckdb_write``: it writes the ops tables of the main DuckDB.
+"""
+
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipeline.alerts.slack import SlackWebhookSender
+from pipeline.errors import ConfigError
+from pipeline.resources import HubSpotResource, PolicyResource, SlackResource
+from pipeline.settings import now as clock
+from pipeline.sla.crm import LiveCrm
+from pipeline.sla.ops_tables import ensure_ops_tables
+from pipeline.sla.steps import STEPS, Enforcer
+
+JOB_NAME = "sla_enforcement"
+
+
+class EnforceStepConfig(dg.Config):
+    mql_id: str
+    step: str
+    write_mode: str = ""  # empty: the policy's write_mode
+
+
+@contextmanager
+def open_enforcer(
+    duckdb: DuckDBResource, hubspot: HubSpotResource, policy: PolicyResource, slack: SlackResource, *,
+    run_id: str | None = None, write_mode: str | None = None, delivery_backoff_s: float = 0.5,
+) -> Iterator[Enforcer]:
+    """An :class:`Enforcer` on the main DB (ops tables created when missing), live HubSpot and Slack."""
+    loaded = policy.load()
+    mode = write_mode or loaded.write_mode
+    if mode not in ("dry_run", "live"):
+        raise ConfigError(f"write_mode={mode!r}: use dry_run or live")
+    sender = SlackWebhookSender(slack.webhook_url) if slack.webhook_url else None
+    crm = LiveCrm(hubspot.get_client())
+    with duckdb.get_connection() as con:
+        ensure_ops_tables(con)
+        yield Enforcer(con=con, crm=crm, policy=loaded, sender=sender, now=clock, write_mode=mode, run_id=run_id,
+                       delivery_backoff_s=delivery_backoff_s)
+
+
+@dg.op(
+    pool="duckdb_write",
+    description="Re-check the episode live in HubSpot, then escalate to the manager or reassign by routing rules, "
+                "record it in ops.*, and deliver the alert (once).",
+)
+def enforce_step(
+    context: dg.OpExecutionContext, config: EnforceStepConfig, duckdb: DuckDBResource, hubspot: HubSpotResource,
+    policy: PolicyResource, slack: SlackResource,
+) -> dict:
+    if config.step not in STEPS:
+        raise ConfigError(f"step={config.step!r}: expected one of {', '.join(STEPS)}")
+    with open_enforcer(duckdb, hubspot, policy, slack, run_id=context.run_id,
+                       write_mode=config.write_mode or None) as enforcer:
+        outcome = enforcer.run(config.mql_id, config.step)
+        recovery = enforcer.recover()
+    context.add_output_metadata({
+        "mql_id": config.mql_id, "step": config.step, "status": outcome.status, "reason": outcome.reason,
+        "alert_id": outcome.alert_id or "", "write_mode": enforcer.write_mode,
+        "hubspot_writes": dg.MetadataValue.json(outcome.writes),
+        "recovery": dg.MetadataValue.json(recovery),
+    })
+    context.log.info(f"{config.mql_id} {config.step}: {outcome.status} ({outcome.reason})")
+    return {"outcome": outcome.as_dict(), "recovery": recovery}
+
+
+@dg.job(name=JOB_NAME, description="One SLA ladder step for one MQL episode (requested by overdue_mql_sensor).",
+        tags={"handoff/layer": "enforcement"})
+def sla_enforcement_job() -> None:
+    enforce_step()

@@ -1,0 +1,90 @@
+"""The live re-check before a ladder step: is the step still warranted? Pure, given the live rows.
+
+A step is cancelled when HubSpot shows, since the last sync: a touch of the episode (docs/contracts.md
+"Touch rules", applied to the live engagements), an owner changed by hand, a stage that moved on, or
+the contact gone (deleted or merged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+MQL_STAGE = "marketingqualifiedlead"
+EMAIL_TOUCH_DIRECTIONS = {"EMAIL", "FORWARDED_EMAIL"}
+EMAIL_NOT_SENT = {"BOUNCED", "FAILED", "SCHEDULED"}
+COMMUNICATION_CHANNELS = {"SMS", "WHATS_APP", "LINKEDIN_MESSAGE"}
+
+
+@dataclass(frozen=True)
+class Recheck:
+    proceed: bool
+    reason: str  # why it was cancelled, or "still overdue"
+    details: dict = field(default_factory=dict)
+
+
+def parse_ts(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = str(value)
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def is_touch(object_type: str, props: dict) -> bool:
+    """The touch rules of docs/contracts.md, for one engagement's properties (time window aside)."""
+    if object_type == "calls":
+        return props.get("hs_call_direction") == "OUTBOUND"
+    if object_type == "emails":
+        return (props.get("hs_email_direction") in EMAIL_TOUCH_DIRECTIONS
+                and (props.get("hs_email_status") or "SENT") not in EMAIL_NOT_SENT)
+    if object_type == "meetings":
+        return (props.get("hs_meeting_outcome") or "") != "CANCELED"
+    if object_type == "communications":
+        return (props.get("hs_communication_channel_type") in COMMUNICATION_CHANNELS
+                and (props.get("hs_communication_logged_from") or "CRM") == "CRM")
+    return False
+
+
+def touches_since(engagements: list[dict], mql_at: datetime, now: datetime) -> list[dict]:
+    """Live engagements that are touches of the episode opened at ``mql_at`` (``mql_at <= ts <= now``)."""
+    found = []
+    for e in engagements:
+        at = parse_ts(e["properties"].get("hs_timestamp"))
+        if at is not None and mql_at <= at <= now and is_touch(e["type"], e["properties"]):
+            found.append({"type": e["type"], "id": e["id"], "at": at.isoformat(),
+                          "owner_id": e["properties"].get("hubspot_owner_id")})
+    return sorted(found, key=lambda t: (t["at"], t["id"]))
+
+
+def recheck(
+    *, mql_at: datetime, live_contact: dict | None, engagements: list[dict], expected_owners: set[str | None],
+    now: datetime,
+) -> Recheck:
+    """Proceed, or cancel with the first reason found (every reason is kept in ``details``)."""
+    if live_contact is None:
+        return Recheck(False, "contact no longer exists in HubSpot (deleted or merged)")
+    reasons: list[str] = []
+    details: dict = {}
+    touches = touches_since(engagements, mql_at, now)
+    if touches:
+        first = touches[0]
+        reasons.append(f"touch logged since the last sync: {first['type'][:-1]} {first['id']} at {first['at']}")
+        details["touches"] = touches
+    stage = live_contact.get("lifecyclestage") or ""
+    if stage != MQL_STAGE:
+        reasons.append(f"lifecycle stage moved on to {stage or '(cleared)'}")
+        details["lifecyclestage"] = stage
+    owner = live_contact.get("hubspot_owner_id") or None
+    if owner not in expected_owners:
+        expected = sorted(o or "(none)" for o in expected_owners)
+        reasons.append(f"owner changed by hand to {owner or '(none)'} (expected {' or '.join(expected)})")
+        details["owner_id"] = owner
+    if reasons:
+        details["reasons"] = reasons
+        return Recheck(False, reasons[0], details)
+    return Recheck(True, "still overdue", {"live_owner_id": owner})

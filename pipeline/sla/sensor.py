@@ -1,0 +1,157 @@
+"""``overdue_mql_sensor``: finds episodes due for a ladder step and requests one ``sla_enforcement`` run each.
+
+It opens the *published* read-only copy of the DuckDB for one query (a missing or locked file is a skip
+with the reason), keeps the latest untouched episode of each contact still in the MQL stage within
+``policy.enforcement_lookback_days``, computes each ladder step's due time, and drops steps already
+recorded in the copy's ``ops.enforcement_log`` or requested before (cursor). Run keys are
+``<mql_id>:<step>``, so Dagster never launches the same step twice either.
+"""
+
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from pipeline.errors import HandoffError
+from pipeline.modeling.raw_columns import raw_relation
+from pipeline.policy import Policy
+from pipeline.resources import PolicyResource
+from pipeline.settings import load_settings
+from pipeline.settings import now as clock
+from pipeline.sla.job import sla_enforcement_job
+from pipeline.sla.ladder import due_steps
+
+SENSOR_NAME = "overdue_mql_sensor"
+DEFAULT_INTERVAL_S = 60
+INTERVAL_ENV = "HANDOFF_SENSOR_INTERVAL_SECONDS"
+
+CANDIDATES_SQL = """
+WITH recent AS (
+    SELECT mql_id, contact_id, mql_at, sla_minutes, first_touch_at,
+           row_number() OVER (PARTITION BY contact_id ORDER BY mql_at DESC) AS rn
+    FROM marts.speed_to_lead
+    WHERE mql_at >= ? AND mql_at <= ?
+)
+SELECT r.mql_id, r.contact_id, r.mql_at, r.sla_minutes
+FROM recent r JOIN {contacts} c ON c.id = r.contact_id
+WHERE r.rn = 1 AND r.first_touch_at IS NULL AND c.lifecyclestage = 'marketingqualifiedlead'
+  AND NOT coalesce(c.archived, false) AND c.merged_into_id IS NULL
+"""
+
+
+def interval_seconds() -> int:
+    raw = os.environ.get(INTERVAL_ENV, "").strip()
+    try:
+        return max(1, int(raw)) if raw else DEFAULT_INTERVAL_S
+    except ValueError:
+        return DEFAULT_INTERVAL_S
+
+
+@dataclass
+class Evaluation:
+    due: pl.DataFrame | None  # mql_id, contact_id, step, due_at, mql_at: steps to request now
+    skip: str | None = None
+    considered: int = 0
+
+
+def _columns(con, schema: str, table: str) -> set[str]:
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                       [schema, table]).fetchall()
+    return {r[0] for r in rows}
+
+
+def find_due_steps(published: Path, policy: Policy, now: datetime) -> Evaluation:
+    """The ladder steps due at ``now`` according to the published copy (minus steps it records as handled)."""
+    if not published.exists():
+        return Evaluation(None, f"no published database at {published} yet: the asset job has not built the marts")
+    try:
+        con = duckdb.connect(str(published), read_only=True)
+    except duckdb.Error as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return Evaluation(None, f"published database {published} cannot be opened right now ({first[:160]}); "
+                                "will retry next tick")
+    try:
+        if not _columns(con, "marts", "speed_to_lead"):
+            return Evaluation(None, f"{published} has no marts.speed_to_lead yet: the marts have not been built")
+        since = now - timedelta(days=policy.enforcement_lookback_days)
+        sql = CANDIDATES_SQL.format(contacts=raw_relation(con, "contacts"))
+        candidates = pl.from_arrow(con.sql(sql, params=[since, now]).to_arrow_table())
+        handled = pl.DataFrame(schema={"mql_id": pl.Utf8, "step": pl.Utf8})
+        if _columns(con, "ops", "enforcement_log") and candidates.height:
+            handled = pl.from_arrow(con.sql("SELECT mql_id, step FROM ops.enforcement_log").to_arrow_table())
+    finally:
+        con.close()
+    due = due_steps(candidates, policy, now)
+    if handled.height:
+        due = due.join(handled, on=["mql_id", "step"], how="anti")
+    return Evaluation(due, None, candidates.height)
+
+
+def run_key(mql_id: str, step: str) -> str:
+    return f"{mql_id}:{step}"
+
+
+def run_request(row: dict) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=run_key(row["mql_id"], row["step"]),
+        run_config={"ops": {"enforce_step": {"config": {"mql_id": row["mql_id"], "step": row["step"]}}}},
+        tags={"handoff/mql_id": row["mql_id"], "handoff/step": row["step"], "handoff/contact_id": row["contact_id"],
+              "handoff/due_at": row["due_at"].isoformat()},
+    )
+
+
+def load_cursor(raw: str | None) -> dict[str, int]:
+    """Run keys already requested -> the episode's mql_at (epoch ms), for pruning past the lookback."""
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return {str(k): int(v) for k, v in (data.get("requested") or {}).items()}
+
+
+def dump_cursor(requested: dict[str, int], now: datetime, policy: Policy) -> str:
+    horizon = (now - timedelta(days=policy.enforcement_lookback_days + 1)).timestamp() * 1000
+    kept = {k: v for k, v in sorted(requested.items()) if v >= horizon}
+    return json.dumps({"v": 1, "evaluated_at": now.isoformat(), "requested": kept}, separators=(",", ":"))
+
+
+def evaluate(cursor: str | None, policy: Policy, now: datetime, published: Path) -> dg.SensorResult | dg.SkipReason:
+    """One tick, without the Dagster context (used by the sensor, ``enforce_once`` and the benchmark)."""
+    evaluation = find_due_steps(published, policy, now)
+    if evaluation.skip:
+        return dg.SkipReason(evaluation.skip)
+    requested = load_cursor(cursor)
+    new = [r for r in evaluation.due.iter_rows(named=True) if run_key(r["mql_id"], r["step"]) not in requested]
+    for row in new:
+        requested[run_key(row["mql_id"], row["step"])] = int(row["mql_at"].timestamp() * 1000)
+    if not new:
+        return dg.SensorResult(
+            skip_reason=f"no new ladder steps due ({evaluation.considered} untouched episodes in the lookback)",
+            cursor=dump_cursor(requested, now, policy))
+    return dg.SensorResult(run_requests=[run_request(r) for r in new], cursor=dump_cursor(requested, now, policy))
+
+
+@dg.sensor(
+    name=SENSOR_NAME,
+    job=sla_enforcement_job,
+    minimum_interval_seconds=interval_seconds(),
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Requests an sla_enforcement run for each MQL episode whose next ladder step is due "
+                "(manager escalation at 1x SLA, reassignment at 2x) with no outreach yet.",
+)
+def overdue_mql_sensor(context: dg.SensorEvaluationContext, policy: PolicyResource):
+    try:
+        loaded = policy.load()
+        published = load_settings().published_db_path
+        now = clock().astimezone(timezone.utc)
+    except HandoffError as err:
+        return dg.SkipReason(f"configuration problem: {err}")
+    return evaluate(context.cursor, loaded, now, published)

@@ -1,0 +1,267 @@
+"""One ladder step for one episode, idempotently: re-check live, then escalate or reassign, then alert.
+
+The state lives in the ops tables, keyed (mql_id, step), so running a step again (a repeated request, a
+retried run, a resume after a crash) never repeats a write:
+- ``ops.enforcement_log`` says whether the step finished (``done``/``dry_run``/``cancelled``/``failed``);
+- ``ops.routing_decisions`` holds the decision and each HubSpot write's intent before the write is made,
+  so a resume re-uses the decision, skips the owner PATCH when HubSpot already shows the new owner and
+  finds the task it created (by a marker in its body) instead of creating a second one;
+- ``ops.alerts`` has one row per (mql_id, step); delivery is ``pipeline.alerts.slack.deliver``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from pipeline.alerts import outbox
+from pipeline.alerts.slack import SlackWebhookSender, deliver
+from pipeline.brief import build_brief, iso, slack_blocks
+from pipeline.policy import Policy
+from pipeline.routing.engine import route
+from pipeline.sla import facts
+from pipeline.sla.crm import LiveCrm
+from pipeline.sla.ladder import step_due_at
+from pipeline.sla.recheck import recheck
+
+TERMINAL = ("done", "dry_run", "cancelled", "failed")
+STEPS = ("manager_escalation", "reassignment")
+
+
+@dataclass
+class StepOutcome:
+    mql_id: str
+    step: str
+    status: str  # done | dry_run | cancelled | failed
+    reason: str
+    alert_id: str | None = None
+    resumed: bool = False
+    writes: dict = field(default_factory=dict)  # what this call did in HubSpot: owner_patch, task_created
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Enforcer:
+    """Everything a step needs: the main DB, live HubSpot, the policy, Slack, a clock and the write mode."""
+
+    con: object
+    crm: LiveCrm
+    policy: Policy
+    sender: SlackWebhookSender | None
+    now: Callable[[], datetime]
+    write_mode: str = "dry_run"
+    run_id: str | None = None
+    delivery_backoff_s: float = 0.5
+    delivery_max_attempts: int = 5
+    sleep: Callable[[float], None] | None = None
+
+    # ------------------------------------------------------------------ ops.enforcement_log
+    def _log(self, mql_id: str, step: str) -> dict | None:
+        rows = facts.dicts(self.con, "SELECT * FROM ops.enforcement_log WHERE mql_id = ? AND step = ?", [mql_id, step])
+        return rows[0] if rows else None
+
+    def _start(self, ep: dict, step: str, due_at: datetime | None) -> None:
+        self.con.execute(
+            """INSERT INTO ops.enforcement_log (mql_id, step, contact_id, owner_id, status, write_mode, run_id,
+                                                due_at, started_at)
+               VALUES (?, ?, ?, ?, 'started', ?, ?, ?, ?)
+               ON CONFLICT (mql_id, step) DO UPDATE SET run_id = excluded.run_id""",
+            [ep["mql_id"], step, str(ep["contact_id"]), ep.get("owner_id"), self.write_mode, self.run_id, due_at,
+             self.now()],
+        )
+
+    def _finish(self, mql_id: str, step: str, status: str, reason: str, details: dict | None = None,
+                contact_id: str | None = None) -> None:
+        self.con.execute(
+            """INSERT INTO ops.enforcement_log (mql_id, step, contact_id, status, reason, details, write_mode, run_id,
+                                                started_at, finished_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (mql_id, step) DO UPDATE SET status = excluded.status, reason = excluded.reason,
+                   details = excluded.details, finished_at = excluded.finished_at, run_id = excluded.run_id""",
+            [mql_id, step, contact_id or mql_id.split(":")[0], status, reason,
+             json.dumps(details or {}, default=str), self.write_mode, self.run_id, self.now(), self.now()],
+        )
+
+    # ------------------------------------------------------------------ ops.routing_decisions
+    def _decision(self, mql_id: str, step: str) -> dict | None:
+        rows = facts.dicts(self.con, "SELECT * FROM ops.routing_decisions WHERE mql_id = ? AND step = ?",
+                            [mql_id, step])
+        return rows[0] if rows else None
+
+    def _decide(self, ep: dict, step: str) -> dict:
+        leads = facts.leads(self.con, [ep["mql_id"]])
+        now = self.now()
+        decision = route(leads, facts.roster(self.con), self.policy, facts.load(self.con, self.policy, now),
+                         now=now).row(0, named=True)
+        chosen = decision["owner_id"]
+        live = self.write_mode == "live"
+        write_state = ("intended" if live else "dry_run") if chosen else "skipped"
+        task_due = now + timedelta(minutes=float(ep.get("sla_minutes") or self.policy.sla_minutes(ep.get("mql_type"))))
+        self.con.execute(
+            """INSERT INTO ops.routing_decisions (mql_id, step, contact_id, from_owner_id, to_owner_id, team, rule,
+                   rule_type, candidates, reason, write_mode, owner_write, task_write, task_due_at, decided_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+            [ep["mql_id"], step, str(ep["contact_id"]), decision["from_owner_id"], chosen, decision["team"],
+             decision["rule"], decision["rule_type"], decision["candidates"], decision["reason"], self.write_mode,
+             write_state, write_state, task_due, now],
+        )
+        return self._decision(ep["mql_id"], step)
+
+    def _set_write(self, mql_id: str, step: str, column: str, state: str, task_id: str | None = None) -> None:
+        assert column in ("owner_write", "task_write")
+        extra = ", task_id = ?" if task_id else ""
+        params = [state] + ([task_id] if task_id else []) + [mql_id, step]
+        self.con.execute(f"UPDATE ops.routing_decisions SET {column} = ?{extra} WHERE mql_id = ? AND step = ?", params)
+
+    # ------------------------------------------------------------------ the step
+    def run(self, mql_id: str, step: str) -> StepOutcome:
+        if step not in STEPS:
+            raise ValueError(f"unknown ladder step {step!r}; expected one of {STEPS}")
+        previous = self._log(mql_id, step)
+        if previous and previous["status"] in TERMINAL:
+            self._deliver([outbox.alert_id(mql_id, step)])
+            return StepOutcome(mql_id, step, previous["status"], previous["reason"] or "",
+                               alert_id=self._alert_if_any(mql_id, step), resumed=True)
+        ep = facts.episode(self.con, mql_id)
+        if ep is None:
+            self._finish(mql_id, step, "cancelled", "episode not found in marts.speed_to_lead")
+            return StepOutcome(mql_id, step, "cancelled", "episode not found in marts.speed_to_lead")
+        multiple = next((s.at_sla_multiple for s in self.policy.escalation if s.step == step), None)
+        due_at = step_due_at(ep["mql_at"], float(ep["sla_minutes"]), multiple, self.policy) if multiple else None
+        self._start(ep, step, due_at)
+        decision = self._decision(mql_id, step)
+        synced = facts.contact(self.con, str(ep["contact_id"]))
+        synced_owner = (synced.get("hubspot_owner_id") or None) if "hubspot_owner_id" in synced else ep.get("owner_id")
+        expected = {synced_owner}
+        if decision and decision["to_owner_id"] and decision["owner_write"] in ("intended", "done"):
+            expected.add(decision["to_owner_id"])  # our own PATCH, made before a crash
+        contact_id = str(ep["contact_id"])
+        live_contact = self.crm.contact(contact_id)
+        engagements = self.crm.engagements(contact_id) if live_contact is not None else []
+        check = recheck(mql_at=ep["mql_at"], live_contact=live_contact, engagements=engagements,
+                        expected_owners=expected, now=self.now())
+        if not check.proceed:
+            self._finish(mql_id, step, "cancelled", check.reason, check.details, contact_id)
+            return StepOutcome(mql_id, step, "cancelled", check.reason)
+        ep = dict(ep, owner_id=synced_owner)
+        if step == "manager_escalation":
+            return self._escalate(ep, live_contact)
+        return self._reassign(ep, live_contact, decision)
+
+    def _alert_if_any(self, mql_id: str, step: str) -> str | None:
+        row = outbox.get(self.con, outbox.alert_id(mql_id, step))
+        return row.alert_id if row else None
+
+    def _manager(self, ep: dict) -> tuple[str | None, str]:
+        owners = facts.owners(self.con)
+        owner_id = ep.get("owner_id")
+        email = (owners.get(str(owner_id)) or {}).get("email") if owner_id else None
+        team = ep.get("team")
+        if owner_id and not team:
+            teams = facts.roster(self.con).filter(pl.col("owner_id") == str(owner_id))
+            team = teams["teams"][0][0] if teams.height and len(teams["teams"][0]) else None
+        return self.policy.managers.recipient_for(owner_id, email, team)
+
+    def _alert(self, ep: dict, step: str, *, recipient: str | None, recipient_owner_id: str | None,
+               new_owner_id: str | None, routing_reason: str | None, status: str) -> str:
+        now = self.now()
+        brief_facts = facts.brief_facts(self.con, ep, step, recipient=recipient, new_owner_id=new_owner_id,
+                                        routing_reason=routing_reason, policy=self.policy, now=now)
+        brief = build_brief(brief_facts, self.policy, now)
+        outbox.enqueue(self.con, mql_id=ep["mql_id"], step=step, contact_id=str(ep["contact_id"]),
+                       recipient=recipient, recipient_owner_id=recipient_owner_id, brief=brief,
+                       blocks=slack_blocks(brief), now=now, status=status)
+        return outbox.alert_id(ep["mql_id"], step)
+
+    def _escalate(self, ep: dict, live_contact: dict) -> StepOutcome:
+        mql_id, step = ep["mql_id"], "manager_escalation"
+        recipient, source = self._manager(ep)
+        alert = self._alert(ep, step, recipient=recipient, recipient_owner_id=None, new_owner_id=None,
+                            routing_reason=None, status="pending")
+        reason = f"alert to manager {recipient or '(nobody configured)'} (by {source})"
+        self._finish(mql_id, step, "done", reason, {"recipient": recipient, "by": source}, str(ep["contact_id"]))
+        self._deliver([alert])
+        return StepOutcome(mql_id, step, "done", reason, alert_id=alert)
+
+    def _reassign(self, ep: dict, live_contact: dict, decision: dict | None) -> StepOutcome:
+        mql_id, step, contact_id = ep["mql_id"], "reassignment", str(ep["contact_id"])
+        if decision is None:
+            decision = self._decide(ep, step)
+        to_owner = decision["to_owner_id"]
+        if not to_owner:
+            recipient, source = self._manager(ep)
+            alert = self._alert(ep, step, recipient=recipient, recipient_owner_id=None, new_owner_id=None,
+                                routing_reason=decision["reason"], status="pending")
+            reason = f"no owner available ({decision['reason']}); manager {recipient} alerted"
+            self._finish(mql_id, step, "failed", reason, {"recipient": recipient, "by": source}, contact_id)
+            self._deliver([alert])
+            return StepOutcome(mql_id, step, "failed", reason, alert_id=alert)
+        writes: dict = {}
+        if decision["write_mode"] == "live":
+            if decision["owner_write"] == "intended":
+                if (live_contact.get("hubspot_owner_id") or None) != to_owner:
+                    self.crm.set_owner(contact_id, to_owner)
+                    writes["owner_patch"] = True
+                self._set_write(mql_id, step, "owner_write", "done")
+            if decision["task_write"] == "intended":
+                marker = task_marker(mql_id, step)
+                task_id = self.crm.find_task(contact_id, marker)
+                if task_id is None:
+                    task_id = self.crm.create_task(self._task_properties(ep, decision, marker), contact_id)
+                    writes["task_created"] = task_id
+                self._set_write(mql_id, step, "task_write", "done", task_id)
+        owners = facts.owners(self.con)
+        recipient = (owners.get(to_owner) or {}).get("email") or to_owner
+        live = decision["write_mode"] == "live"
+        alert = self._alert(ep, step, recipient=recipient, recipient_owner_id=to_owner, new_owner_id=to_owner,
+                            routing_reason=decision["reason"], status="pending" if live else "dry_run")
+        status = "done" if live else "dry_run"
+        reason = (f"reassigned from {ep.get('owner_id') or '(none)'} to {to_owner} by rule {decision['rule']}"
+                  + ("" if live else " (dry run: HubSpot not changed)"))
+        self._finish(mql_id, step, status, reason, {"to_owner_id": to_owner, "rule": decision["rule"]}, contact_id)
+        if live:
+            self._deliver([alert])
+        return StepOutcome(mql_id, step, status, reason, alert_id=alert, writes=writes)
+
+    def _task_properties(self, ep: dict, decision: dict, marker: str) -> dict:
+        contact = facts.contact(self.con, str(ep["contact_id"]))
+        name = " ".join(x for x in (contact.get("firstname"), contact.get("lastname")) if x) or contact.get("email") \
+            or f"contact {ep['contact_id']}"
+        due = decision["task_due_at"]
+        return {
+            "hs_task_subject": f"Call {name} now: MQL reassigned to you (SLA missed)",
+            "hs_task_body": (f"Reassigned by the lead-handoff SLA: no outreach within {ep.get('sla_minutes')} minutes "
+                             f"of the MQL at {iso(ep['mql_at'])}. Rule: {decision['reason']}. {marker}"),
+            "hs_timestamp": iso(due),
+            "hs_task_status": "NOT_STARTED",
+            "hs_task_priority": "HIGH",
+            "hs_task_type": "CALL",
+            "hubspot_owner_id": decision["to_owner_id"],
+        }
+
+    # ------------------------------------------------------------------ delivery and recovery
+    def _deliver(self, alert_ids: list[str] | None):
+        kwargs = {"sleep": self.sleep} if self.sleep else {}
+        return deliver(self.con, self.sender, now=self.now, alert_ids=alert_ids,
+                       max_attempts=self.delivery_max_attempts, backoff_s=self.delivery_backoff_s, **kwargs)
+
+    def recover(self) -> dict:
+        """After a crash: finish steps left ``started``, flag deliveries cut mid-POST, deliver what is pending."""
+        interrupted = outbox.expire_interrupted(self.con)
+        unfinished = self.con.execute(
+            "SELECT mql_id, step FROM ops.enforcement_log WHERE status = 'started' ORDER BY started_at, mql_id"
+        ).fetchall()
+        resumed = [self.run(mql_id, step).as_dict() for mql_id, step in unfinished]
+        report = self._deliver(None)
+        return {"interrupted_deliveries": interrupted, "resumed_steps": resumed, "delivery": report.as_dict()}
+
+
+def task_marker(mql_id: str, step: str) -> str:
+    """Written into the task body so a resumed run recognises the task it already created."""
+    return f"[handoff:{mql_id}:{step}]"
