@@ -114,9 +114,17 @@ def materialize_everything(instance, echo: Echo) -> tuple[str, int, dict[str, in
     from pipeline.definitions import build_definitions
 
     defs = build_definitions()
+    from dagster._core.utils import make_new_run_id
+
+    from pipeline.run_progress import QUIET_RUN_CONFIG, RunProgress
+
     job = defs.resolve_implicit_global_asset_job_def()
     echo("materializing every asset (extract -> staging -> marts -> checks -> report) ...")
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    run_id = make_new_run_id()
+    with RunProgress(instance, run_id, echo):
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, run_id=run_id, run_config=QUIET_RUN_CONFIG
+        )
     materialized = [
         e for e in result.all_events if e.event_type_value == dg.DagsterEventType.ASSET_MATERIALIZATION.value
     ]

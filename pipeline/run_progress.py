@@ -1,0 +1,66 @@
+"""Live progress lines for an in-process Dagster run: one line per finished step, read from the instance."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import dagster as dg
+
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+_WATCHED = {
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+}
+
+
+class RunProgress:
+    """Polls the run's event log in a thread and echoes each finished step and check evaluation."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str, echo: Callable[[str], None], interval_s: float = 1.0):
+        self._instance = instance
+        self._run_id = run_id
+        self._echo = echo
+        self._interval = interval_s
+        self._seen = 0
+        self._check_steps: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="run-progress", daemon=True)
+
+    def __enter__(self) -> "RunProgress":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._drain()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._drain()
+            except Exception:  # progress is cosmetic; never break the run over it
+                pass
+
+    def _drain(self) -> None:
+        records = self._instance.all_logs(self._run_id)
+        for record in records[self._seen:]:
+            event = record.dagster_event
+            if event is None or event.event_type not in _WATCHED:
+                continue
+            if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+                data = event.event_specific_data
+                verdict = "passed" if data.passed else "FAILED"
+                self._check_steps.add(event.step_key)
+                self._echo(f"  check {data.asset_key.to_user_string()}: {data.check_name} {verdict}")
+            elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+                if event.step_key in self._check_steps:
+                    continue
+                seconds = event.event_specific_data.duration_ms / 1000
+                self._echo(f"  done  {event.step_key} ({seconds:.1f}s)")
+            else:
+                self._echo(f"  FAIL  {event.step_key}")
+        self._seen = len(records)
