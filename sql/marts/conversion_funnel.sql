@@ -1,6 +1,7 @@
 -- marts.conversion_funnel: the funnel by cohort period (month and quarter, UTC), MQL type, team and lead
--- source; 'all' rows roll a dimension up. Lead -> MQL uses the contact-creation cohort (share of contacts
--- created in the period that ever became an MQL; only on mql_type = 'all' rows, a lead has no MQL type);
+-- source; 'all' rows roll a dimension up. Leads are counted in the period of the contact's first entry into
+-- the `lead` stage; lead -> MQL is the share of those leads that ever became an MQL (only on mql_type = 'all'
+-- rows: a lead has no MQL type; team = the contact's current owner's team);
 -- the other steps use the MQL cohort (episodes whose mql_at is in the period). `*_change` = rate minus the
 -- previous period's rate of the same grain (on quarter rows: quarter over quarter).
 -- The benchmark columns are published inbound B2B SaaS ranges, shown beside the rates (not policy).
@@ -13,7 +14,7 @@ mql_rows AS (
         coalesce(s.lead_source, '(unknown)') AS lead_source,
         s.sql_at IS NOT NULL AS reached_sql,
         s.opportunity_at IS NOT NULL AS reached_opportunity,
-        s.opportunity_at IS NOT NULL AND s.customer_at IS NOT NULL AS opportunity_won
+        s.customer_at IS NOT NULL AS reached_customer
     FROM marts.speed_to_lead AS s CROSS JOIN grains AS g
 ),
 mql_counts AS (
@@ -24,7 +25,7 @@ mql_counts AS (
         count(*) AS mqls,
         count(*) FILTER (WHERE reached_sql) AS sqls,
         count(*) FILTER (WHERE reached_opportunity) AS opportunities,
-        count(*) FILTER (WHERE opportunity_won) AS customers_from_opportunities
+        count(*) FILTER (WHERE reached_customer) AS customers
     FROM mql_rows
     GROUP BY GROUPING SETS (
         (period_type, period_start, mql_type, team, lead_source), (period_type, period_start, mql_type, team),
@@ -36,16 +37,23 @@ primary_team AS (
     SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
     FROM staging.owner_teams WHERE team_name IS NOT NULL GROUP BY owner_id
 ),
+first_lead AS (
+    SELECT contact_id, min(changed_at) AS lead_at
+    FROM staging.contact_property_history
+    WHERE property = 'lifecyclestage' AND value = 'lead'
+    GROUP BY contact_id
+),
 lead_rows AS (
     SELECT g.period_type,
-        CAST(date_trunc(g.period_type, timezone('UTC', c.created_at)) AS DATE) AS period_start,
+        CAST(date_trunc(g.period_type, timezone('UTC', fl.lead_at)) AS DATE) AS period_start,
         coalesce(pt.team, '(no team)') AS team,
         coalesce(c.lead_source, '(unknown)') AS lead_source,
         c.contact_id IN (SELECT contact_id FROM marts.mql_episodes) AS became_mql
     FROM staging.contacts AS c
+    JOIN first_lead AS fl ON fl.contact_id = c.contact_id
     LEFT JOIN primary_team AS pt ON pt.owner_id = c.owner_id
     CROSS JOIN grains AS g
-    WHERE NOT c.excluded AND c.created_at IS NOT NULL
+    WHERE NOT c.excluded
 ),
 lead_counts AS (
     SELECT period_type, period_start, 'all' AS mql_type,
@@ -69,7 +77,7 @@ joined AS (
         coalesce(m.mqls, 0) AS mqls,
         coalesce(m.sqls, 0) AS sqls,
         coalesce(m.opportunities, 0) AS opportunities,
-        coalesce(m.customers_from_opportunities, 0) AS customers_from_opportunities
+        coalesce(m.customers, 0) AS customers
     FROM mql_counts AS m
     FULL OUTER JOIN lead_counts AS l
       ON l.period_type = m.period_type AND l.period_start = m.period_start AND l.mql_type = m.mql_type
@@ -81,7 +89,7 @@ rated AS (
         j.leads_became_mql / nullif(j.leads, 0) AS lead_to_mql_rate,
         j.sqls / nullif(j.mqls, 0) AS mql_to_sql_rate,
         j.opportunities / nullif(j.mqls, 0) AS mql_to_opportunity_rate,
-        j.customers_from_opportunities / nullif(j.opportunities, 0) AS opportunity_to_customer_rate
+        j.customers / nullif(j.opportunities, 0) AS opportunity_to_customer_rate
     FROM joined AS j
 )
 SELECT
@@ -95,7 +103,7 @@ SELECT
     r.mqls,
     r.sqls,
     r.opportunities,
-    r.customers_from_opportunities,
+    r.customers,
     r.lead_to_mql_rate,
     r.mql_to_sql_rate,
     r.mql_to_opportunity_rate,

@@ -1,6 +1,7 @@
 -- marts.speed_to_lead_impact: conversion by response-time bucket (the user's own "8x"), overall and per
--- MQL type, with 95% Wilson score intervals. Pending episodes (SLA clock still running, untouched) are
--- left out: they have not had their chance. Conversion = the episode reached SQL (also shown: opportunity).
+-- MQL type, with 95% Wilson score intervals. Every episode counts; untouched episodes whose SLA clock is
+-- still running sit in 'never' (counted in `pending`). Conversion = the episode reached SQL (also shown:
+-- opportunity).
 WITH bucketed AS (
     SELECT s.*,
         CASE
@@ -12,7 +13,6 @@ WITH bucketed AS (
             ELSE '>24 h'
         END AS response_bucket
     FROM marts.speed_to_lead AS s
-    WHERE s.sla_status <> 'pending'
 ),
 buckets(response_bucket, bucket_order) AS (
     VALUES ('<5 min', 1), ('5-60 min', 2), ('1-4 h', 3), ('4-24 h', 4), ('>24 h', 5), ('never', 6)
@@ -22,7 +22,8 @@ counted AS (
     SELECT t.mql_type, b.response_bucket, b.bucket_order,
         count(x.mql_id) AS episodes,
         count(x.sql_at) AS conversions,
-        count(x.opportunity_at) AS opportunities
+        count(x.opportunity_at) AS opportunities,
+        count(*) FILTER (WHERE x.sla_status = 'pending') AS pending
     FROM types AS t
     CROSS JOIN buckets AS b
     LEFT JOIN bucketed AS x
@@ -59,6 +60,7 @@ SELECT
     CASE WHEN i.episodes > 0 THEN least(i.conversion_rate_high, 1.0) END AS conversion_rate_high,
     i.opportunities,
     i.opportunity_rate,
+    i.pending,
     i.conversion_rate / nullif(slow.conversion_rate, 0) AS ratio_to_over_24h,
     fast.conversion_rate / nullif(slow.conversion_rate, 0) AS fastest_to_over_24h_ratio
 FROM intervals AS i
