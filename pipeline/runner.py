@@ -164,7 +164,8 @@ def run_once(
             from pipeline.sla.runner import enforce_once
 
             echo("SLA sensor: evaluating once and running the enforcement it requests ...")
-            enforcement = enforce_once(instance)
+            # the sandbox demo runs live (PATCH + task in the sandbox); a real portal follows the policy's write_mode
+            enforcement = enforce_once(instance, write_mode="live" if sandbox else None)
     return RunSummary(
         sandbox=sandbox, asset_run_id=run_id, assets_materialized=count, checks=checks,
         enforcement=enforcement if isinstance(enforcement, dict) else {"result": enforcement},

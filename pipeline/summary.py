@@ -73,8 +73,18 @@ def print_summary(summary: RunSummary, *, demo: bool = False) -> None:
                                          f"(demo requests {_minutes(numbers['median_demo_minutes'])})")
     enforcement = summary.enforcement or {}
     if enforcement:
-        table.add_row("SLA enforcement", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in enforcement.items()
-                                                   if isinstance(v, (int, float, str))))
+        outcomes = ", ".join(f"{status} {count}" for status, count in sorted(enforcement.get("outcomes", {}).items()))
+        text = f"{enforcement.get('requested', 0)} ladder steps run ({outcomes or 'nothing due'})"
+        if enforcement.get("skipped_existing"):
+            text += f"; {enforcement['skipped_existing']} already done earlier"
+        if enforcement.get("failed_runs"):
+            text += f"; {len(enforcement['failed_runs'])} FAILED (see the Dagster UI)"
+        if enforcement.get("skip_reason") and not enforcement.get("requested"):
+            text += f"; sensor: {enforcement['skip_reason']}"
+        table.add_row("SLA enforcement", text)
+        if "alerts" in locals().get("numbers", {}):
+            table.add_row("alerts", f"{numbers['alerts']:,} in ops.alerts (Slack: "
+                                    f"{'SLACK_WEBHOOK_URL' if settings.slack_webhook_url else 'not configured'})")
     table.add_row("database", f"{settings.db_path} (pipeline writes here)")
     table.add_row("analysts", f"duckdb -readonly {published}")
     report = Path(settings.db_path).with_name("handoff_report.html")
