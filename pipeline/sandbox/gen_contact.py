@@ -25,7 +25,7 @@ DEAL_ID_BASE = 7_000_000
 HISTORY_WINDOW_MS = 548 * MS_DAY  # ~6 quarters of MQLs before now
 BUCKET_EDGES_MIN = (5.0, 60.0, 240.0, 1440.0)
 # P(opportunity) by response bucket: fast answers convert ~8x as often as answers after a day
-P_OPPORTUNITY = {"<5 min": 0.44, "5-60 min": 0.30, "1-4 h": 0.19, "4-24 h": 0.11, ">24 h": 0.055, "never": 0.02}
+P_OPPORTUNITY = {"<5 min": 0.62, "5-60 min": 0.43, "1-4 h": 0.28, "4-24 h": 0.16, ">24 h": 0.075, "never": 0.03}
 TEAM_ZONES = {"North America": "America/New_York", "EMEA": "Europe/London", "APAC": "Asia/Singapore",
               "Fintech": "America/New_York"}
 
@@ -266,7 +266,7 @@ class _Contact:
                     h.add("lifecyclestage", opp, "opportunity", "AUTOMATION_PLATFORM")
                     stage = "opportunity"
                     self._deal(opp - rng.randint(MS_MINUTE, MS_HOUR), owner or self.home.id, None)
-        count = {"subscriber": rng.randint(0, 2), "lead": rng.randint(0, 22), "skip": rng.randint(4, 14)}[kind]
+        count = {"subscriber": rng.randint(0, 2), "lead": rng.randint(0, 24), "skip": rng.randint(4, 14)}[kind]
         self._loose_activity(count, created, self.cutoff, owner or self.home.id, prospecting=kind != "subscriber")
         return ContactRecord(self.id, kind, None, lead_ms, stage, [], stage_skip=skip)
 
@@ -513,7 +513,9 @@ class _Contact:
             h.add("lifecyclestage", sql, "salesqualifiedlead", "CRM_UI")
             ep.sql_ms = sql
             h.add("hs_lead_status", sql + 7, "CONNECTED", "CRM_UI")
-        for _ in range(rng.randint(1, 3) if target == "sql" else rng.randint(3, 9)):  # sales conversations
+        conversations = 0 if first is None else rng.randint(1, 3) if target == "sql" else rng.randint(3, 9)
+        for _ in range(conversations):  # sales conversations after qualification are touches too
+            # (an episode converted with no logged touch stays untouched: the rep never logged the call)
             t = sql + rng.randint(MS_HOUR, 10 * MS_DAY)
             if t < stop:
                 ep.touches.append(self._touch(rng.choice(("meeting", "email", "call")), t, owner))

@@ -72,7 +72,7 @@ GUARANTEED: tuple[Spec, ...] = (
 )
 
 # random mix for everything after the guaranteed cases (weights)
-KIND_WEIGHTS = (("lead", 66.0), ("subscriber", 2.5), ("skip", 3.5), ("mql", 23.0), ("remql", 2.5),
+KIND_WEIGHTS = (("lead", 72.0), ("subscriber", 2.5), ("skip", 3.5), ("mql", 17.5), ("remql", 2.0),
                 ("archived", 1.0), ("merged", 1.5))
 _KINDS = [k for k, _ in KIND_WEIGHTS]
 _WEIGHTS = [w for _, w in KIND_WEIGHTS]

@@ -133,7 +133,8 @@ class TruthBook:
             "demo_request_episodes": sum(ep["mql_type"] == "demo_request" for ep in self.episodes),
             "never_touched_episodes": sum(ep["first_touch_at"] is None for ep in self.episodes),
             "touched_by_other_rep_episodes": sum(
-                ep["first_touch_at"] is not None and ep["first_touch_owner_id"] != ep["owner_id"]
+                ep["owner_id"] is not None and ep["first_touch_at"] is not None
+                and ep["first_touch_owner_id"] != ep["owner_id"]
                 for ep in self.episodes),
             "archived_contacts": len(self.archived),
             "merged_contacts": len(self.merged),
