@@ -215,13 +215,16 @@ def execute_search(portal, object_type: str, body: dict) -> dict:
         fast = not pending and query_predicate is None and len(compiled) <= 1 and sorts == [(store.modified_name, False)]
         if fast:
             candidates = _range_slice(store, group_ranges[0] if compiled else None)
-            predicates = [p for (_, p, _) in compiled[0]] if compiled else []
+            # filters on the modified date are exactly the index range; only the others need checking
+            predicates = [p for (name, p, r) in compiled[0] if name != store.modified_name or r is None] \
+                if compiled else []
             if predicates:
                 matched = [oid for (_, oid) in candidates if _all(predicates, store.by_id[str(oid)]["properties"])]
+                page_ids = [str(oid) for oid in matched[after:after + limit]]
+                total = len(matched)
             else:
-                matched = [oid for (_, oid) in candidates]
-            page_ids = [str(oid) for oid in matched[after:after + limit]]
-            total = len(matched)
+                page_ids = [str(oid) for (_, oid) in candidates[after:after + limit]]
+                total = len(candidates)
             objects = [store.by_id[i] for i in page_ids]
         else:
             objects_all = _candidates(store, group_ranges, pending)
