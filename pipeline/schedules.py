@@ -22,8 +22,8 @@ from pipeline.errors import ConfigError
 
 DEFAULT_SYNC_CRON = "0 * * * *"
 DEFAULT_RECONCILE_CRON = "30 2 * * *"
-# run tag read by the extraction assets: "reconcile" lists archived objects to mark deletions and merges
-EXTRACT_MODE_TAG = "handoff/extract_mode"
+# run config of the extraction assets (assets/hubspot_raw.py): "reconcile" adds the archived listings
+RECONCILE_CONFIG = {"ops": {"hubspot_raw": {"config": {"mode": "reconcile"}}}}
 
 PIPELINE_SELECTION = dg.AssetSelection.groups("hubspot_raw", "staging", "marts") | dg.AssetSelection.assets(
     dg.AssetKey(["reports", "handoff_report"])
@@ -33,7 +33,6 @@ hourly_sync = dg.define_asset_job(
     "hourly_sync",
     selection=PIPELINE_SELECTION,
     description="Incremental HubSpot sync (changes since the last cursor), then staging, marts, checks and the report.",
-    tags={EXTRACT_MODE_TAG: "incremental"},
 )
 
 nightly_reconcile = dg.define_asset_job(
@@ -41,7 +40,7 @@ nightly_reconcile = dg.define_asset_job(
     selection=PIPELINE_SELECTION,
     description="Sync plus the deletion reconcile: archived and merged HubSpot records are marked so metrics "
     "exclude them; then the models and the report.",
-    tags={EXTRACT_MODE_TAG: "reconcile"},
+    config=RECONCILE_CONFIG,
 )
 
 

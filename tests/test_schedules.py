@@ -69,5 +69,9 @@ def test_jobs_run_sync_models_and_report_in_one_run():
     for job in (hourly_sync, nightly_reconcile):
         resolved = defs.resolve_job_def(job.name)
         assert resolved.asset_layer.executable_asset_keys == expected
-    assert hourly_sync.tags["handoff/extract_mode"] == "incremental"
-    assert nightly_reconcile.tags["handoff/extract_mode"] == "reconcile"
+    # the nightly run lists archived records (deletions, merges); the hourly one uses the default sync mode
+    reconcile = defs.resolve_job_def("nightly_reconcile")
+    assert dg.validate_run_config(reconcile, nightly_reconcile.config)["ops"]["hubspot_raw"]["config"] == {
+        **dg.validate_run_config(reconcile, {})["ops"]["hubspot_raw"]["config"], "mode": "reconcile"}
+    assert nightly_reconcile.config == {"ops": {"hubspot_raw": {"config": {"mode": "reconcile"}}}}
+    assert hourly_sync.config is None
