@@ -1,0 +1,125 @@
+"""After a sync that changes a few contacts, the incremental build rebuilds only those contacts and every
+mart equals a full rebuild of the same raw data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import duckdb
+import pytest
+
+from pipeline.policy import load_policy, parse_policy
+from pipeline.sandbox.generator import generate_portal
+from pipeline.settings import parse_instant
+from tests.fixtures.raw_tables import RawPortal, build_marts, rows
+from tests.fixtures.snapshot_loader import load_snapshot
+
+MARTS = ("mql_episodes", "speed_to_lead", "conversion_funnel", "rep_scorecard", "speed_to_lead_impact")
+ORDER = {"mql_episodes": "mql_id", "speed_to_lead": "mql_id", "speed_to_lead_impact": "mql_type, bucket_order",
+         "conversion_funnel": "period_type, period_start, mql_type, team, lead_source",
+         "rep_scorecard": "period_type, period_start, owner_id"}
+
+
+def table(con, mart, exclude=()):
+    cols = [r[0] for r in con.execute(f"DESCRIBE marts.{mart}").fetchall() if r[0] not in exclude]
+    return rows(con, f"SELECT {', '.join(cols)} FROM marts.{mart} ORDER BY {ORDER[mart]}")
+
+
+@pytest.fixture
+def portal(tmp_path):
+    snapshot, truth = generate_portal(500, 11)
+    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
+    raw = RawPortal(con)
+    load_snapshot(raw, snapshot)
+    yield raw, truth["now"]
+    con.close()
+
+
+def pick(con, where, last=False):
+    return rows(con, f"SELECT contact_id, mql_at, owner_id FROM marts.speed_to_lead WHERE {where} "
+                     f"ORDER BY mql_id {'DESC' if last else ''} LIMIT 1")[0]
+
+
+def make_changes(raw: RawPortal, now: str) -> tuple[set[str], set[str]]:
+    """A second sync touching a handful of contacts; returns (contacts whose raw rows changed, contacts whose
+    owner changed team)."""
+    con = raw.con
+    overdue = pick(con, "sla_status = 'overdue'")
+    pending = pick(con, "sla_status = 'pending'")
+    touched = pick(con, "sla_status = 'met' AND opportunity_at IS NULL")
+    archived = pick(con, "sla_status = 'breached'")
+    raw.next_load()
+    # a rep finally calls the overdue lead, and a new deal lands on a met one
+    raw.call("99000001", overdue["contact_id"], now, owner=overdue["owner_id"])
+    raw.deal("99000002", touched["contact_id"], now)
+    # a contact is deleted in HubSpot (the reconcile marks it archived)
+    c = rows(con, "SELECT * FROM hubspot.contacts WHERE id = ?", [archived["contact_id"]])[0]
+    c.update(archived=True, _dlt_load_id=None, _dlt_id=None)
+    raw.write("contacts", **{k: v for k, v in c.items() if not k.startswith("_dlt")})
+    # the pending lead re-enters MQL after being recycled
+    raw.history(pending["contact_id"], "lifecyclestage", "2026-11-02T14:50:00Z", "lead")
+    raw.history(pending["contact_id"], "lifecyclestage", "2026-11-02T14:55:00Z", "")
+    raw.history(pending["contact_id"], "lifecyclestage", "2026-11-02T14:55:00.001Z", "marketingqualifiedlead")
+    # an owner moves to another team: every episode of theirs changes team
+    owner = rows(con, "SELECT owner_id FROM marts.speed_to_lead WHERE owner_id IS NOT NULL GROUP BY owner_id "
+                      "ORDER BY count(*) LIMIT 1")[0]["owner_id"]
+    con.execute("UPDATE hubspot.owner_teams SET is_primary = false WHERE owner_id = ?", [owner])
+    raw.team(owner, "Strategic", primary=True)
+    moved = {r["contact_id"] for r in rows(con, "SELECT contact_id FROM marts.speed_to_lead WHERE owner_id = ?", [owner])}
+    return {overdue["contact_id"], pending["contact_id"], touched["contact_id"], archived["contact_id"]}, moved
+
+
+def test_incremental_build_equals_full_rebuild_at_the_same_clock(portal):
+    raw, now = portal
+    first = {r.model: r for r in build_marts(raw, now)}
+    assert first["marts.speed_to_lead"].mode == "full" and first["marts.speed_to_lead"].reason == "first build"
+    changed, moved = make_changes(raw, now)
+    assert moved and not moved & changed
+    second = {r.model: r for r in build_marts(raw, now)}
+    assert second["marts.mql_episodes"].mode == second["marts.speed_to_lead"].mode == "incremental"
+    assert second["marts.mql_episodes"].scope_contacts == len(changed)  # teams do not change episodes
+    assert second["marts.speed_to_lead"].scope_contacts == len(changed | moved)
+    incremental = {m: table(raw.con, m) for m in MARTS}
+    build_marts(raw, now, full_refresh=True)
+    for mart in MARTS:
+        assert incremental[mart] == table(raw.con, mart), mart
+    statuses = {r["contact_id"]: r for r in rows(raw.con, "SELECT contact_id, sla_status, team FROM marts.speed_to_lead")}
+    assert "Strategic" in {r["team"] for r in statuses.values()}
+
+
+def test_incremental_after_the_clock_moves_equals_full_rebuild(portal):
+    raw, now = portal
+    build_marts(raw, now)
+    later = (parse_instant(now) + timedelta(hours=30)).isoformat()
+    # a meeting booked for 2 hours after the first build becomes a touch once the clock passes it
+    pending = pick(raw.con, "sla_status = 'pending'", last=True)  # not the one make_changes re-MQLs
+    raw.meeting("99000010", pending["contact_id"], (parse_instant(now) + timedelta(hours=2)).isoformat(),
+                outcome="SCHEDULED")
+    build_marts(raw, now)  # same clock: the future meeting is not a touch yet
+    assert rows(raw.con, "SELECT attempts FROM marts.speed_to_lead WHERE contact_id = ? AND mql_at = ?",
+                [pending["contact_id"], pending["mql_at"]]) == [{"attempts": 0}]
+    assert pending["contact_id"] not in make_changes(raw, now)[0]
+    results = {r.model: r for r in build_marts(raw, later)}
+    assert results["marts.speed_to_lead"].mode == "incremental"
+    incremental = {m: table(raw.con, m, exclude=("computed_at",)) for m in MARTS}
+    build_marts(raw, later, full_refresh=True)
+    for mart in MARTS:
+        assert incremental[mart] == table(raw.con, mart, exclude=("computed_at",)), mart
+    assert rows(raw.con, "SELECT attempts FROM marts.speed_to_lead WHERE contact_id = ? AND mql_at = ?",
+                [pending["contact_id"], pending["mql_at"]]) == [{"attempts": 1}]
+    assert rows(raw.con, "SELECT count(*) AS n FROM marts.speed_to_lead WHERE sla_status = 'pending'") == [{"n": 0}]
+
+
+def test_policy_change_clock_moving_back_and_no_change_decide_the_mode(portal):
+    raw, now = portal
+    build_marts(raw, now)
+    quiet = {r.model: r for r in build_marts(raw, now)}
+    assert (quiet["marts.speed_to_lead"].mode, quiet["marts.speed_to_lead"].scope_contacts) == ("incremental", 0)
+    stricter = parse_policy("sla: {minutes: {demo_request: 5}}")
+    changed = {r.model: r for r in build_marts(raw, now, stricter)}
+    assert (changed["marts.mql_episodes"].reason, changed["marts.speed_to_lead"].reason) == (
+        "policy changed", "policy changed")
+    earlier = (parse_instant(now) - timedelta(days=1)).isoformat()
+    back = {r.model: r for r in build_marts(raw, earlier, stricter)}
+    assert back["marts.speed_to_lead"].reason == "clock moved back"
+    assert {r.model: r for r in build_marts(raw, now, load_policy())}["marts.speed_to_lead"].mode == "full"
