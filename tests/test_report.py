@@ -129,7 +129,7 @@ def test_report_kpis_and_tables(report_html):
 
 def test_report_charts_carry_the_numbers(report_html):
     specs = chart_specs(report_html[0])
-    assert sorted(specs) == ["conversion-by-response", "response-by-rep", "sla-trend"]
+    assert sorted(specs) == ["conversion-by-response", "funnel-by-quarter", "response-by-rep", "sla-trend"]
     trend = {(v["week"], v["team"]): (v["decided"], v["met"], v["sla_met_pct"])
              for v in specs["sla-trend"]["data"]["values"]}
     # contact 8 and 9's MQLs on Sunday 2026-11-01 belong to the week of Monday 2026-10-26
@@ -190,3 +190,23 @@ def test_report_asset_materializes(tmp_path, monkeypatch):
     assert meta["sections"].data == ["sla-trend", "response-by-rep", "breaches", "conversion-by-response",
                                      "funnel-by-quarter"]
     assert "Lead handoff report" in out.read_text()
+
+
+def test_report_funnel_by_quarter_against_benchmarks(report_html):
+    html, _ = report_html
+    p = Tables()
+    p.feed(html)
+    assert p.tables["funnel-by-quarter"] == [
+        ["2026 Q2", "100", "20.0%, within 15-25%", "20", "40.0%", "25.0%, within 20-35%", "5", "40.0%", "2"],
+        ["2026 Q3", "120", "12.5% (-7.5 pts QoQ), below 15-25%", "30", "30.0% (-10.0 pts QoQ)",
+         "20.0% (-5.0 pts QoQ), within 20-35%", "6", "50.0% (+10.0 pts QoQ)", "3"],
+        ["2026 Q4", "80", "30.0% (+17.5 pts QoQ), above 15-25%", "24", "50.0% (+20.0 pts QoQ)",
+         "37.5% (+17.5 pts QoQ), above 20-35%", "9", "33.3% (-16.7 pts QoQ)", "3"],
+    ]
+    spec = chart_specs(html)["funnel-by-quarter"]
+    bands = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rect")["data"]["values"]
+    assert [(b["step"], b["low"], b["high"]) for b in bands] == [
+        ("lead -> MQL", 0.15, 0.25), ("MQL -> opportunity", 0.2, 0.35)]
+    points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")["data"]["values"]
+    assert len(points) == 12
+    assert {(v["quarter"], v["step"]): v["rate"] for v in points}[("2026 Q3", "lead -> MQL")] == 0.125

@@ -105,7 +105,7 @@ def funnel_by_quarter(rows: list[dict], benchmarks: list[dict]) -> dict:
         alt.Chart(alt.Data(values=data))
         .mark_line(point=True)
         .encode(
-            x=alt.X("quarter:N", title="cohort quarter"),
+            x=alt.X("quarter:N", title="cohort quarter", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("rate:Q", title="rate", axis=alt.Axis(format="%")),
             color=alt.Color("step:N", title="step"),
             tooltip=["quarter:N", "step:N", alt.Tooltip("rate:Q", format=".1%"),

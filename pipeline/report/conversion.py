@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.report import charts
-from pipeline.report.connection import columns, table_exists
+from pipeline.report.connection import table_exists
 
 NOT_BUILT = "{table} is not in this database yet: run `handoff run` to build the marts"
 
@@ -70,12 +70,76 @@ def impact_section(con: duckdb.DuckDBPyConnection, section_type):
     )
 
 
+STEPS = (  # (label, rate column, change column, benchmark low/high columns or None)
+    ("lead -> MQL", "lead_to_mql_rate", "lead_to_mql_rate_change", "benchmark_lead_to_mql"),
+    ("MQL -> SQL", "mql_to_sql_rate", "mql_to_sql_rate_change", None),
+    ("MQL -> opportunity", "mql_to_opportunity_rate", "mql_to_opportunity_rate_change",
+     "benchmark_mql_to_opportunity"),
+    ("opportunity -> customer", "opportunity_to_customer_rate", "opportunity_to_customer_rate_change", None),
+)
+
+
+def funnel_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Quarter rows of ``marts.conversion_funnel`` rolled up over MQL type, team and source, oldest first."""
+    return _dicts(
+        con.execute(
+            """SELECT * FROM marts.conversion_funnel
+               WHERE period_type = 'quarter' AND mql_type = 'all' AND team = 'all' AND lead_source = 'all'
+               ORDER BY period_start"""
+        )
+    )
+
+
+def _quarter(period_start) -> str:
+    return f"{period_start.year} Q{(period_start.month - 1) // 3 + 1}"
+
+
+def _rate_cell(rate, change, low=None, high=None) -> str | None:
+    """``22.0% (+3.1 pts QoQ) below 25-35%``-style text for one funnel cell."""
+    if rate is None:
+        return None
+    text = _pct(rate)
+    if change is not None:
+        text += f" ({100 * float(change):+.1f} pts QoQ)"
+    if low is not None and high is not None:
+        where = "below" if rate < low else "above" if rate > high else "within"
+        text += f", {where} {100 * low:.0f}-{100 * high:.0f}%"
+    return text
+
+
 def funnel_section(con: duckdb.DuckDBPyConnection, section_type):
     """Funnel by MQL cohort quarter with quarter-over-quarter change and the benchmark ranges."""
     title = "Funnel by quarter"
     if not table_exists(con, "marts", "conversion_funnel"):
         return section_type("funnel-by-quarter", title, "", {}, [],
                             empty=NOT_BUILT.format(table="marts.conversion_funnel"))
-    have = columns(con, "marts", "conversion_funnel")
-    return section_type("funnel-by-quarter", title, "", {}, [],
-                        empty=f"marts.conversion_funnel has unexpected columns: {sorted(have)}")
+    rows = funnel_rows(con)
+    table, points, bands = [], [], {}
+    for r in rows:
+        quarter = _quarter(r["period_start"])
+        line = {"quarter": quarter, "leads": r["leads"], "mqls": r["mqls"], "sqls": r["sqls"],
+                "opportunities": r["opportunities"], "customers": r["customers"]}
+        for label, rate, change, bench in STEPS:
+            low = r.get(f"{bench}_low") if bench else None
+            high = r.get(f"{bench}_high") if bench else None
+            line[rate] = _rate_cell(r[rate], r[change], low, high)
+            if r[rate] is not None:
+                points.append({"quarter": quarter, "step": label, "rate": float(r[rate]),
+                               "qoq_change": None if r[change] is None else float(r[change])})
+            if low is not None:
+                bands[label] = {"step": label, "low": float(low), "high": float(high),
+                                "range": f"{100 * low:.0f}-{100 * high:.0f}% (inbound B2B SaaS)"}
+        table.append(line)
+    return section_type(
+        "funnel-by-quarter", title,
+        "Leads are counted in the quarter they first became a lead; the other steps follow the MQL cohort (episodes "
+        "whose MQL falls in the quarter). QoQ = change in percentage points from the previous quarter. Benchmarks: "
+        "15-25% lead -> MQL and 20-35% MQL -> opportunity (inbound B2B SaaS).",
+        {"quarter": "cohort quarter", "leads": "leads", "lead_to_mql_rate": "lead -> MQL", "mqls": "MQLs",
+         "mql_to_sql_rate": "MQL -> SQL", "mql_to_opportunity_rate": "MQL -> opportunity",
+         "opportunities": "opportunities", "opportunity_to_customer_rate": "opportunity -> customer",
+         "customers": "customers"},
+        table,
+        charts.funnel_by_quarter(points, list(bands.values())) if points else None,
+        empty="no MQL cohorts yet",
+    )
