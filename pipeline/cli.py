@@ -8,6 +8,7 @@ that run it). Every failure a user can act on is a ``HandoffError`` and prints o
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -73,6 +74,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(err.exit_code)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
+    except Exception as err:  # a bug, not a user error: still one line unless asked for the traceback
+        if os.environ.get("HANDOFF_DEBUG"):
+            raise
+        first = (str(err).strip().splitlines() or [""])[0]
+        click.echo(f"error: unexpected {type(err).__name__}: {redact(first)} "
+                   "(rerun with HANDOFF_DEBUG=1 for the traceback, and please report it)", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

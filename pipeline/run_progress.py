@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import dagster as dg
 
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# step failures are reported by the caller in one line; full logs stay in the run (Dagster UI)
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 _WATCHED = {
     dg.DagsterEventType.STEP_SUCCESS,
@@ -62,5 +63,22 @@ class RunProgress:
                 seconds = event.event_specific_data.duration_ms / 1000
                 self._echo(f"  done  {event.step_key} ({seconds:.1f}s)")
             else:
-                self._echo(f"  FAIL  {event.step_key}")
+                self._echo(f"  FAIL  {event.step_key}: {root_cause(event.step_failure_data.error)}")
         self._seen = len(records)
+
+
+def root_cause(error) -> str:
+    """The innermost error's last line, without the exception class for our own one-line errors."""
+    if error is None:
+        return "unknown error"
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    lines = [line for line in (error.message or "").strip().splitlines() if line.strip()]
+    text = lines[-1] if lines else error.cls_name or "unknown error"
+    head, sep, rest = text.partition(": ")
+    if sep and head.split(".")[-1].endswith("Error") and error.cls_name and error.cls_name in _OUR_ERRORS:
+        return rest
+    return text
+
+
+_OUR_ERRORS = {"HandoffError", "ConfigError", "SnapshotError", "HubSpotApiError", "DatabaseLockedError"}

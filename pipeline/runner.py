@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import HandoffError
-from pipeline.settings import load_settings
+from pipeline.settings import load_settings, redact
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 DEFAULT_DEMO_CONTACTS = 2000
@@ -116,7 +116,7 @@ def materialize_everything(instance, echo: Echo) -> tuple[str, int, dict[str, in
     defs = build_definitions()
     from dagster._core.utils import make_new_run_id
 
-    from pipeline.run_progress import QUIET_RUN_CONFIG, RunProgress
+    from pipeline.run_progress import QUIET_RUN_CONFIG, RunProgress, root_cause
 
     job = defs.resolve_implicit_global_asset_job_def()
     echo("materializing every asset (extract -> staging -> marts -> checks -> report) ...")
@@ -136,13 +136,11 @@ def materialize_everything(instance, echo: Echo) -> tuple[str, int, dict[str, in
     if not result.success:
         failed = [e for e in result.all_events if e.event_type_value == dg.DagsterEventType.STEP_FAILURE.value]
         first = failed[0] if failed else None
-        why = ""
-        if first is not None and first.step_failure_data and first.step_failure_data.error:
-            why = first.step_failure_data.error.message.strip().splitlines()[-1]
+        why = root_cause(first.step_failure_data.error) if first is not None and first.step_failure_data else ""
         step = first.step_key if first is not None else "?"
         raise HandoffError(
-            f"asset run {result.run_id} failed at step {step}: {why or 'see the run in the Dagster UI'} "
-            f"(details: `handoff dev`, Runs tab)"
+            f"asset run {result.run_id[:8]} failed at step {step}: {redact(why) or 'see the run in the Dagster UI'} "
+            f"(full logs: `handoff dev`, Runs tab)"
         )
     return result.run_id, len(materialized), checks
 
