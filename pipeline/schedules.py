@@ -9,16 +9,18 @@ Environment (read when the definitions load; restart ``handoff dev`` after chang
   HANDOFF_SYNC_CRON       hourly sync cron            default ``0 * * * *``
   HANDOFF_RECONCILE_CRON  nightly reconcile cron      default ``30 2 * * *``
   HANDOFF_SCHEDULE_TZ     time zone of both crons     default ``UTC``
-  HANDOFF_SCHEDULES       ``running`` | ``stopped``   default: running with a HubSpot token, stopped on the sandbox
+  HANDOFF_SCHEDULES       ``running`` | ``stopped``   default: running against a real portal, stopped on the sandbox
 """
 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 import dagster as dg
 
 from pipeline.errors import ConfigError
+from pipeline.settings import DEFAULT_API_BASE
 
 DEFAULT_SYNC_CRON = "0 * * * *"
 DEFAULT_RECONCILE_CRON = "30 2 * * *"
@@ -45,7 +47,8 @@ nightly_reconcile = dg.define_asset_job(
 
 
 def default_status(env: dict[str, str] | None = None) -> dg.DefaultScheduleStatus:
-    """``HANDOFF_SCHEDULES`` when set; otherwise RUNNING against a real portal and STOPPED on the sandbox."""
+    """``HANDOFF_SCHEDULES`` when set; otherwise RUNNING against a real portal and STOPPED on the sandbox
+    (a sandbox portal is a fixed picture: hourly syncs would only repeat the first build)."""
     env = os.environ if env is None else env
     wanted = env.get("HANDOFF_SCHEDULES", "").strip().lower()
     if wanted in ("running", "on"):
@@ -54,8 +57,15 @@ def default_status(env: dict[str, str] | None = None) -> dg.DefaultScheduleStatu
         return dg.DefaultScheduleStatus.STOPPED
     if wanted:
         raise ConfigError(f"HANDOFF_SCHEDULES={wanted!r}: use running or stopped (or unset it for the default)")
-    has_token = bool(env.get("HUBSPOT_ACCESS_TOKEN", "").strip())
-    return dg.DefaultScheduleStatus.RUNNING if has_token else dg.DefaultScheduleStatus.STOPPED
+    return dg.DefaultScheduleStatus.RUNNING if talks_to_real_portal(env) else dg.DefaultScheduleStatus.STOPPED
+
+
+def talks_to_real_portal(env: dict[str, str]) -> bool:
+    """A token is set and the API base is not on this machine (`handoff dev` points both at its sandbox)."""
+    if not env.get("HUBSPOT_ACCESS_TOKEN", "").strip():
+        return False
+    host = urlsplit(env.get("HUBSPOT_API_BASE", "").strip() or DEFAULT_API_BASE).hostname or ""
+    return not (host == "localhost" or host.startswith("127.") or host == "::1")
 
 
 def build_schedules(env: dict[str, str] | None = None) -> list[dg.ScheduleDefinition]:

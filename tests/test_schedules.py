@@ -37,6 +37,13 @@ def test_default_status_follows_the_token_unless_set():
     assert default_status({"HUBSPOT_ACCESS_TOKEN": "pat-na1-x", "HANDOFF_SCHEDULES": "stopped"}) == (
         dg.DefaultScheduleStatus.STOPPED)
     assert default_status({}) == dg.DefaultScheduleStatus.STOPPED
+    # `handoff dev` on the sandbox sets a token and a loopback API base: still the sandbox
+    sandbox = {"HUBSPOT_ACCESS_TOKEN": "sandbox-token", "HUBSPOT_API_BASE": "http://127.0.0.1:41234"}
+    assert default_status(sandbox) == dg.DefaultScheduleStatus.STOPPED
+    assert default_status({**sandbox, "HUBSPOT_API_BASE": "http://localhost:8080"}) == (
+        dg.DefaultScheduleStatus.STOPPED)
+    assert default_status({**sandbox, "HUBSPOT_API_BASE": "https://api.hubapi.com"}) == (
+        dg.DefaultScheduleStatus.RUNNING)
 
 
 @pytest.mark.parametrize(
