@@ -1,7 +1,8 @@
 """The alerts outbox (``ops.alerts``): one row per (mql_id, step), written before any delivery is tried.
 
 Status life cycle: ``pending`` -> ``sending`` (attempts + 1, committed before the POST) -> ``delivered``,
-or ``failed`` (a definite refusal; retried with back-off until ``max_attempts``). A row still ``sending``
+or ``failed`` (a definite refusal; retried with back-off, a few times per delivery pass, by every later pass
+until it is older than the retry horizon). A row still ``sending``
 when a sweep starts belongs to a process that died mid-POST: Slack may or may not have it, so it becomes
 ``uncertain`` and is never re-sent (at most once; an operator can see it). ``not_sent``: no webhook is
 configured; ``dry_run``: the alert of a write that was only simulated.
@@ -60,9 +61,10 @@ def get(con, alert: str) -> OutboxRow | None:
     return OutboxRow(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), json.loads(row[7]))
 
 
-def due_for_delivery(con, max_attempts: int, alert_ids: list[str] | None = None) -> list[str]:
-    sql = "SELECT alert_id FROM ops.alerts WHERE status IN ('pending', 'failed') AND attempts < ?"
-    params: list = [max_attempts]
+def due_for_delivery(con, since: datetime, alert_ids: list[str] | None = None) -> list[str]:
+    """Pending or failed alerts created at or after ``since`` (older failures are left for an operator)."""
+    sql = "SELECT alert_id FROM ops.alerts WHERE status IN ('pending', 'failed') AND created_at >= ?"
+    params: list = [since]
     if alert_ids is not None:
         if not alert_ids:
             return []
@@ -71,12 +73,12 @@ def due_for_delivery(con, max_attempts: int, alert_ids: list[str] | None = None)
     return [r[0] for r in con.execute(sql + " ORDER BY created_at, alert_id", params).fetchall()]
 
 
-def claim(con, alert: str, max_attempts: int) -> bool:
-    """Move a deliverable row to ``sending`` and count the attempt. False when someone else has it."""
+def claim(con, alert: str) -> bool:
+    """Move a deliverable row to ``sending`` and count the attempt. False when it is not deliverable."""
     rows = con.execute(
         """UPDATE ops.alerts SET status = 'sending', attempts = attempts + 1
-           WHERE alert_id = ? AND status IN ('pending', 'failed') AND attempts < ? RETURNING alert_id""",
-        [alert, max_attempts],
+           WHERE alert_id = ? AND status IN ('pending', 'failed') RETURNING alert_id""",
+        [alert],
     ).fetchall()
     return bool(rows)
 

@@ -13,7 +13,7 @@ import time
 import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from slack_sdk.webhook import WebhookClient
 
@@ -67,21 +67,29 @@ class DeliveryReport:
                 "not_sent": len(self.not_sent), "attempts": self.attempts}
 
 
+RETRY_HORIZON = timedelta(hours=24)
+
+
 def deliver(
     con, sender: SlackWebhookSender | None, *, now: Callable[[], datetime], alert_ids: list[str] | None = None,
-    max_attempts: int = 5, backoff_s: float = 0.5, max_backoff_s: float = 30.0,
-    sleep: Callable[[float], None] = time.sleep,
+    attempts_per_pass: int = 5, backoff_s: float = 0.5, max_backoff_s: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep, retry_horizon: timedelta = RETRY_HORIZON,
 ) -> DeliveryReport:
-    """Deliver pending/failed outbox rows (all, or ``alert_ids``), each at most once."""
+    """Deliver pending/failed outbox rows (all, or ``alert_ids``): each is sent at most once.
+
+    A refused attempt is retried after ``backoff_s``, doubling, up to ``attempts_per_pass`` in this pass; a row
+    still ``failed`` is tried again by the next pass (every enforcement run ends with one) while it is younger
+    than ``retry_horizon``.
+    """
     report = DeliveryReport()
-    for alert in outbox.due_for_delivery(con, max_attempts, alert_ids):
+    for alert in outbox.due_for_delivery(con, now() - retry_horizon, alert_ids):
         if sender is None:
             outbox.mark_not_sent(con, alert, "SLACK_WEBHOOK_URL is not set: the alert is kept in ops.alerts only")
             report.not_sent.append(alert)
             continue
         delay = backoff_s
-        while True:
-            if not outbox.claim(con, alert, max_attempts):
+        for attempt in range(1, attempts_per_pass + 1):
+            if not outbox.claim(con, alert):
                 break
             row = outbox.get(con, alert)
             report.attempts += 1
@@ -94,7 +102,7 @@ def deliver(
             if not result.retriable:
                 report.uncertain.append(alert)
                 break
-            if row.attempts >= max_attempts:
+            if attempt == attempts_per_pass:
                 report.failed.append(alert)
                 break
             sleep(delay)

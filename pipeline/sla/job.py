@@ -41,9 +41,12 @@ def open_enforcer(
     sender = SlackWebhookSender(slack.webhook_url) if slack.webhook_url else None
     crm = LiveCrm(hubspot.get_client())
     with duckdb.get_connection() as con:
-        ensure_ops_tables(con)
-        yield Enforcer(con=con, crm=crm, policy=loaded, sender=sender, now=clock, write_mode=mode, run_id=run_id,
-                       delivery_backoff_s=delivery_backoff_s)
+        try:
+            ensure_ops_tables(con)
+            yield Enforcer(con=con, crm=crm, policy=loaded, sender=sender, now=clock, write_mode=mode,
+                           run_id=run_id, delivery_backoff_s=delivery_backoff_s)
+        finally:
+            con.close()  # DuckDBResource closes only on success; a failed step must not keep the file open
 
 
 @dg.op(

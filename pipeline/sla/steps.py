@@ -58,7 +58,7 @@ class Enforcer:
     write_mode: str = "dry_run"
     run_id: str | None = None
     delivery_backoff_s: float = 0.5
-    delivery_max_attempts: int = 5
+    delivery_attempts_per_pass: int = 5
     sleep: Callable[[float], None] | None = None
 
     # ------------------------------------------------------------------ ops.enforcement_log
@@ -249,7 +249,7 @@ class Enforcer:
     def _deliver(self, alert_ids: list[str] | None):
         kwargs = {"sleep": self.sleep} if self.sleep else {}
         return deliver(self.con, self.sender, now=self.now, alert_ids=alert_ids,
-                       max_attempts=self.delivery_max_attempts, backoff_s=self.delivery_backoff_s, **kwargs)
+                       attempts_per_pass=self.delivery_attempts_per_pass, backoff_s=self.delivery_backoff_s, **kwargs)
 
     def recover(self) -> dict:
         """After a crash: finish steps left ``started``, flag deliveries cut mid-POST, deliver what is pending."""
