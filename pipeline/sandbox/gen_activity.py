@@ -56,10 +56,12 @@ class ActivityLog:
     # -- the one place objects are made ------------------------------------------------------------------------
     def _emit(self, rng: random.Random, section: str, ts: int, owner_id: str | None, props: dict,
               contact_id: str, company_id: str | None, *, reason: str | None, archived: bool = False,
-              on_contact: bool = True) -> str:
+              on_contact: bool = True, created_at: int | None = None) -> str:
         self.next_id += 1
         eid = str(self.next_id)
-        if ts <= self.now_ms:
+        if created_at is not None:
+            created = created_at
+        elif ts <= self.now_ms:
             created = min(ts + rng.randint(0, 90_000), self.now_ms)
         else:
             created = self.now_ms - rng.randint(MS_HOUR, 3 * MS_DAY)
@@ -91,7 +93,7 @@ class ActivityLog:
     # -- touches ------------------------------------------------------------------------------------------------
     def touch(self, rng: random.Random, kind: str, ts: int, owner_id: str | None, contact_id: str,
               company_id: str | None, label: str, *, reason: str | None = None, archived: bool = False,
-              on_contact: bool = True) -> Touch:
+              on_contact: bool = True, created_at: int | None = None) -> Touch:
         """An engagement that qualifies as an outreach attempt by its kind; ``reason`` says why it still
         isn't one for any episode (before the MQL, after now, archived, not on the contact, no episode)."""
         if kind == "call":
@@ -117,12 +119,12 @@ class ActivityLog:
                 props["hs_communication_logged_from"] = "CRM"
         section = TOUCH_SECTIONS[kind]
         eid = self._emit(rng, section, ts, owner_id, props, contact_id, company_id, reason=reason,
-                         archived=archived, on_contact=on_contact)
+                         archived=archived, on_contact=on_contact, created_at=created_at)
         return Touch(ts, kind, eid, owner_id)
 
     # -- engagements that are never touches by their kind ---------------------------------------------------------
     def non_touch(self, rng: random.Random, reason: str, ts: int, owner_id: str | None, contact_id: str,
-                  company_id: str | None, label: str) -> str:
+                  company_id: str | None, label: str, created_at: int | None = None) -> str:
         if reason == "note":
             return self._emit(rng, "notes", ts, owner_id, {"hs_note_body": rng.choice((
                 f"{label} became an MQL - see the form submission.", "Left a note after the webinar.",
@@ -133,7 +135,7 @@ class ActivityLog:
                 "hs_task_subject": f"Follow up with {label}",
                 "hs_task_status": rng.choice(("NOT_STARTED", "COMPLETED", "IN_PROGRESS", "WAITING")),
                 "hs_task_type": rng.choice(("CALL", "EMAIL", "TODO")), "hs_task_priority": "HIGH"},
-                contact_id, company_id, reason=reason)
+                contact_id, company_id, reason=reason, created_at=created_at)
         if reason == "inbound_call":
             return self._emit(rng, "calls", ts, owner_id, {
                 "hs_call_direction": "INBOUND", "hs_call_status": "COMPLETED",

@@ -29,6 +29,11 @@ def to_ms(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
+# lookup tables: "HH:MM:" for each minute of a day, "SS.mmmZ" for each millisecond of a minute
+_MINUTE_TEXT = [f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
+_MILLI_TEXT = [f"{x // 1000:02d}.{x % 1000:03d}Z" for x in range(MS_MINUTE)]
+
+
 def iso(ms: int) -> str:
     """HubSpot's instant format: ``2026-11-02T15:00:00.000Z`` (UTC, milliseconds)."""
     day, rest = divmod(ms, MS_DAY)
@@ -36,10 +41,8 @@ def iso(ms: int) -> str:
     if prefix is None:
         prefix = (EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
         _DAY_PREFIX[day] = prefix
-    hours, rest = divmod(rest, MS_HOUR)
-    minutes, rest = divmod(rest, MS_MINUTE)
-    seconds, millis = divmod(rest, MS_SECOND)
-    return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+    minute, milli = divmod(rest, MS_MINUTE)
+    return prefix + _MINUTE_TEXT[minute] + _MILLI_TEXT[milli]
 
 
 def month_of(ms: int) -> str:

@@ -1,4 +1,5 @@
-"""One contact at a time: lifecycle, owner and conversion-event histories, its deals and engagements.
+"""One contact at a time: lifecycle, owner and conversion-event histories and the contact object
+(its outreach comes from gen_outreach.py, its conversions and deals from gen_conversion.py).
 
 ``ContactBuilder.build(spec)`` emits the contact object(s), deals and engagements through sinks and returns
 ``ContactRecord``s holding what was built (MQL instants, the touches placed per episode, conversions): the
@@ -9,102 +10,25 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
 
-from pipeline.sandbox.gen_activity import ActivityLog, Touch
+from pipeline.policy import BusinessHours
+from pipeline.sandbox.gen_activity import ActivityLog
 from pipeline.sandbox.gen_catalog import (
-    ANALYTICS_SOURCES, COUNTRIES, DEAL_STAGES_OPEN, DEMO_EVENTS, FIRST_NAMES, JOB_TITLES, LAST_NAMES,
-    NURTURE_EVENTS, OTHER_MQL_EVENTS,
+    ANALYTICS_SOURCES, COUNTRIES, DEMO_EVENTS, FIRST_NAMES, JOB_TITLES, LAST_NAMES, NURTURE_EVENTS,
+    OTHER_MQL_EVENTS,
 )
 from pipeline.sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, MS_SECOND, BusinessCalendar, iso
 from pipeline.sandbox.gen_companies import Company
+from pipeline.sandbox.gen_conversion import ConversionMixin
+from pipeline.sandbox.gen_outreach import OutreachMixin
+from pipeline.sandbox.gen_records import ContactRecord, EpisodeRecord, Histories
 from pipeline.sandbox.gen_roster import Owner, Roster
 from pipeline.sandbox.gen_scenarios import Spec
 
 DEAL_ID_BASE = 7_000_000
 HISTORY_WINDOW_MS = 548 * MS_DAY  # ~6 quarters of MQLs before now
-BUCKET_EDGES_MIN = (5.0, 60.0, 240.0, 1440.0)
-# P(opportunity) by response bucket: fast answers convert ~8x as often as answers after a day
-P_OPPORTUNITY = {"<5 min": 0.62, "5-60 min": 0.43, "1-4 h": 0.28, "4-24 h": 0.16, ">24 h": 0.075, "never": 0.03}
 TEAM_ZONES = {"North America": "America/New_York", "EMEA": "Europe/London", "APAC": "Asia/Singapore",
               "Fintech": "America/New_York"}
-
-
-def response_bucket(minutes: float | None) -> str:
-    if minutes is None:
-        return "never"
-    if minutes < 5:
-        return "<5 min"
-    if minutes < 60:
-        return "5-60 min"
-    if minutes < 240:
-        return "1-4 h"
-    if minutes < 1440:
-        return "4-24 h"
-    return ">24 h"
-
-
-@dataclass
-class EpisodeRecord:
-    mql_ms: int
-    next_mql_ms: int | None
-    demo: bool
-    owner_id: str | None
-    assigned_ms: int | None
-    touches: list[Touch] = field(default_factory=list)
-    sql_ms: int | None = None
-    opportunity_ms: int | None = None
-    customer_ms: int | None = None
-
-
-@dataclass
-class ContactRecord:
-    contact_id: str
-    kind: str
-    excluded: str | None  # None, "archived" or "merged"
-    lead_ms: int | None  # first entry into `lead`
-    stage_now: str
-    episodes: list[EpisodeRecord]
-    merged_into: str | None = None
-    stage_skip: bool = False
-
-
-class _Histories:
-    """Per-property change lists (instant, value, sourceType), kept in any order and sorted on output."""
-
-    TRUTH_PROPERTIES = ("lifecyclestage", "hubspot_owner_id", "recent_conversion_event_name")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit  # nothing is recorded after this instant
-        self.lists: dict[str, list[tuple[int, str, str]]] = {
-            "lifecyclestage": [], "hubspot_owner_id": [], "recent_conversion_event_name": [],
-            "hs_lead_status": [], "hubspotscore": [],
-        }
-
-    def add(self, prop: str, ts: int, value: str, source: str) -> None:
-        if ts > self.limit:
-            if prop in self.TRUTH_PROPERTIES:
-                raise AssertionError(f"generator bug: {prop} change after the cutoff")
-            return
-        self.lists[prop].append((ts, value, source))
-
-    def ordered(self, prop: str) -> list[tuple[int, str, str]]:
-        return sorted(self.lists[prop], key=lambda e: e[0])
-
-    def current(self, prop: str) -> str | None:
-        entries = self.ordered(prop)
-        return entries[-1][1] if entries else None
-
-    def as_v3(self) -> dict[str, list[dict]]:
-        out = {}
-        for prop, entries in self.lists.items():
-            if entries:
-                out[prop] = [{"value": v, "timestamp": iso(ts), "sourceType": s}
-                             for ts, v, s in sorted(entries, key=lambda e: e[0], reverse=True)]
-        return out
-
-    def last_change(self) -> int:
-        return max(ts for entries in self.lists.values() for ts, _, _ in entries)
 
 
 class ContactBuilder:
@@ -143,13 +67,13 @@ class ContactBuilder:
         return median * math.exp(sigma * self.rng.gauss(0.0, 1.0))
 
 
-def _hours(zone: str):
-    from pipeline.policy import BusinessHours
 
+
+def _hours(zone: str) -> BusinessHours:
     return BusinessHours(timezone=zone)
 
 
-class _Contact:
+class _Contact(OutreachMixin, ConversionMixin):
     """The construction of one contact (and its merged-away duplicate)."""
 
     def __init__(self, b: ContactBuilder, contact_id: str, spec: Spec):
@@ -174,7 +98,7 @@ class _Contact:
         if self.company and self.company.owner_id and rng.random() < 0.9:
             self.home = b.roster.by_id[self.company.owner_id]  # account ownership
         self.cutoff = self.now  # nothing is recorded after this instant (an archived contact's deletion time)
-        self.h = _Histories(self.cutoff)
+        self.h = Histories(self.cutoff)
         self.company_id = self.company.id if self.company else None
 
     # -- the kinds --------------------------------------------------------------------------------------------
@@ -209,7 +133,7 @@ class _Contact:
         created = min(first_seen + rng.randint(MS_HOUR, 30 * MS_DAY), self.now - 2 * MS_DAY)
         mql = created + rng.randint(MS_MINUTE, 12 * MS_HOUR)
         merged_at = mql + rng.randint(MS_HOUR, 36 * MS_HOUR)
-        loser = _Histories(self.now)
+        loser = Histories(self.now)
         loser.add("lifecyclestage", created, "lead", "FORM")
         loser.add("lifecyclestage", mql, "marketingqualifiedlead", "AUTOMATION_PLATFORM")
         loser.add("recent_conversion_event_name", created, rng.choice(DEMO_EVENTS + OTHER_MQL_EVENTS), "FORM")
@@ -348,6 +272,11 @@ class _Contact:
                 owner = rng.choice(("160", "161"))  # a rep who has since left
             h.add("hubspot_owner_id", created + rng.randint(0, min(MS_HOUR, mql - created)), owner,
                   "IMPORT" if owner == "150" else "AUTOMATION_PLATFORM")
+            if spec.owner_mode is None and mql - created > 4 * MS_HOUR and rng.random() < 0.1:
+                # reassigned shortly before the MQL: the new owner is the one in force at mql_at
+                team = self.b.roster.reps_by_team[self.team]
+                owner = rng.choice(team).id
+                h.add("hubspot_owner_id", mql - rng.randint(MS_MINUTE, 2 * MS_HOUR), owner, "CRM_UI")
             return owner
         return None
 
@@ -393,198 +322,6 @@ class _Contact:
         self._convert(mql, stop, first, episode, in_charge or self.home.id, last=nxt is None)
         return episode, owner_after
 
-    def _first_touch(self, mql: int, stop: int, base: int, in_charge: str | None, ep: EpisodeRecord):
-        rng, b, spec = self.rng, self.b, self.spec
-        responder: Owner | None = b.roster.by_id.get(in_charge) if in_charge else None
-        if responder is None or responder.habit.name == "absent":
-            picked = spec.response_minutes is not None or rng.random() < 0.5
-            responder = rng.choice(b.roster.reps_by_team[self.team]) if picked else None
-            base = mql
-        elif spec.response_minutes is None and rng.random() < 0.08:
-            responder = rng.choice(b.roster.active_reps)  # someone else got there first
-        if spec.never_touched or responder is None:
-            return None
-        if spec.response_minutes is not None:
-            ts = mql + int(spec.response_minutes * MS_MINUTE) + 311
-        else:
-            habit = responder.habit
-            if rng.random() < habit.never:
-                return None
-            ts = base + int(b.lognormal_minutes(habit.median_minutes, habit.sigma) * MS_MINUTE) + rng.randint(0, 999)
-            cal = b.zones[responder.team or "North America"]
-            if not cal.is_working(ts) and rng.random() < habit.waits_for_morning:
-                ts = cal.next_open(ts) + rng.randint(0, 90 * MS_MINUTE)
-            ts = max(ts, mql + 15 * MS_SECOND)
-            for edge in BUCKET_EDGES_MIN:
-                if abs((ts - mql) - edge * MS_MINUTE) < 2 * MS_SECOND:
-                    ts += 5 * MS_SECOND
-        if ts >= stop:
-            return None
-        kind = rng.choices(("call", "email", "meeting", "communication"), (45, 36, 4, 15))[0]
-        if spec.tie:
-            ep.touches.append(self._touch("email", ts, responder.id))
-            kind = "call"
-        touch = self._touch(kind, ts, responder.id)
-        ep.touches.append(touch)
-        if ts + 1 < stop:
-            self.h.add("hs_lead_status", min(ts + rng.randint(1, 5 * MS_MINUTE), stop - 1), "ATTEMPTED_TO_CONTACT",
-                       "CRM_UI")
-        return touch
-
-    def _touch(self, kind: str, ts: int, owner: str | None, reason: str | None = None, **kw) -> Touch:
-        return self.b.activity.touch(self.rng, kind, ts, owner, self.id, self.company_id, self.label,
-                                     reason=reason, **kw)
-
-    def _more_touches(self, mql: int, stop: int, first: Touch | None, ep: EpisodeRecord) -> None:
-        if first is None:
-            return
-        rng = self.rng
-        t = first.ts
-        for _ in range(rng.choice((0, 1, 2, 3, 4, 4, 5, 5, 6, 7, 8, 10))):  # a sales sequence
-            t += rng.randint(20 * MS_MINUTE, 3 * MS_DAY)
-            if t >= stop:
-                break
-            owner = first.owner_id if rng.random() < 0.85 else rng.choice(self.b.roster.active_reps).id
-            kind = rng.choices(("call", "email", "meeting", "communication"), (40, 40, 8, 12))[0]
-            ep.touches.append(self._touch(kind, t, owner))
-
-    def _distractors(self, k: int, mql: int, stop: int, first: Touch | None, owner: str | None) -> None:
-        rng, a = self.rng, self.b.activity
-        hi = first.ts if first else min(stop, mql + 3 * MS_DAY)
-
-        def before_first() -> int:
-            return mql + rng.randint(0, max(0, hi - mql - 1))
-
-        def in_window() -> int:
-            return mql + rng.randint(0, max(0, stop - mql - 1))
-
-        label, cid, co = self.label, self.id, self.company_id
-        if rng.random() < 0.5 and mql + 10 * MS_MINUTE < stop:
-            a.non_touch(rng, "note", mql + rng.randint(MS_SECOND, 10 * MS_MINUTE), owner, cid, co, label)
-        if rng.random() < 0.6:  # follow-up task, due a day later (tasks never count, even past due)
-            a.non_touch(rng, "task", mql + rng.randint(MS_HOUR, MS_DAY), owner, cid, co, label)
-        for reason, p, when in (("inbound_call", 0.15, in_window), ("incoming_email", 0.35, in_window),
-                                ("bounced_email", 0.05, before_first), ("failed_email", 0.03, before_first),
-                                ("scheduled_email", 0.05, before_first), ("canceled_meeting", 0.07, in_window),
-                                ("note", 0.3, in_window)):
-            if rng.random() < p:
-                a.non_touch(rng, reason, when(), owner, cid, co, label)
-        if rng.random() < 0.05:  # would have been the first touch, but was deleted
-            self._touch("call", before_first(), owner, reason="archived", archived=True)
-        if co and rng.random() < 0.04:  # logged on the company only
-            self._touch("call", before_first(), owner, reason="not_associated_to_contact", on_contact=False)
-        if k == 0 and rng.random() < 0.4 and mql - self.created > 2 * MS_MINUTE:
-            for _ in range(rng.choice((1, 1, 2))):  # prospecting before the MQL never counts
-                ts = self.created + rng.randint(0, mql - self.created - MS_MINUTE)
-                self._touch(rng.choice(("call", "email", "communication")), ts, self.home.id, reason="before_mql")
-        if stop > self.now and self.now - mql < 10 * MS_DAY and rng.random() < 0.6:
-            ts = self.now + rng.randint(MS_HOUR, 3 * MS_DAY)  # booked for later: not an attempt yet
-            self._touch(rng.choice(("meeting", "email")), ts, owner, reason="after_now")
-
-    def _convert(self, mql: int, stop: int, first: Touch | None, ep: EpisodeRecord, owner: str,
-                 last: bool) -> None:
-        rng, h, spec = self.rng, self.h, self.spec
-        target = spec.convert
-        if target is None:
-            if spec.stay:
-                return
-            minutes = (first.ts - mql) / 60000.0 if first else None
-            p_opp = P_OPPORTUNITY[response_bucket(minutes)] * (1.15 if ep.demo else 0.9)
-            p_sql = min(0.9, p_opp * 1.7 + 0.04)
-            roll = rng.random()
-            target = "none"
-            if roll < p_opp:
-                target = "customer" if rng.random() < 0.35 else "opportunity"
-            elif roll < p_sql:
-                target = "sql"
-            if not last and target != "none":
-                target = "sql"  # re-MQL'd contacts were recycled after at most a sales conversation
-        if target == "none":
-            return
-        anchor = first.ts if first else mql + rng.randint(MS_DAY, 10 * MS_DAY)
-        sql = anchor + max(10 * MS_MINUTE, int(self.b.lognormal_minutes(1.5 * 1440, 1.0) * MS_MINUTE))
-        if sql >= stop:
-            if spec.convert is None:
-                return
-            sql = mql + int((stop - mql) * rng.uniform(0.3, 0.6))
-        skip_sql = target != "sql" and rng.random() < 0.1
-        deal_only = target == "opportunity" and not skip_sql and rng.random() < 0.15
-        if not skip_sql:
-            h.add("lifecyclestage", sql, "salesqualifiedlead", "CRM_UI")
-            ep.sql_ms = sql
-            h.add("hs_lead_status", sql + 7, "CONNECTED", "CRM_UI")
-        conversations = 0 if first is None else rng.randint(1, 3) if target == "sql" else rng.randint(3, 9)
-        for _ in range(conversations):  # sales conversations after qualification are touches too
-            # (an episode converted with no logged touch stays untouched: the rep never logged the call)
-            t = sql + rng.randint(MS_HOUR, 10 * MS_DAY)
-            if t < stop:
-                ep.touches.append(self._touch(rng.choice(("meeting", "email", "call")), t, owner))
-        if target == "sql":
-            return
-        opp = sql if skip_sql else sql + rng.randint(MS_DAY, 20 * MS_DAY)
-        if opp >= stop:
-            if spec.convert is None:
-                return
-            opp = sql + (stop - sql) // 3
-        deal_at = None
-        if deal_only:
-            deal_at = opp
-        else:
-            h.add("lifecyclestage", opp, "opportunity", "AUTOMATION_PLATFORM")
-            if skip_sql:
-                ep.sql_ms = opp
-            earlier = rng.random() < 0.45 and not skip_sql
-            deal_at = max(sql + MS_SECOND, opp - rng.randint(MS_MINUTE, 2 * MS_HOUR)) if earlier else \
-                opp + rng.randint(MS_MINUTE, 3 * MS_DAY)
-            if deal_at >= stop:
-                deal_at = None
-        ep.opportunity_ms = opp if deal_at is None else min(opp, deal_at)
-        customer = opp + rng.randint(10 * MS_DAY, 90 * MS_DAY) if target == "customer" else None
-        if customer is not None and customer >= stop:
-            customer = (opp + (stop - opp) // 2) if spec.convert == "customer" else None
-        if customer is not None:
-            h.add("lifecyclestage", customer, "customer", "AUTOMATION_PLATFORM")
-            ep.customer_ms = customer
-            ev = customer + rng.randint(30 * MS_DAY, 120 * MS_DAY)
-            if rng.random() < 0.1 and ev < stop:
-                h.add("lifecyclestage", ev, "evangelist", "CRM_UI")
-        if deal_at is not None:
-            h.add("hs_lead_status", deal_at + 9, "OPEN_DEAL", "AUTOMATION_PLATFORM")
-            self._deal(deal_at, owner, customer)
-        if rng.random() < 0.01 and opp + MS_HOUR < stop:  # a deleted deal does not count
-            self._deal(opp + rng.randint(MS_MINUTE, MS_HOUR), owner, None, archived=True)
-
-    def _deal(self, created: int, owner: str, won_at: int | None, archived: bool = False,
-              reason: str | None = None) -> None:
-        rng, b = self.rng, self.b
-        did = b.new_deal_id()
-        amount = rng.randint(5, 120) * 1000
-        if won_at is not None:
-            stage, close = "closedwon", won_at
-        elif created < self.now - 120 * MS_DAY and rng.random() < 0.6:
-            stage, close = "closedlost", created + rng.randint(20 * MS_DAY, 110 * MS_DAY)
-        else:
-            stage, close = rng.choice(DEAL_STAGES_OPEN), created + rng.randint(30 * MS_DAY, 90 * MS_DAY)
-        modified = min(max(created, close if close <= self.now else created) + rng.randint(0, MS_HOUR), self.now)
-        props = {
-            "hs_object_id": did, "dealname": f"{self.company.name if self.company else self.label} - new business",
-            "dealstage": stage, "pipeline": "default", "amount": str(amount), "createdate": iso(created),
-            "closedate": iso(close), "hubspot_owner_id": owner, "dealtype": "newbusiness",
-            "hs_lastmodifieddate": iso(modified),
-        }
-        assoc = {"contacts": [self.id]}
-        if self.company_id:
-            assoc["companies"] = [self.company_id]
-        obj = {"id": did, "properties": props, "createdAt": iso(created), "updatedAt": iso(modified),
-               "archived": archived}
-        if archived:
-            obj["archivedAt"] = iso(min(modified + MS_DAY, self.now))
-            reason = "archived"
-        obj["associations"] = assoc
-        b.emit_deal(obj)
-        b.deals += 1
-        if reason:
-            b.deal_distractors[did] = reason
 
     def _recycle(self, clear: int, nxt: int, owner_now: str | None) -> str | None:
         """Between episodes: the stage is cleared (value ""), sometimes set back to lead, then MQL again."""
@@ -639,19 +376,7 @@ class _Contact:
                 self.h.add("recent_conversion_event_name", later, rng.choice(pool), "FORM")
 
     # -- engagements on contacts without an episode ---------------------------------------------------------
-    def _loose_activity(self, count: int, start: int, end: int, owner: str, prospecting: bool) -> None:
-        rng, a = self.rng, self.b.activity
-        for _ in range(count):
-            ts = start + rng.randint(0, max(1, end - start - 1))
-            roll = rng.random()
-            if prospecting and roll < 0.55:
-                self._touch(rng.choice(("call", "email", "email", "communication", "meeting")), ts, owner,
-                            reason="no_episode")
-            else:
-                reason = rng.choice(("note", "task", "incoming_email", "inbound_call", "bounced_email"))
-                a.non_touch(rng, reason, ts, owner, self.id, self.company_id, self.label)
 
-    # -- the contact object -------------------------------------------------------------------------------------
     def _emit(self, archived_at: int | None = None, extra_props: dict | None = None,
               touched_at: int | None = None) -> None:
         rng, h = self.rng, self.h
