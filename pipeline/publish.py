@@ -34,13 +34,13 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> PublishResult:
     """Copy the database behind ``con`` to ``target`` atomically."""
     started = time.perf_counter()
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
-        leftover.unlink(missing_ok=True)
     source = con.execute("SELECT current_database()").fetchone()[0]
     alias = "handoff_publish_tmp"
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+            leftover.unlink(missing_ok=True)
         con.execute(f"ATTACH '{_quote(temporary)}' AS {alias}")
         try:
             con.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
@@ -51,7 +51,8 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> PublishResult:
             con.execute(f"DETACH {alias}")
         os.replace(temporary, target)
     except (duckdb.Error, OSError) as err:
-        temporary.unlink(missing_ok=True)
+        if temporary.parent.is_dir():
+            temporary.unlink(missing_ok=True)
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PublishError(f"cannot publish the analysts' copy to {target}: {message}") from None
     return PublishResult(target, target.stat().st_size, time.perf_counter() - started, tables)
