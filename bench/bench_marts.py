@@ -1,0 +1,253 @@
+"""Marts benchmark: build every model on a 1,000,000-contact / 10,000,000-engagement raw DuckDB generated
+directly in SQL (``quick``: 1/50 of that), and report, against baselines measured in the same run:
+
+- full build of all staging + marts / one scan of the raw columns the models read   (target <= 3)
+- incremental rebuild after a sync that changed 1% of contacts / full build          (target <= 0.1)
+- peak resident memory of the process during the builds                              (target <= 4 GiB)
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import psutil
+
+from bench.results import Result
+from pipeline.modeling.raw_columns import RAW_COLUMNS, SQL_TYPE
+from pipeline.modeling.runner import build_all
+from pipeline.policy import load_policy
+
+SUITE = "marts"
+NOW = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
+LOAD_1, LOAD_2 = "1762000000.000001", "1762000100.000001"
+# engagements per family, as a share of the total
+FAMILIES = {"calls": 0.30, "emails": 0.40, "meetings": 0.10, "notes": 0.10, "tasks": 0.05, "communications": 0.05}
+# the raw columns the models read: the scan baseline reads exactly these
+READ_COLUMNS = {
+    "contacts": ["id", "archived", "merged_into_id", "hs_analytics_source", "createdate", "created_at",
+                 "hubspot_owner_id", "_dlt_load_id"],
+    "contact_property_history": ["contact_id", "property", "value", "changed_at", "position", "_dlt_load_id"],
+    "associations": ["from_type", "from_id", "to_type", "to_id", "_dlt_load_id"],
+    "deals": ["id", "createdate", "created_at", "archived", "_dlt_load_id"],
+    "calls": ["id", "hs_timestamp", "archived", "hubspot_owner_id", "hs_call_direction", "_dlt_load_id"],
+    "emails": ["id", "hs_timestamp", "archived", "hubspot_owner_id", "hs_email_direction", "hs_email_status",
+               "_dlt_load_id"],
+    "meetings": ["id", "hs_timestamp", "archived", "hubspot_owner_id", "hs_meeting_outcome", "_dlt_load_id"],
+    "communications": ["id", "hs_timestamp", "archived", "hubspot_owner_id", "hs_communication_channel_type",
+                       "hs_communication_logged_from", "_dlt_load_id"],
+    "owners": ["id", "first_name", "last_name"],
+    "owner_teams": ["owner_id", "team_name", "is_primary"],
+}
+
+
+def _create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA hubspot")
+    for table, columns in RAW_COLUMNS.items():
+        cols = ", ".join(f'"{c}" {SQL_TYPE[k]}' for c, k in columns)
+        con.execute(f"CREATE TABLE hubspot.{table} ({cols}, _dlt_load_id VARCHAR, _dlt_id VARCHAR)")
+    con.execute("CREATE TABLE hubspot._dlt_loads (load_id VARCHAR, schema_name VARCHAR, status BIGINT, "
+                "inserted_at TIMESTAMPTZ)")
+    con.execute(f"INSERT INTO hubspot._dlt_loads VALUES ('{LOAD_1}', 'hubspot', 0, now())")
+
+
+def generate_raw(con: duckdb.DuckDBPyConnection, contacts: int, engagements: int) -> None:
+    """A synthetic portal, deterministic (hash-based), shaped like dlt's raw tables."""
+    _create_raw_tables(con)
+    con.execute("SET TimeZone = 'UTC'")
+    owners = 200
+    con.execute(f"""
+        INSERT INTO hubspot.owners (id, email, first_name, last_name, archived, _dlt_load_id)
+        SELECT CAST(100 + i AS VARCHAR), 'rep' || i || '@example.com', 'Rep', CAST(i AS VARCHAR), false, '{LOAD_1}'
+        FROM range({owners}) t(i)""")
+    con.execute(f"""
+        INSERT INTO hubspot.owner_teams (owner_id, team_id, team_name, is_primary, _dlt_load_id)
+        SELECT CAST(100 + i AS VARCHAR), CAST(i % 6 AS VARCHAR),
+               ['North America', 'EMEA', 'APAC', 'Fintech', 'LatAm', 'SMB'][i % 6 + 1], true, '{LOAD_1}'
+        FROM range({owners}) t(i)""")
+    # contacts created over 540 days before NOW
+    con.execute(f"""
+        CREATE TEMP TABLE gen_contacts AS
+        SELECT i, CAST(i AS VARCHAR) AS id,
+               TIMESTAMPTZ '{NOW.isoformat()}' - to_milliseconds(CAST(hash(i, 'created') % (540 * 86400000::BIGINT) AS BIGINT))
+                   AS created_at,
+               hash(i, 'mql') % 100 AS mql_roll,
+               CAST(hash(i, 'delay') % (72 * 3600000::BIGINT) AS BIGINT) AS mql_delay_ms,
+               CAST(100 + hash(i, 'owner') % {owners} AS VARCHAR) AS owner_id
+        FROM range({contacts}) t(i)""")
+    con.execute(f"""
+        INSERT INTO hubspot.contacts (id, created_at, updated_at, archived, merged_into_id, lifecyclestage,
+            hubspot_owner_id, hs_analytics_source, createdate, _dlt_load_id)
+        SELECT id, created_at, created_at, hash(i, 'arch') % 100 = 0,
+               CASE WHEN hash(i, 'merge') % 200 = 0 THEN CAST((i + 1) % {contacts} AS VARCHAR) END,
+               CASE WHEN mql_roll < 40 THEN 'marketingqualifiedlead' ELSE 'lead' END, owner_id,
+               ['ORGANIC_SEARCH', 'PAID_SEARCH', 'EMAIL_MARKETING', 'SOCIAL_MEDIA', 'REFERRALS', 'DIRECT_TRAFFIC'][CAST(hash(i, 'src') % 6 AS BIGINT) + 1],
+               created_at, '{LOAD_1}'
+        FROM gen_contacts""")
+    # lifecycle: lead at creation; 40% become MQL (5% of those re-MQL 10 days later), 25% of MQLs reach SQL;
+    # owner set at creation for 90%, else 7 minutes after the MQL; a conversion event just before the MQL
+    con.execute(f"""
+        INSERT INTO hubspot.contact_property_history (contact_id, property, value, changed_at, source_type, position, _dlt_load_id)
+        SELECT id, property, value, changed_at, 'CRM_UI', 0, '{LOAD_1}' FROM (
+            SELECT id, 'lifecyclestage' AS property, 'lead' AS value, created_at AS changed_at FROM gen_contacts
+            UNION ALL SELECT id, 'lifecyclestage', 'marketingqualifiedlead', created_at + to_milliseconds(mql_delay_ms)
+                FROM gen_contacts WHERE mql_roll < 40
+            UNION ALL SELECT id, 'lifecyclestage', '', created_at + to_milliseconds(mql_delay_ms) + INTERVAL 10 DAY
+                FROM gen_contacts WHERE mql_roll < 2
+            UNION ALL SELECT id, 'lifecyclestage', 'marketingqualifiedlead', created_at + to_milliseconds(mql_delay_ms + 1) + INTERVAL 10 DAY
+                FROM gen_contacts WHERE mql_roll < 2
+            UNION ALL SELECT id, 'lifecyclestage', 'salesqualifiedlead', created_at + to_milliseconds(mql_delay_ms) + INTERVAL 3 DAY
+                FROM gen_contacts WHERE mql_roll BETWEEN 2 AND 11
+            UNION ALL SELECT id, 'hubspot_owner_id', owner_id, created_at FROM gen_contacts WHERE hash(i, 'own') % 10 > 0
+            UNION ALL SELECT id, 'hubspot_owner_id', owner_id, created_at + to_milliseconds(mql_delay_ms) + INTERVAL 7 MINUTE
+                FROM gen_contacts WHERE hash(i, 'own') % 10 = 0
+            UNION ALL SELECT id, 'recent_conversion_event_name',
+                CASE WHEN hash(i, 'demo') % 3 = 0 THEN 'Request a demo' ELSE 'Ebook download' END,
+                created_at + to_milliseconds(mql_delay_ms) - INTERVAL 1 MINUTE FROM gen_contacts WHERE mql_roll < 40
+        )""")
+    # engagements: each on a pseudo-random contact, within 20 days after its MQL time (or creation)
+    start = 0
+    for family, share in FAMILIES.items():
+        count = int(engagements * share)
+        extra = {
+            "calls": ("hs_call_direction, hs_call_status",
+                      "CASE WHEN hash(e, 'dir') % 5 = 0 THEN 'INBOUND' ELSE 'OUTBOUND' END, 'COMPLETED'"),
+            "emails": ("hs_email_direction, hs_email_status",
+                       "CASE WHEN hash(e, 'dir') % 4 = 0 THEN 'INCOMING_EMAIL' ELSE 'EMAIL' END, "
+                       "CASE WHEN hash(e, 'st') % 20 = 0 THEN 'BOUNCED' ELSE 'SENT' END"),
+            "meetings": ("hs_meeting_outcome", "CASE WHEN hash(e, 'out') % 10 = 0 THEN 'CANCELED' ELSE 'COMPLETED' END"),
+            "notes": ("hs_note_body", "'note'"),
+            "tasks": ("hs_task_subject", "'follow up'"),
+            "communications": ("hs_communication_channel_type, hs_communication_logged_from", "'SMS', 'CRM'"),
+        }[family]
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE gen_engagements AS
+            SELECT e, CAST(50000000 + e AS VARCHAR) AS id, c.id AS contact_id,
+                   c.created_at + to_milliseconds(c.mql_delay_ms - 3600000
+                       + CAST(hash(e, 'when') % (20 * 86400000::BIGINT) AS BIGINT)) AS event_at,
+                   c.owner_id
+            FROM range({start}, {start + count}) t(e)
+            JOIN gen_contacts AS c ON c.i = hash(e, 'who') % {contacts}""")
+        con.execute(f"""
+            INSERT INTO hubspot.{family} (id, created_at, updated_at, archived, hs_timestamp, hubspot_owner_id,
+                hs_lastmodifieddate, {extra[0]}, _dlt_load_id)
+            SELECT id, event_at, event_at, false, event_at, owner_id, event_at, {extra[1]}, '{LOAD_1}' FROM gen_engagements""")
+        con.execute(f"""
+            INSERT INTO hubspot.associations (from_type, from_id, to_type, to_id, _dlt_load_id)
+            SELECT '{family}', id, 'contacts', contact_id, '{LOAD_1}' FROM gen_engagements""")
+        start += count
+    con.execute(f"""
+        INSERT INTO hubspot.deals (id, created_at, updated_at, archived, createdate, dealname, _dlt_load_id)
+        SELECT CAST(7000000 + i AS VARCHAR), created_at + INTERVAL 5 DAY, created_at + INTERVAL 5 DAY, false,
+               created_at + INTERVAL 5 DAY, 'deal', '{LOAD_1}'
+        FROM gen_contacts WHERE mql_roll BETWEEN 5 AND 9""")
+    con.execute(f"""
+        INSERT INTO hubspot.associations (from_type, from_id, to_type, to_id, _dlt_load_id)
+        SELECT 'deals', CAST(7000000 + i AS VARCHAR), 'contacts', id, '{LOAD_1}'
+        FROM gen_contacts WHERE mql_roll BETWEEN 5 AND 9""")
+    con.execute("CHECKPOINT")
+
+
+def change_one_percent(con: duckdb.DuckDBPyConnection, contacts: int) -> int:
+    """A second sync: 1% of contacts get a new outbound call, half of those also a lifecycle change."""
+    changed = contacts // 100
+    step = 100
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE gen_changed AS
+        SELECT i, CAST(i AS VARCHAR) AS id FROM range(0, {changed * step}, {step}) t(i)""")
+    con.execute(f"""
+        INSERT INTO hubspot.calls (id, created_at, updated_at, archived, hs_timestamp, hubspot_owner_id,
+            hs_call_direction, hs_call_status, _dlt_load_id)
+        SELECT CAST(90000000 + i AS VARCHAR), TIMESTAMPTZ '{NOW.isoformat()}' - INTERVAL 1 HOUR,
+               TIMESTAMPTZ '{NOW.isoformat()}' - INTERVAL 1 HOUR, false, TIMESTAMPTZ '{NOW.isoformat()}' - INTERVAL 1 HOUR,
+               '100', 'OUTBOUND', 'COMPLETED', '{LOAD_2}' FROM gen_changed""")
+    con.execute(f"""
+        INSERT INTO hubspot.associations (from_type, from_id, to_type, to_id, _dlt_load_id)
+        SELECT 'calls', CAST(90000000 + i AS VARCHAR), 'contacts', id, '{LOAD_2}' FROM gen_changed""")
+    con.execute(f"""
+        INSERT INTO hubspot.contact_property_history (contact_id, property, value, changed_at, source_type, position, _dlt_load_id)
+        SELECT id, 'lifecyclestage', 'salesqualifiedlead', TIMESTAMPTZ '{NOW.isoformat()}' - INTERVAL 30 MINUTE,
+               'CRM_UI', 0, '{LOAD_2}' FROM gen_changed WHERE i % 200 = 0""")
+    con.execute(f"INSERT INTO hubspot._dlt_loads VALUES ('{LOAD_2}', 'hubspot', 0, now())")
+    con.execute("CHECKPOINT")
+    return changed
+
+
+def scan_raw_columns(con: duckdb.DuckDBPyConnection) -> float:
+    """Seconds for one pass over every raw column the models read (min/max per column, all tables)."""
+    started = time.perf_counter()
+    for table, columns in READ_COLUMNS.items():
+        aggregates = ", ".join(f'max("{c}"), min("{c}")' for c in columns)
+        con.execute(f"SELECT count(*), {aggregates} FROM hubspot.{table}").fetchall()
+    return time.perf_counter() - started
+
+
+class PeakMemory:
+    """Samples the process's resident memory every 20 ms while active."""
+
+    def __init__(self):
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        process = psutil.Process()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, process.memory_info().rss)
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _timed_build(con, *, full_refresh: bool) -> tuple[float, list]:
+    started = time.perf_counter()
+    results = build_all(con, load_policy(), NOW, full_refresh=full_refresh)
+    return time.perf_counter() - started, results
+
+
+def main(quick: bool) -> list[Result]:
+    contacts, engagements = (20_000, 200_000) if quick else (1_000_000, 10_000_000)
+    workdir = Path(tempfile.mkdtemp(prefix="bench_marts_"))
+    try:
+        con = duckdb.connect(str(workdir / "handoff.duckdb"))
+        started = time.perf_counter()
+        generate_raw(con, contacts, engagements)
+        generated = time.perf_counter() - started
+        print(f"   generated {contacts:,} contacts / {engagements:,} engagements in {generated:.1f}s", flush=True)
+        scans = [scan_raw_columns(con) for _ in range(3)]
+        scan = min(scans)  # warm: the builds below also run warm
+        with PeakMemory() as memory:
+            full, results = _timed_build(con, full_refresh=True)
+            episodes = con.execute("SELECT count(*) FROM marts.speed_to_lead").fetchone()[0]
+            changed = change_one_percent(con, contacts)
+            incremental, inc_results = _timed_build(con, full_refresh=False)
+        modes = {r.model: r.mode for r in inc_results if r.model.startswith("marts.")}
+        assert modes["marts.speed_to_lead"] == "incremental", modes
+        # the baseline for the ratio: a full rebuild of the same (changed) data, in the same run
+        full_again, _ = _timed_build(con, full_refresh=True)
+        con.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    slowest = sorted(results, key=lambda r: -r.seconds)[:3]
+    size = f"{contacts:,} contacts, {engagements:,} engagements, {episodes:,} episodes"
+    return [
+        Result(SUITE, "full build of all marts / one scan of the raw columns they read", full / scan, "<= 3",
+               full / scan <= 3, f"{full:.2f}s build / {scan:.2f}s scan ({size}); slowest: "
+               + ", ".join(f"{r.model} {r.seconds:.2f}s" for r in slowest)),
+        Result(SUITE, "incremental rebuild after 1% change / full rebuild", incremental / full_again, "<= 0.1",
+               incremental / full_again <= 0.1,
+               f"{incremental:.2f}s incremental ({changed:,} contacts changed) / {full_again:.2f}s full"),
+        Result(SUITE, "peak memory during the builds (GiB)", memory.peak / 2**30, "<= 4", memory.peak <= 4 * 2**30,
+               f"{memory.peak / 2**20:.0f} MiB resident at peak"),
+    ]
