@@ -17,6 +17,9 @@ STEP_TITLES = {
 }
 # engagement families that a buyer started (they count as intent, never as a touch)
 BUYER_INITIATED = {("call", "INBOUND"), ("email", "INCOMING_EMAIL")}
+# where decision-stage keywords are looked for: conversion events (forms, pages) and email subjects;
+# a rep's own notes and task titles say nothing about the buyer's intent
+KEYWORD_SOURCES = {"conversion", "email"}
 
 
 @dataclass
@@ -94,7 +97,7 @@ def _intent(activity: dict, policy: Policy) -> int:
         return 5
     if kind == "conversion" and policy.demo_recognition.is_demo(text):
         return 5
-    if keyword_hit(text, policy.brief.decision_keywords):
+    if kind in KEYWORD_SOURCES and keyword_hit(text, policy.brief.decision_keywords):
         return 4
     if (kind, activity.get("detail")) in BUYER_INITIATED:
         return 3
@@ -128,6 +131,8 @@ def build_brief(facts: BriefFacts, policy: Policy, now: datetime) -> dict:
     top = max(pool, key=lambda a: (_intent(a, policy), a["at"]), default=None)
     decision = []
     for item in sorted(pool, key=lambda a: a["at"], reverse=True):
+        if item["type"] not in KEYWORD_SOURCES:
+            continue
         word = keyword_hit(item.get("title"), policy.brief.decision_keywords)
         if word:
             decision.append({"type": item["type"], "at": iso(item["at"]), "text": item.get("title"), "keyword": word})
