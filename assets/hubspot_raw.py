@@ -6,6 +6,7 @@ Wiring only: the reads live in ``pipeline.hubspot.source``, the post-load SQL in
 """
 
 
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dagster_duckdb import DuckDBResource
 
+from pipeline.errors import HandoffError
 from pipeline.hubspot.post_load import create_missing_tables, set_merged_into, table_counts
 from pipeline.hubspot.properties import ASSOCIATIONS, OBJECT_TYPES
 from pipeline.hubspot.source import DEFAULT_LAG_S, RunReport, hubspot_source
@@ -46,19 +48,22 @@ class HubSpotExtractConfig(dg.Config):
     lag_seconds: float = DEFAULT_LAG_S  # overlap for search results that lag writes
 
 
-def pipelines_dir() -> Path:
-    """dlt's local working dir: scratch only (state is restored from DuckDB every run)."""
-    path = Path(tempfile.gettempdir()) / "hubspot_handoff_dlt"
+def definitions_pipelines_dir() -> Path:
+    """Where the definition-time pipeline lives (never run: it only names the assets for Dagster)."""
+    path = Path(tempfile.gettempdir()) / f"hubspot_handoff_dlt_definitions-{os.getpid()}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def build_pipeline(database: str) -> dlt_lib.Pipeline:
+def build_pipeline(database: str, work_dir: str) -> dlt_lib.Pipeline:
+    """The run's pipeline: the ``duckdb`` resource's file, and a private scratch dir per run. The state that
+    matters (cursors) is restored from DuckDB each run, and concurrent runs (tests, other databases) must
+    never share load packages; writers of one database are serialised by the ``duckdb_write`` pool."""
     return dlt_lib.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=dlt_lib.destinations.duckdb(database),
         dataset_name=DATASET,
-        pipelines_dir=str(pipelines_dir()),
+        pipelines_dir=work_dir,
     )
 
 
@@ -86,7 +91,7 @@ def _endpoint_filter(table: str):
 @dlt_assets(
     dlt_source=hubspot_source(None),
     dlt_pipeline=dlt_lib.pipeline(
-        pipeline_name=PIPELINE_NAME, destination="duckdb", dataset_name=DATASET, pipelines_dir=str(pipelines_dir())
+        pipeline_name=PIPELINE_NAME, destination="duckdb", dataset_name=DATASET, pipelines_dir=str(definitions_pipelines_dir()),
     ),
     name="hubspot_raw",
     dagster_dlt_translator=HubSpotTranslator(),
@@ -107,7 +112,16 @@ def hubspot_raw_assets(
                             report=report)
     with duckdb.get_connection() as con:
         before = table_counts(con)
-    results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=build_pipeline(duckdb.database)))
+    with tempfile.TemporaryDirectory(prefix="hubspot_handoff_dlt_") as work_dir:
+        pipeline = build_pipeline(duckdb.database, work_dir)
+        try:
+            results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline,
+                                   loader_file_format="parquet"))
+        except Exception as err:  # dlt wraps a failing resource: surface the one-line HandoffError
+            user_error = _handoff_error(err)
+            if user_error is None:
+                raise
+            raise user_error from None
     with duckdb.get_connection() as con:
         created = create_missing_tables(con)
         merged = set_merged_into(con)
@@ -132,6 +146,16 @@ def hubspot_raw_assets(
                 metadata={**_metadata(table, report, stats, before, after, seconds, merged, config.mode),
                           "created_empty": table in created},
             )
+
+
+def _handoff_error(err: BaseException) -> HandoffError | None:
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, HandoffError):
+            return err
+        seen.add(id(err))
+        err = getattr(err, "exception", None) or err.__cause__ or err.__context__
+    return None
 
 
 def _metadata(table, report: RunReport, stats: dict, before: dict, after: dict, seconds: float, merged: int,

@@ -181,7 +181,7 @@ def test_pacer_pause_and_headers():
     pacer.observe_headers({"X-HubSpot-RateLimit-Max": "100", "X-HubSpot-RateLimit-Remaining": "50"})
     assert pacer.general.limit == 100  # a Starter portal's lower limit is adopted
     assert retry_after_seconds({"Retry-After": "3"}, 1.0) == 3.0
-    assert retry_after_seconds({"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}, 1.0) == 10.0
+    assert retry_after_seconds({"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}, 1.0) == 1.0
     assert retry_after_seconds({}, 1.5) == 1.5
 
 

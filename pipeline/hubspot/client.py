@@ -392,8 +392,7 @@ class HubSpotClient:
                     f"HubSpot daily API limit reached on {endpoint}: wait until it resets (midnight in the "
                     "portal's time zone) or ask HubSpot for a higher limit"
                 )
-            default = 1.0 if "SECONDLY" in policy.upper() and "TEN" not in policy.upper() else 2.0
-            wait = retry_after_seconds(headers, default)
+            wait = retry_after_seconds(headers, 1.0)
             self.pacer.pause(wait)
             raise _Transient(f"429 {policy or 'rate limited'}", wait_s=wait)
         if status >= 500 or status == 0:

@@ -118,7 +118,11 @@ class Pacer:
 
 
 def retry_after_seconds(headers: Mapping[str, str], default: float) -> float:
-    """Seconds a 429 asks us to wait: ``Retry-After`` when present, else the policy's interval, else ``default``."""
+    """Seconds a 429 asks us to wait: ``Retry-After`` when present, else ``default``.
+
+    ``X-HubSpot-RateLimit-Interval-Milliseconds`` is the window's length, not a wait: pausing a whole
+    window per 429 would halve throughput, and the pacer already keeps us under the window's budget.
+    """
     lowered = {k.lower(): v for k, v in headers.items()}
     value = lowered.get("retry-after")
     if value is not None:
@@ -126,9 +130,6 @@ def retry_after_seconds(headers: Mapping[str, str], default: float) -> float:
             return max(0.0, float(value))
         except ValueError:
             pass
-    interval_ms = _int(lowered.get("x-hubspot-ratelimit-interval-milliseconds"))
-    if interval_ms:
-        return interval_ms / 1000.0
     return default
 
 

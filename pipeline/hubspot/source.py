@@ -23,7 +23,7 @@ from typing import Literal
 
 import dlt
 
-from pipeline.hubspot.client import ASSOCIATION_BATCH_SIZE, HubSpotClient
+from pipeline.hubspot.client import ASSOCIATION_BATCH_SIZE, BATCH_READ_SIZE, HubSpotClient
 from pipeline.hubspot.cursor import Cursor, CursorTracker, search_changed
 from pipeline.hubspot.properties import (
     ASSOCIATIONS,
@@ -226,9 +226,9 @@ def _incremental(client, object_type, previous: Cursor, tracker: CursorTracker, 
     since = previous.search_from_ms(int(lag_s * 1000))
     # contacts are re-read by batch (with history), so the search only needs the cursor property
     search_properties = [prop] if object_type == "contacts" else _read_properties(object_type)
+    changed: list[dict] = []
     pending: list[str] = []
     for results in search_changed(client, object_type, search_properties, since):
-        changed = []
         for obj in results:
             modified = instant_ms((obj.get("properties") or {}).get(prop))
             tracker.see(str(obj["id"]), modified)
@@ -236,21 +236,28 @@ def _incremental(client, object_type, previous: Cursor, tracker: CursorTracker, 
                 type_report.unchanged_skipped += 1
             else:
                 changed.append(obj)
-        if not changed:
-            continue
-        if object_type == "contacts":
-            changed = client.batch_read(object_type, [o["id"] for o in changed], _read_properties(object_type),
-                                        _history(object_type))
-        type_report.objects += len(changed)
-        yield _objects_page(object_type, changed)
-        if object_type == "contacts":
-            yield from _merge_followups(client, changed)
-        pending.extend(str(o["id"]) for o in changed)
-        if len(pending) >= ASSOCIATION_BATCH_SIZE:
-            yield from _association_pages(client, object_type, pending)
-            pending = []
+        # contacts: batch-read in full batches of 100; other types: the search results are the data
+        while changed and (object_type != "contacts" or len(changed) >= BATCH_READ_SIZE):
+            chunk, changed = changed[:BATCH_READ_SIZE], changed[BATCH_READ_SIZE:]
+            yield from _changed_page(client, object_type, chunk, type_report, pending)
+            if len(pending) >= ASSOCIATION_BATCH_SIZE:
+                yield from _association_pages(client, object_type, pending)
+                pending.clear()
+    if changed:
+        yield from _changed_page(client, object_type, changed, type_report, pending)
     if pending:
         yield from _association_pages(client, object_type, pending)
+
+
+def _changed_page(client, object_type: str, objects: list[dict], type_report: TypeReport, pending: list[str]):
+    if object_type == "contacts":
+        objects = client.batch_read(object_type, [o["id"] for o in objects], _read_properties(object_type),
+                                    _history(object_type))
+    type_report.objects += len(objects)
+    pending.extend(str(o["id"]) for o in objects)
+    yield _objects_page(object_type, objects)
+    if object_type == "contacts":
+        yield from _merge_followups(client, objects)
 
 
 def _merge_followups(client: HubSpotClient, contacts: list[dict]) -> Iterator[dict]:
