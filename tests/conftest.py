@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins: list[str] = ["tests.fixtures.raw_tables", "tests.fixtures.sandbox", "tests.fixtures.enforcement"]
+pytest_plugins: list[str] = ["tests.fixtures.raw_tables", "tests.fixtures.sandbox", "tests.fixtures.enforcement", "tests.fixtures.extraction"]
 
 _ENV_TO_CLEAR = (
     "HUBSPOT_ACCESS_TOKEN",
