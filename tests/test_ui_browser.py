@@ -154,8 +154,8 @@ def test_report_renders_charts_offline(browser, tmp_path, monkeypatch, screensho
                            timeout=30_000)
     assert page.evaluate("document.body.dataset.chartsError") is None
     assert page.evaluate("document.body.dataset.chartsRendered") == "4"
-    # each chart drew its marks: the trend's 3 points, 3 reps' boxes and ticks, 5 conversion bars, the funnel
-    assert page.locator("#chart-sla-trend svg .mark-symbol.role-mark path").count() == 3
+    # each chart drew its marks: the trend's 3 cells, 3 reps' boxes and ticks, 5 conversion bars, the funnel
+    assert page.locator("#chart-sla-trend svg .mark-rect.role-mark path").count() == 3  # week x team cells
     assert page.locator("#chart-response-by-rep svg .mark-rect.role-mark path").count() == 6  # boxes + median ticks
     assert page.locator("#chart-conversion-by-response svg .mark-rect.role-mark path").count() == 5
     assert page.locator("#chart-funnel-by-quarter svg .mark-line.role-mark path").count() == 4  # one per step

@@ -9,6 +9,9 @@ from decimal import Decimal
 import altair as alt
 
 WIDTH = 640
+# axis labels for minute values: 5m, 4h, 3d
+DURATION_LABEL = ("datum.value < 60 ? datum.value + 'm' : datum.value < 1440 ? datum.value / 60 + 'h' "
+                  ": datum.value / 1440 + 'd'")
 BUCKET_ORDER = ["<5 min", "5-60 min", "1-4 h", "4-24 h", ">24 h", "never"]
 
 
@@ -28,18 +31,19 @@ def _spec(chart: alt.TopLevelMixin) -> dict:
 
 
 def sla_trend(rows: list[dict]) -> dict:
-    """SLA met % per week, one line per team."""
+    """SLA met % per week (columns) and team (rows) as a heatmap: red below, green above the policy's intent."""
     data = alt.Data(values=_jsonable(rows))
     chart = (
         alt.Chart(data, title="SLA met % by week and team")
-        .mark_line(point=True)
+        .mark_rect()
         .encode(
-            x=alt.X("week:T", title="week of MQL (Monday, UTC)", axis=alt.Axis(format="%b %d", tickCount="week")),
-            y=alt.Y("sla_met_pct:Q", title="SLA met %", scale=alt.Scale(domain=[0, 100])),
-            color=alt.Color("team:N", title="team"),
-            tooltip=["week:T", "team:N", "decided:Q", "met:Q", "sla_met_pct:Q"],
+            x=alt.X("week:O", title="week of MQL (Monday, UTC)", axis=alt.Axis(labelAngle=-60, labelOverlap=True)),
+            y=alt.Y("team:N", title="team"),
+            color=alt.Color("sla_met_pct:Q", title="SLA met %", scale=alt.Scale(scheme="redyellowgreen",
+                                                                             domain=[0, 100])),
+            tooltip=["week:O", "team:N", "decided:Q", "met:Q", "sla_met_pct:Q"],
         )
-        .properties(width=WIDTH, height=260)
+        .properties(width=WIDTH, height=alt.Step(22))
     )
     return _spec(chart)
 
@@ -51,8 +55,10 @@ def response_by_rep(rows: list[dict]) -> dict:
     y = alt.Y("owner:N", title="owner at MQL", sort=order)
     scale = alt.Scale(type="symlog")
     base = alt.Chart(data).encode(y=y)
+    axis = alt.Axis(values=[0, 1, 5, 15, 60, 240, 1440, 4320, 10080, 43200], labelExpr=DURATION_LABEL)
     whisker = base.mark_rule(color="#888").encode(
-        x=alt.X("min_minutes:Q", title="minutes to first touch (symlog)", scale=scale), x2="p90_minutes:Q"
+        x=alt.X("min_minutes:Q", title="time to first touch (log-like scale)", scale=scale, axis=axis),
+        x2="p90_minutes:Q",
     )
     box = base.mark_bar(size=12, color="#4c78a8").encode(x=alt.X("p25_minutes:Q", scale=scale), x2="p75_minutes:Q")
     median = base.mark_tick(color="black", thickness=2, size=16).encode(
