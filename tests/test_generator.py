@@ -277,3 +277,21 @@ def test_a_call_and_an_email_at_the_same_instant_resolve_to_the_call(small):
         (s1, id1), (s2, id2) = sorted(at[(row["contact_id"], row["first_touch_at"])], key=lambda x: int(x[1]))
         assert (s1, s2) == ("emails", "calls")  # the email has the lower id...
         assert row["first_touch_type"] == "call" and row["first_touch_id"] == id2  # ...but calls rank first
+
+
+def test_files_are_identical_across_processes_and_hash_seeds(tmp_path):
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    digests = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"p{hash_seed}.json"
+        code = ("import sys; from pathlib import Path; from pipeline.sandbox.generator import write_portal; "
+                "write_portal(150, 12, Path(sys.argv[1]))")
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        digests.append((hashlib.sha256(out.read_bytes()).hexdigest(),
+                        hashlib.sha256((tmp_path / f"p{hash_seed}.truth.json").read_bytes()).hexdigest()))
+    assert digests[0] == digests[1]

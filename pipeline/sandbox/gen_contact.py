@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 
-from pipeline.policy import BusinessHours
+from pipeline.policy import BusinessHours, Policy
 from pipeline.sandbox.gen_activity import ActivityLog
 from pipeline.sandbox.gen_catalog import (
     ANALYTICS_SOURCES, COUNTRIES, DEMO_EVENTS, FIRST_NAMES, JOB_TITLES, LAST_NAMES, NURTURE_EVENTS,
@@ -33,7 +33,7 @@ TEAM_ZONES = {"North America": "America/New_York", "EMEA": "Europe/London", "APA
 
 class ContactBuilder:
     def __init__(self, rng: random.Random, now_ms: int, roster: Roster, companies: list[Company],
-                 activity: ActivityLog, emit_contact, emit_deal, sla_minutes: dict[str, int]):
+                 activity: ActivityLog, emit_contact, emit_deal, policy: Policy):
         self.rng = rng
         self.now = now_ms
         self.roster = roster
@@ -41,7 +41,7 @@ class ContactBuilder:
         self.activity = activity
         self.emit_contact = emit_contact
         self.emit_deal = emit_deal
-        self.sla = sla_minutes
+        self.policy = policy
         self.next_contact = 0
         self.next_deal = DEAL_ID_BASE
         self.deal_distractors: dict[str, str] = {}
@@ -251,9 +251,11 @@ class _Contact(OutreachMixin, ConversionMixin):
         return ContactRecord(self.id, spec.kind, None, lead_ms, stage or "", episodes)
 
     def _off_boundaries(self, mql: int, demo: bool) -> int:
-        """Keep now - mql_at away (> 2 s) from 1x / 2x the SLA and the 7-day lookback edge."""
-        sla = self.b.sla["demo_request" if demo else "other"] * MS_MINUTE
-        for edge in (sla, 2 * sla, 7 * MS_DAY):
+        """Keep now - mql_at away (> 2 s) from each escalation step and the enforcement lookback edge."""
+        policy = self.b.policy
+        sla = policy.sla_minutes("demo_request" if demo else "other") * MS_MINUTE
+        edges = [int(step.at_sla_multiple * sla) for step in policy.escalation]
+        for edge in (*edges, int(policy.enforcement_lookback_days * MS_DAY)):
             if abs((self.now - mql) - edge) < 2 * MS_SECOND:
                 mql -= 5 * MS_SECOND
         return mql

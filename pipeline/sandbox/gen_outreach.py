@@ -35,7 +35,8 @@ class OutreachMixin:
             if not cal.is_working(ts) and rng.random() < habit.waits_for_morning:
                 ts = cal.next_open(ts) + rng.randint(0, 90 * MS_MINUTE)
             ts = max(ts, mql + 15 * MS_SECOND)
-            for edge in BUCKET_EDGES_MIN:
+            due = b.policy.sla_minutes("demo_request" if ep.demo else "other")
+            for edge in (*BUCKET_EDGES_MIN, due):  # never on a bucket edge or exactly at the SLA due time
                 if abs((ts - mql) - edge * MS_MINUTE) < 2 * MS_SECOND:
                     ts += 5 * MS_SECOND
         if ts >= stop:

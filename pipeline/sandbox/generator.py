@@ -73,7 +73,7 @@ def _build(contacts: int, seed: int, now_ms: int, sink: Callable[[str, dict], No
     builder = ContactBuilder(
         rng, now_ms, roster, companies, activity,
         emit_contact=lambda obj: sink("contacts", obj), emit_deal=lambda obj: sink("deals", obj),
-        sla_minutes={"demo_request": policy.sla.minutes.demo_request, "other": policy.sla.minutes.other},
+        policy=policy,
     )
     book = TruthBook(now_ms, roster, policy)
     made = index = 0
