@@ -7,7 +7,8 @@ requested again; afterwards a recovery pass finishes steps a crash left half-don
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from datetime import timezone
 
 import dagster as dg
@@ -27,6 +28,14 @@ def _already_run(instance: dg.DagsterInstance, key: str) -> bool:
     return bool(runs)
 
 
+@contextmanager
+def resolved(resources: Mapping[str, object]) -> Iterator[dict]:
+    """The resources with their ``EnvVar`` fields resolved, for use outside a run (policy load, recovery)."""
+    with ExitStack() as stack:
+        yield {key: stack.enter_context(value.process_config_and_initialize_cm())
+               if isinstance(value, dg.ConfigurableResource) else value for key, value in resources.items()}
+
+
 def enforce_once(
     instance: dg.DagsterInstance, resources: Mapping[str, object] | None = None, *, write_mode: str | None = None,
     cursor: str | None = None,
@@ -37,7 +46,12 @@ def enforce_once(
 
         resources = build_resources()
     job_resources = {k: resources[k] for k in JOB_RESOURCES}
-    policy = job_resources["policy"].load()
+    with resolved(job_resources) as ready:
+        return _enforce_once(instance, job_resources, ready, write_mode=write_mode, cursor=cursor)
+
+
+def _enforce_once(instance, job_resources: dict, ready: dict, *, write_mode: str | None, cursor: str | None) -> dict:
+    policy = ready["policy"].load()
     now = clock().astimezone(timezone.utc)
     published = load_settings().published_db_path
     tick = evaluate(cursor, policy, now, published)
@@ -69,7 +83,7 @@ def enforce_once(
         summary["outcomes"][outcome["status"]] = summary["outcomes"].get(outcome["status"], 0) + 1
         summary["runs"].append({"run_key": request.run_key, "run_id": result.run_id, "status": outcome["status"],
                                 "reason": outcome["reason"]})
-    with open_enforcer(job_resources["duckdb"], job_resources["hubspot"], job_resources["policy"],
-                       job_resources["slack"], run_id=None, write_mode=write_mode) as enforcer:
+    with open_enforcer(ready["duckdb"], ready["hubspot"], ready["policy"], ready["slack"], run_id=None,
+                       write_mode=write_mode) as enforcer:
         summary["recovery"] = enforcer.recover()
     return summary
