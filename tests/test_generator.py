@@ -295,3 +295,21 @@ def test_files_are_identical_across_processes_and_hash_seeds(tmp_path):
         digests.append((hashlib.sha256(out.read_bytes()).hexdigest(),
                         hashlib.sha256((tmp_path / f"p{hash_seed}.truth.json").read_bytes()).hexdigest()))
     assert digests[0] == digests[1]
+
+
+def test_no_instant_sits_on_an_ambiguous_boundary(small):
+    _, truth = small
+
+    def ms(text: str) -> int:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+    now = ms(truth["now"])
+    for row in truth["episodes"]:
+        mql, sla = ms(row["mql_at"]), row["sla_minutes"] * 60000
+        for edge in (sla, 2 * sla, 7 * 86_400_000):
+            assert abs((now - mql) - edge) > 1000, row["mql_id"]
+        if row["first_touch_at"]:
+            waited = ms(row["first_touch_at"]) - mql
+            assert waited > 0
+            for minutes in (5, 60, 240, 1440, row["sla_minutes"]):
+                assert abs(waited - minutes * 60000) > 1000, row["mql_id"]
