@@ -6,26 +6,36 @@
 -- previous period's rate of the same grain (on quarter rows: quarter over quarter).
 -- The benchmark columns are published inbound B2B SaaS ranges, shown beside the rates (not policy).
 WITH grains(period_type, months) AS (VALUES ('month', 1), ('quarter', 3)),
-mql_rows AS (
-    SELECT g.period_type,
-        CAST(date_trunc(g.period_type, timezone('UTC', s.mql_at)) AS DATE) AS period_start,
+utc_months AS (
+    -- finest grain first (UTC month x type x team x source); the period grains and roll-ups sum these counts
+    SELECT
+        CAST(date_trunc('month', DATE '1970-01-01' + CAST(epoch_ms(s.mql_at) // 86400000 AS INTEGER)) AS DATE) AS month_start,
         s.mql_type,
         coalesce(s.team, '(no team)') AS team,
         coalesce(s.lead_source, '(unknown)') AS lead_source,
-        s.sql_at IS NOT NULL AS reached_sql,
-        s.opportunity_at IS NOT NULL AS reached_opportunity,
-        s.customer_at IS NOT NULL AS reached_customer
-    FROM marts.speed_to_lead AS s CROSS JOIN grains AS g
+        count(*) AS mqls,
+        count(s.sql_at) AS sqls,
+        count(s.opportunity_at) AS opportunities,
+        count(s.customer_at) AS customers
+    FROM marts.speed_to_lead AS s
+    GROUP BY ALL
+),
+mql_rows AS (
+    SELECT g.period_type,
+        CASE g.period_type WHEN 'month' THEN m.month_start
+             ELSE CAST(date_trunc('quarter', m.month_start) AS DATE) END AS period_start,
+        m.mql_type, m.team, m.lead_source, m.mqls, m.sqls, m.opportunities, m.customers
+    FROM utc_months AS m CROSS JOIN grains AS g
 ),
 mql_counts AS (
     SELECT period_type, period_start,
         CASE WHEN grouping(mql_type) = 1 THEN 'all' ELSE mql_type END AS mql_type,
         CASE WHEN grouping(team) = 1 THEN 'all' ELSE team END AS team,
         CASE WHEN grouping(lead_source) = 1 THEN 'all' ELSE lead_source END AS lead_source,
-        count(*) AS mqls,
-        count(*) FILTER (WHERE reached_sql) AS sqls,
-        count(*) FILTER (WHERE reached_opportunity) AS opportunities,
-        count(*) FILTER (WHERE reached_customer) AS customers
+        CAST(sum(mqls) AS BIGINT) AS mqls,
+        CAST(sum(sqls) AS BIGINT) AS sqls,
+        CAST(sum(opportunities) AS BIGINT) AS opportunities,
+        CAST(sum(customers) AS BIGINT) AS customers
     FROM mql_rows
     GROUP BY GROUPING SETS (
         (period_type, period_start, mql_type, team, lead_source), (period_type, period_start, mql_type, team),
@@ -43,24 +53,32 @@ first_lead AS (
     WHERE property = 'lifecyclestage' AND value = 'lead'
     GROUP BY contact_id
 ),
-lead_rows AS (
-    SELECT g.period_type,
-        CAST(date_trunc(g.period_type, timezone('UTC', fl.lead_at)) AS DATE) AS period_start,
+lead_months AS (
+    SELECT
+        CAST(date_trunc('month', DATE '1970-01-01' + CAST(epoch_ms(fl.lead_at) // 86400000 AS INTEGER)) AS DATE) AS month_start,
         coalesce(pt.team, '(no team)') AS team,
         coalesce(c.lead_source, '(unknown)') AS lead_source,
-        c.contact_id IN (SELECT contact_id FROM marts.mql_episodes) AS became_mql
+        count(*) AS leads,
+        count(*) FILTER (WHERE c.contact_id IN (SELECT contact_id FROM marts.mql_episodes)) AS leads_became_mql
     FROM staging.contacts AS c
     JOIN first_lead AS fl ON fl.contact_id = c.contact_id
     LEFT JOIN primary_team AS pt ON pt.owner_id = c.owner_id
-    CROSS JOIN grains AS g
     WHERE NOT c.excluded
+    GROUP BY ALL
+),
+lead_rows AS (
+    SELECT g.period_type,
+        CASE g.period_type WHEN 'month' THEN m.month_start
+             ELSE CAST(date_trunc('quarter', m.month_start) AS DATE) END AS period_start,
+        m.team, m.lead_source, m.leads, m.leads_became_mql
+    FROM lead_months AS m CROSS JOIN grains AS g
 ),
 lead_counts AS (
     SELECT period_type, period_start, 'all' AS mql_type,
         CASE WHEN grouping(team) = 1 THEN 'all' ELSE team END AS team,
         CASE WHEN grouping(lead_source) = 1 THEN 'all' ELSE lead_source END AS lead_source,
-        count(*) AS leads,
-        count(*) FILTER (WHERE became_mql) AS leads_became_mql
+        CAST(sum(leads) AS BIGINT) AS leads,
+        CAST(sum(leads_became_mql) AS BIGINT) AS leads_became_mql
     FROM lead_rows
     GROUP BY GROUPING SETS ((period_type, period_start, team, lead_source), (period_type, period_start, team),
                             (period_type, period_start, lead_source), (period_type, period_start))

@@ -7,29 +7,34 @@ episodes AS (
     FROM marts.mql_episodes
     {% if incremental %}WHERE contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
 ),
+engagement_links AS {% if incremental %}MATERIALIZED {% endif %}(
+    -- incremental: the links of the contacts in scope first, so the engagement scans probe a small hash table
+    SELECT from_type AS family, from_id AS engagement_id, to_id AS contact_id
+    FROM staging.associations
+    WHERE to_type = 'contacts' AND from_type IN ('calls', 'emails', 'meetings', 'communications')
+    {% if incremental %}AND to_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
+),
 touches AS (
     SELECT 'calls' AS family, 'call' AS touch_type, 1 AS type_rank, engagement_id, occurred_at, owner_id
     FROM staging.calls
     WHERE NOT archived AND direction = 'OUTBOUND'
+    {% if incremental %}AND engagement_id IN (SELECT engagement_id FROM engagement_links WHERE family = 'calls'){% endif %}
     UNION ALL
     SELECT 'emails', 'email', 2, engagement_id, occurred_at, owner_id
     FROM staging.emails
     WHERE NOT archived AND direction IN ('EMAIL', 'FORWARDED_EMAIL')
+    {% if incremental %}AND engagement_id IN (SELECT engagement_id FROM engagement_links WHERE family = 'emails'){% endif %}
       AND coalesce(status, 'SENT') NOT IN ('BOUNCED', 'FAILED', 'SCHEDULED')
     UNION ALL
     SELECT 'meetings', 'meeting', 3, engagement_id, occurred_at, owner_id
     FROM staging.meetings
     WHERE NOT archived AND coalesce(outcome, '') <> 'CANCELED'
+    {% if incremental %}AND engagement_id IN (SELECT engagement_id FROM engagement_links WHERE family = 'meetings'){% endif %}
     UNION ALL
     SELECT 'communications', 'communication', 4, engagement_id, occurred_at, owner_id
     FROM staging.communications
     WHERE NOT archived AND channel IN ('SMS', 'WHATS_APP', 'LINKEDIN_MESSAGE') AND coalesce(logged_from, 'CRM') = 'CRM'
-),
-engagement_links AS (
-    SELECT from_type AS family, from_id AS engagement_id, to_id AS contact_id
-    FROM staging.associations
-    WHERE to_type = 'contacts' AND from_type IN ('calls', 'emails', 'meetings', 'communications')
-    {% if incremental %}AND to_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
+    {% if incremental %}AND engagement_id IN (SELECT engagement_id FROM engagement_links WHERE family = 'communications'){% endif %}
 ),
 contact_touches AS (
     SELECT l.contact_id, t.touch_type, t.type_rank, t.engagement_id, t.occurred_at, t.owner_id
