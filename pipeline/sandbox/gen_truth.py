@@ -141,6 +141,7 @@ class TruthBook:
             "enforcement_steps": len(self.enforcement),
             **{k: self.features.get(k, 0) for k in ("re_mql_contacts", "stage_skip_contacts", "contacts_still_mql")},
             "distractors": sum(len(v) for v in distractors.values()),
+            "contacts_by_kind": dict(sorted(self.kinds.items())),
         })
         return {
             "now": iso(self.now),
