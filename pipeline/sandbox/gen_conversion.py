@@ -16,6 +16,8 @@ P_OPPORTUNITY = {"<5 min": 0.62, "5-60 min": 0.43, "1-4 h": 0.28, "4-24 h": 0.16
 
 
 class ConversionMixin:
+    """Lifecycle conversions and deals of one episode, by its response bucket."""
+
     def _convert(self, mql: int, stop: int, first: Touch | None, ep: EpisodeRecord, owner: str,
                  last: bool) -> None:
         rng, h, spec = self.rng, self.h, self.spec

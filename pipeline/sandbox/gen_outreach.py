@@ -13,6 +13,8 @@ from pipeline.sandbox.gen_roster import Owner
 
 
 class OutreachMixin:
+    """First touch, follow-up sequence and distractors of one episode (uses the contact's state)."""
+
     def _first_touch(self, mql: int, stop: int, base: int, in_charge: str | None, ep: EpisodeRecord):
         rng, b, spec = self.rng, self.b, self.spec
         responder: Owner | None = b.roster.by_id.get(in_charge) if in_charge else None
