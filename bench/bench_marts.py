@@ -58,6 +58,7 @@ def _create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def generate_raw(con: duckdb.DuckDBPyConnection, contacts: int, engagements: int) -> None:
     """A synthetic portal, deterministic (hash-based), shaped like dlt's raw tables."""
+    con.execute("SET enable_progress_bar = false")
     _create_raw_tables(con)
     con.execute("SET TimeZone = 'UTC'")
     owners = 200
