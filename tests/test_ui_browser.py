@@ -7,6 +7,7 @@ Screenshots go to a temp dir, or to HANDOFF_SCREENSHOTS_DIR (e.g. `docs`) to ref
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -56,6 +57,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _location_status(base: str) -> str | None:
+    """The code location's load status from the webserver's GraphQL API (None while it does not answer)."""
+    query = b'{"query": "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"}'
+    request = urllib.request.Request(base + "/graphql", data=query, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    return next((e["loadStatus"] for e in entries if e["name"] == "hubspot_lead_handoff"), None)
+
+
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory):
     """dagster-webserver on pipeline/definitions.py (workspace.yaml), a free port and a temp DAGSTER_HOME."""
@@ -70,18 +83,18 @@ def webserver(tmp_path_factory):
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
+    status = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"dagster-webserver exited early: {(home / 'webserver.log').read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(base + "/server_info", timeout=2)
+        status = _location_status(base)
+        if status == "LOADED":
             break
-        except OSError:
-            time.sleep(0.5)
+        time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail("dagster-webserver did not answer within 120 s")
+        pytest.fail(f"the code location did not load within 180 s (last status {status})")
     yield base
     proc.terminate()
     try:
@@ -94,12 +107,13 @@ def webserver(tmp_path_factory):
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 
-def _open(browser, url: str, height: int = 1000):
-    page = browser.new_page(viewport={"width": 1400, "height": height})
+def _open(context, url: str, *, first: bool = False):
+    page = context.new_page()
     page.goto(url)
     page.wait_for_load_state("networkidle")
-    try:  # the first-visit community / newsletter dialog
-        page.get_by_role("button", name="Skip").first.click(timeout=3_000)
+    skip = page.get_by_role("button", name="Skip")
+    try:  # the first-visit community / newsletter dialog; dismissed once per browser context
+        skip.first.click(timeout=3_000 if first else 500)
     except PlaywrightTimeout:
         pass
     return page
@@ -114,25 +128,31 @@ def test_dagster_ui_lists_assets_schedules_and_sensor(browser, webserver, screen
     assert dg.AssetKey(["reports", "handoff_report"]) in keys
 
     # tall enough that the virtualised asset list renders every row
-    page = _open(browser, webserver + "/assets", height=400 + 90 * len(keys))
+    context = browser.new_context(viewport={"width": 1400, "height": 400 + 90 * len(keys)})
+    page = _open(context, webserver + "/assets", first=True)
     page.get_by_text("Never materialized").first.wait_for(timeout=90_000)
     body = page.inner_text("body")
     missing = [k.to_user_string() for k in keys if " / ".join(k.path) not in body]
     assert missing == [], f"assets not listed in the UI: {missing}"
     assert all(group in body for group in groups), groups
 
-    page = _open(browser, webserver + "/automation")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page = _open(context, webserver + "/automation")
+    page.set_viewport_size({"width": 1400, "height": 560})
     page.get_by_text("overdue_mql_sensor").first.wait_for(timeout=60_000)
+    page.get_by_text("02:30 AM UTC").first.wait_for(timeout=30_000)  # schedule details load after the list
     body = page.inner_text("body")
     for name in ("hourly_sync_schedule", "nightly_reconcile_schedule", "overdue_mql_sensor"):
         assert name in body
     assert "Every hour" in body and "02:30 AM UTC" in body
     page.screenshot(path=str(screenshots / "dagster-automation.png"))
 
-    page = _open(browser, webserver + "/locations/hubspot_lead_handoff/asset-groups/marts", height=900)
+    page = _open(context, webserver + "/locations/hubspot_lead_handoff/asset-groups/marts")
+    page.set_viewport_size({"width": 1400, "height": 900})
     page.get_by_text("speed_to_lead").first.wait_for(timeout=60_000)
     page.wait_for_timeout(1_500)  # the graph lays itself out
     page.screenshot(path=str(screenshots / "dagster-marts-lineage.png"))
+    context.close()
 
 
 def test_report_renders_charts_offline(browser, tmp_path, monkeypatch, screenshots):
