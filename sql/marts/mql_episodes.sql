@@ -12,34 +12,32 @@ history AS (
     SELECT h.contact_id, h.property, h.value, h.changed_at, h.hubspot_position
     FROM staging.contact_property_history AS h
     WHERE h.property IN ('lifecyclestage', 'hubspot_owner_id', 'recent_conversion_event_name', 'hs_lead_status')
-      AND h.contact_id IN (SELECT contact_id FROM eligible)
+    {% if incremental %}AND h.contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
+    -- (excluded contacts are dropped by the final join with `eligible`)
 ),
 lifecycle AS (
     -- ties on changed_at: HubSpot's order (older = higher position); without positions a cleared stage
     -- first, then the lifecycle order (a stage set in the same millisecond as an earlier stage follows it)
     SELECT contact_id, changed_at, value AS stage,
-        row_number() OVER (
-            PARTITION BY contact_id
-            ORDER BY changed_at, hubspot_position DESC NULLS LAST,
-                     CASE value WHEN '' THEN 0 WHEN 'subscriber' THEN 1 WHEN 'lead' THEN 2
-                         WHEN 'marketingqualifiedlead' THEN 3 WHEN 'salesqualifiedlead' THEN 4
-                         WHEN 'opportunity' THEN 5 WHEN 'customer' THEN 6 WHEN 'evangelist' THEN 7
-                         WHEN 'other' THEN 8 ELSE 9 END,
-                     value
-        ) AS seq
+        row_number() OVER lifecycle_order AS seq,
+        lag(value) OVER lifecycle_order AS previous_stage
     FROM history
     WHERE property = 'lifecyclestage'
-),
-with_previous AS (
-    SELECT *, lag(stage) OVER (PARTITION BY contact_id ORDER BY seq) AS previous_stage
-    FROM lifecycle
+    WINDOW lifecycle_order AS (
+        PARTITION BY contact_id
+        ORDER BY changed_at, hubspot_position DESC NULLS LAST,
+                 CASE value WHEN '' THEN 0 WHEN 'subscriber' THEN 1 WHEN 'lead' THEN 2
+                     WHEN 'marketingqualifiedlead' THEN 3 WHEN 'salesqualifiedlead' THEN 4
+                     WHEN 'opportunity' THEN 5 WHEN 'customer' THEN 6 WHEN 'evangelist' THEN 7
+                     WHEN 'other' THEN 8 ELSE 9 END,
+                 value)
 ),
 openings AS (
     SELECT contact_id, changed_at AS mql_at, seq AS open_seq,
         row_number() OVER w AS episode_number,
         lead(changed_at) OVER w AS next_mql_at,
         lead(seq) OVER w AS next_open_seq
-    FROM with_previous
+    FROM lifecycle
     WHERE stage = 'marketingqualifiedlead' AND previous_stage IS DISTINCT FROM 'marketingqualifiedlead'
     WINDOW w AS (PARTITION BY contact_id ORDER BY seq)
 ),
@@ -108,7 +106,7 @@ deal_contacts AS (
     FROM staging.associations AS a
     JOIN staging.deals AS d ON d.deal_id = a.from_id
     WHERE a.from_type = 'deals' AND a.to_type = 'contacts' AND NOT d.archived AND d.created_at IS NOT NULL
-      AND a.to_id IN (SELECT contact_id FROM eligible)
+      {% if incremental %}AND a.to_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
 ),
 first_deal AS (
     SELECT o.contact_id, o.open_seq, min(dc.created_at) AS deal_created_at

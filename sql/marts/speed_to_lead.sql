@@ -12,7 +12,7 @@ engagement_links AS {% if incremental %}MATERIALIZED {% endif %}(
     SELECT from_type AS family, from_id AS engagement_id, to_id AS contact_id
     FROM staging.associations
     WHERE to_type = 'contacts' AND from_type IN ('calls', 'emails', 'meetings', 'communications')
-    {% if incremental %}AND to_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
+      AND to_id IN (SELECT contact_id FROM episodes)  -- only contacts with an episode can have touches
 ),
 touches AS (
     SELECT 'calls' AS family, 'call' AS touch_type, 1 AS type_rank, engagement_id, occurred_at, owner_id
