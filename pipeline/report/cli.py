@@ -68,8 +68,8 @@ def status(as_json: bool, show_all: bool, at_risk_fraction: float, db: str | Non
     totals = data["totals"]
     title = f"MQLs waiting for a first touch at {_short(data['now'])} UTC (data as of {_short(data['data_as_of'])})"
     table = Table(title=title, title_justify="left")
-    for name in ("rep", "team", "state", "time left", "type", "MQL at", "due", "mql_id", "record"):
-        table.add_column(name, no_wrap=name in ("time left", "mql_id"), overflow="fold")
+    for name in ("rep", "team", "state", "time left", "type", "due (UTC)", "mql_id", "contact"):
+        table.add_column(name, no_wrap=name not in ("rep", "team"))
     styles = {"overdue": "bold red", "at_risk": "yellow", "on_track": "green"}
     for rep in data["reps"]:
         for i, ep in enumerate(rep["episodes"]):
@@ -77,11 +77,14 @@ def status(as_json: bool, show_all: bool, at_risk_fraction: float, db: str | Non
             table.add_row(
                 rep["owner"] if i == 0 else "", (rep["team"] or "") if i == 0 else "",
                 f"[{styles[ep['state']]}]{ep['state'].replace('_', ' ')}[/]", format_minutes(ep["minutes_left"]),
-                ep["mql_type"], _short(ep["mql_at"]), _short(ep["sla_due_at"]), ep["mql_id"], ep["url"],
+                "demo" if ep["mql_type"] == "demo_request" else ep["mql_type"], _short(ep["sla_due_at"]), ep["mql_id"],
+                f"[link={ep['url']}]{ep['contact_id']}[/link]",
                 end_section=last,
             )
     if data["reps"]:
         console.print(table)
+        sample = data["reps"][0]["episodes"][0]
+        console.print(f"contact records: {sample['url'].rsplit('/', 1)[0]}/<contact> (links in --json)")
     hidden = "" if show_all else " (--all lists them)"
     console.print(f"{totals['overdue']} overdue, {totals['at_risk']} at risk, {totals['on_track']} on track{hidden}; "
                   f"MQLs of the last {data['lookback_days']:g} days with no touch yet")
