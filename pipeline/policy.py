@@ -119,6 +119,11 @@ class Managers(_Strict):
             return self.teams[team], "team"
         return self.fallback, ("fallback" if self.fallback else "none")
 
+    def recipients(self) -> set[str]:
+        """Every configured recipient, lower-cased (owner ids or emails)."""
+        values = [*self.owners.values(), *self.teams.values(), self.fallback]
+        return {v.strip().lower() for v in values if v}
+
 
 class RoutingRule(_Strict):
     name: str
@@ -156,6 +161,8 @@ class Routing(_Strict):
     rules: list[RoutingRule] = []
     reps: dict[str, RepSettings] = {}
     default_daily_cap: int = Field(25, ge=0)
+    # owners named as recipients under `managers` are not picked from a team or pool unless this is true
+    route_to_managers: bool = False
 
     @field_validator("rules")
     @classmethod

@@ -26,16 +26,17 @@ def test_backtest_replays_history_and_reports_load_and_difference(world, capsys)
     assert code == 0
     result = json.loads(out)
     assert result["episodes"] == 11
-    # each MQL routed at its own mql_at as a new lead, open until its real first touch:
+    # each MQL routed at its own mql_at as a new lead, open until its real first touch (ties: fewer new leads
+    # today, then longest since the last lead, then owner id):
     # 6 -> 101 (inbound, all free); 2 -> 201 (EMEA); 8 -> 202 (201 holds 2); 9 -> 301 (Lend Bank's owner is
-    # archived: Fintech); at 12:00, 1 -> 103 (Acme's owner), 10 -> 101, 4 -> 102, 5 -> 101, 7 -> 102;
-    # 11 (12:30) -> 103 (4 was touched at 12:20, 103 has fewer new leads today); 3 (14:30) -> 102
+    # archived: Fintech); at 12:00, 1 -> 103 (Acme's owner), 10 -> 102 (never had one), 4 -> 101, 5 -> 101,
+    # 7 -> 102; 11 (12:30) -> 103 (4 was touched at 12:20; 103 had fewer today); 3 (14:30) -> 101
     assert {r["rule"]: r["leads"] for r in result["by_rule"]} == {
         "inbound": 7, "emea_territory": 2, "fintech_vertical": 1, "account_owner": 1}
     assert {r["owner_id"]: (r["backtest"], r["actual"], r["difference"]) for r in result["by_rep"]} == {
-        "101": (3, 5, -2), "102": (3, 4, -1), "103": (2, 0, 2), "201": (1, 1, 0), "202": (1, 1, 0),
+        "101": (4, 5, -1), "102": (2, 4, -2), "103": (2, 0, 2), "201": (1, 1, 0), "202": (1, 1, 0),
         "301": (1, 0, 1)}
-    assert result["would_change_owner"] == 5  # contacts 1, 4, 5, 9, 11
+    assert result["would_change_owner"] == 6  # contacts 1, 3, 5, 9, 10, 11
     assert result["no_owner_available"] == 0
 
 

@@ -177,3 +177,19 @@ routing:
     # Ana touched her first lead at 14:30, so at 15:00 her open load is 0 again and she is still the lightest
     assert [d["owner_id"] for d in decide(released, policy, load=load)] == ["11", "11"]
     assert [d["owner_id"] for d in decide(kept, policy, load=load)] == ["11", "12"]
+
+
+def test_managers_are_not_routed_leads_from_their_team_unless_the_policy_says_so():
+    with_manager = POLICY + """
+managers:
+  teams: {"North America": BEN@x.example}
+"""
+    owners = [d["owner_id"] for d in decide([lead(f"{i}:1") for i in range(1, 5)], with_manager)]
+    assert owners == ["11", "13", "11", "13"]
+    [d] = decide([lead("9:1")], with_manager)
+    why = {c["owner_id"]: c["why_not"] for c in json.loads(d["candidates"])}
+    assert why["12"] == "a manager (policy managers; set routing.route_to_managers to include)"
+    opted_in = with_manager.replace("routing:\n", "routing:\n  route_to_managers: true\n")
+    assert [d["owner_id"] for d in decide([lead(f"{i}:1") for i in range(1, 4)], opted_in)] == ["11", "12", "13"]
+    # an account the manager owns stays with the manager
+    assert decide([lead("1:1", company_owner_id="12")], with_manager)[0]["owner_id"] == "12"

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.sla.runner import enforce_once
 from pipeline.sla.sensor import overdue_mql_sensor
-from tests.fixtures.enforcement import by_contact
+from tests.fixtures.enforcement import by_contact, enforce_directly
 
 M, R = "manager_escalation", "reassignment"
 
@@ -126,8 +126,7 @@ def test_sensor_skips_with_a_reason_when_the_published_copy_is_missing_or_empty(
 def test_sensor_sees_steps_recorded_in_the_published_ops_tables(world):
     from tests.fixtures.enforcement import publish
 
-    with dg.DagsterInstance.ephemeral() as instance:
-        enforce_once(instance, world.resources())
+    assert enforce_directly(world) == {"done": 9, "cancelled": 4}
     publish(world.db_path)  # the next build publishes the ops tables with the marts
     result = overdue_mql_sensor(dg.build_sensor_context(resources={"policy": world.resources()["policy"]}))
     assert result.run_requests == []
@@ -136,9 +135,7 @@ def test_sensor_sees_steps_recorded_in_the_published_ops_tables(world):
 def test_dry_run_records_the_intended_writes_and_changes_nothing_in_hubspot(world, tmp_path):
     dry = tmp_path / "dry.yaml"
     dry.write_text(world.policy_path.read_text().replace("write_mode: live", "write_mode: dry_run"))
-    with dg.DagsterInstance.ephemeral() as instance:
-        summary = enforce_once(instance, world.resources(policy_path=dry))
-    assert summary["outcomes"] == {"done": 5, "dry_run": 4, "cancelled": 4}
+    assert enforce_directly(world, policy_path=dry) == {"done": 5, "dry_run": 4, "cancelled": 4}
     decisions = world.rows("SELECT mql_id, to_owner_id, owner_write, task_write, task_id FROM ops.routing_decisions")
     assert {(m, o, ow, tw, t) for m, o, ow, tw, t in decisions} == {
         (m, o, "dry_run", "dry_run", None) for m, (o, _) in EXPECTED_REASSIGNMENTS.items()}

@@ -11,7 +11,8 @@ Input frames (extra columns are ignored, missing optional ones are treated as nu
   ``company_region``, ``industry``, ``company_owner_id``, ``inbound`` (bool), optional ``routed_at``
   (UTC datetime; default ``now``) and ``release_at`` (when the lead stops counting as open load, for replays).
 - roster: ``owner_id``, ``email``, ``name``, ``active`` (bool), ``teams`` (list of team names).
-- load: ``owner_id``, ``open_mqls``, ``assigned_today`` (new leads already routed to the rep on ``now``'s date).
+- load: ``owner_id``, ``open_mqls``, ``assigned_today`` (new leads already routed to the rep on ``now``'s date),
+  optional ``last_assigned_at`` (when the rep last received a routed lead).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import polars as pl
 
 from pipeline.policy import BusinessHours, Policy, RoutingRule
 
+NEVER = datetime.min.replace(tzinfo=timezone.utc)
 LEAD_SCHEMA: dict[str, pl.DataType] = {
     "mql_id": pl.Utf8,
     "contact_id": pl.Utf8,
@@ -112,6 +114,8 @@ class _Rep:
     away: bool = False
     working_hours: BusinessHours | None = None
     open_load: int = 0
+    manager: bool = False
+    last_assigned_at: datetime = NEVER
     assigned_by_day: dict[str, int] = field(default_factory=dict)
 
 
@@ -130,6 +134,10 @@ class _Roster:
             self.reps[rep.owner_id] = rep
             if rep.email:
                 self.by_email[rep.email.lower()] = rep.owner_id
+        if not policy.routing.route_to_managers:
+            managers = policy.managers.recipients()
+            for rep in self.reps.values():
+                rep.manager = rep.owner_id.lower() in managers or (rep.email or "").lower() in managers
         for key, settings in policy.routing.reps.items():
             rep = self.get(key)
             if rep is None:
@@ -146,6 +154,8 @@ class _Roster:
                     continue
                 rep.open_load = int(row.get("open_mqls") or 0)
                 rep.assigned_by_day[today] = int(row.get("assigned_today") or 0)
+                if row.get("last_assigned_at") is not None:
+                    rep.last_assigned_at = row["last_assigned_at"]
         self.releases: list[tuple[datetime, str]] = []  # (release_at, owner_id) min-heap
 
     def get(self, key: str | None) -> _Rep | None:
@@ -169,11 +179,13 @@ def _day_key(at: datetime, policy: Policy) -> str:
     return at.astimezone(ZoneInfo(policy.business_hours.timezone)).date().isoformat()
 
 
-def _why_not(rep: _Rep, missed: str | None, at: datetime, day: str) -> str | None:
+def _why_not(rep: _Rep, missed: str | None, at: datetime, day: str, *, from_group: bool) -> str | None:
     if not rep.active:
         return "inactive in HubSpot"
     if missed and rep.owner_id == missed:
         return "missed this SLA"
+    if from_group and rep.manager:
+        return "a manager (policy managers; set routing.route_to_managers to include)"
     if rep.away:
         return "marked away in the policy"
     if rep.working_hours is not None and not in_working_hours(rep.working_hours, at):
@@ -208,7 +220,7 @@ def _decide(lead: dict, rule_ids: list[int], policy: Policy, roster: _Roster, at
         reps, unknown, team = _targets(rule, lead, roster)
         best: tuple | None = None
         for rep in reps:
-            why = _why_not(rep, missed, at, day)
+            why = _why_not(rep, missed, at, day, from_group=bool(rule.team or rule.pool))
             if rule.type == "account_owner" and why and why.startswith("at daily cap"):
                 why = None  # the account's owner keeps the account whatever the day's count
             score = rep.open_load / rep.weight
@@ -218,7 +230,7 @@ def _decide(lead: dict, rule_ids: list[int], policy: Policy, roster: _Roster, at
                 "score": round(score, 6), "available": why is None, "why_not": why,
             })
             if why is None:
-                key = (score, rep.assigned_by_day.get(day, 0), rep.owner_id)
+                key = (score, rep.assigned_by_day.get(day, 0), rep.last_assigned_at, rep.owner_id)
                 if best is None or key < best[0]:
                     best = (key, rep)
         for key in unknown:
@@ -232,6 +244,7 @@ def _decide(lead: dict, rule_ids: list[int], policy: Policy, roster: _Roster, at
             entry["chosen"] = entry.get("owner_id") == chosen.owner_id and entry["rule"] == rule.name
         chosen.open_load += 1
         chosen.assigned_by_day[day] = chosen.assigned_by_day.get(day, 0) + 1
+        chosen.last_assigned_at = at
         if lead.get("release_at") is not None:
             heapq.heappush(roster.releases, (lead["release_at"], chosen.owner_id))
         why = f"{rule.name} ({rule.type})" + (f" -> team {team}" if team else "")

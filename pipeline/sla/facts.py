@@ -202,13 +202,16 @@ def load(con, policy: Policy, now: datetime) -> pl.DataFrame:
     open_load = frame(con, f"""
         SELECT {owner} AS owner_id, count(*) AS open_mqls FROM marts.speed_to_lead s {joins}
         WHERE s.first_touch_at IS NULL AND s.mql_at >= ? AND s.mql_at <= ? GROUP BY 1""", [since, now])
-    today = pl.DataFrame(schema={"owner_id": pl.Utf8, "assigned_today": pl.Int64})
+    today = pl.DataFrame(schema={"owner_id": pl.Utf8, "assigned_today": pl.Int64,
+                                 "last_assigned_at": pl.Datetime("us", "UTC")})
     if has_ops:
         tz = ZoneInfo(policy.business_hours.timezone)
         day_start = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tz)
         today = frame(con, """
-            SELECT to_owner_id AS owner_id, count(*) AS assigned_today FROM ops.routing_decisions
-            WHERE to_owner_id IS NOT NULL AND decided_at >= ? AND decided_at <= ? GROUP BY 1""",
+            SELECT to_owner_id AS owner_id, count(*) FILTER (WHERE decided_at >= ?) AS assigned_today,
+                   max(decided_at) AS last_assigned_at
+            FROM ops.routing_decisions
+            WHERE to_owner_id IS NOT NULL AND decided_at <= ? GROUP BY 1""",
             [day_start, now])
     out = open_load.filter(pl.col("owner_id").is_not_null()).join(today, on="owner_id", how="full", coalesce=True)
     return out.with_columns(pl.col("open_mqls").fill_null(0).cast(pl.Int64),
