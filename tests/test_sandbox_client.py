@@ -258,6 +258,7 @@ def test_owners_pages_archived_and_by_id(hubspot_client):
     assert [o.id for o in second.results] == ["102"] and second.paging is None
     assert [o.id for o in api.get_page(archived=True).results] == ["103"]
     assert api.get_by_id(102).last_name == "Rep"
+    assert api.get_by_id(9101, id_property="userId").id == "101"
     assert [o.id for o in api.get_page(email="grace.rep@example.com").results] == ["102"]
 
 

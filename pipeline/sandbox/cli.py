@@ -59,7 +59,7 @@ def serve(snapshot: Path | None, contacts: int | None, seed: int, port: int, hos
         generate_portal = _generator("generate_portal")
         data, _truth = generate_portal(contacts, seed)
         source = f"generated portal ({contacts:,} contacts, seed {seed})"
-    portal = Portal.from_snapshot(data, validate=not snapshot)
+    portal = Portal.from_snapshot(data, validate=not snapshot, owned=True)
     del data
     handle = run_in_thread(portal, port=port, host=host, token=token, limits=limits, faults=faults,
                            search_lag_s=search_lag)

@@ -183,6 +183,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 
 
+def iso_ms(text: str | None) -> int:
+    """Epoch ms of a stored instant (the fast path for HubSpot's own ISO format); 0 when absent or unparseable."""
+    try:
+        return (datetime.fromisoformat(text) - _EPOCH) // _MS
+    except (TypeError, ValueError):
+        parsed = parse_instant_ms(text)
+        return parsed if parsed is not None else 0
+
+
 def to_ms(moment: datetime) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)

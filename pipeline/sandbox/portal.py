@@ -8,6 +8,7 @@ from an injectable ``clock`` (default: real UTC now).
 from __future__ import annotations
 
 import bisect
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,11 +25,14 @@ from pipeline.sandbox.crm_model import (
     association_type_name,
     created_property,
     iso_instant,
+    iso_ms,
     modified_property,
     parse_instant_ms,
 )
+from pipeline.sandbox.snapshot import paused_gc, validate_snapshot
 
 DEFAULT_OWNER_INSTANT = "2020-01-01T00:00:00.000Z"
+FREEZE_ABOVE = 200_000  # objects
 IMPLIED_HISTORY_SOURCE = "CRM_UI"
 
 
@@ -50,8 +54,7 @@ class ObjectStore:
         self.next_id = 1
 
     def modified_key(self, obj: dict) -> tuple[int, int]:
-        ms = parse_instant_ms(obj["properties"].get(self.modified_name))
-        return (ms if ms is not None else 0, int(obj["id"]))
+        return (iso_ms(obj["properties"].get(self.modified_name)), int(obj["id"]))
 
     def index_add(self, obj: dict) -> None:
         oid = int(obj["id"])
@@ -91,6 +94,24 @@ def _own_object(object_type: str, source: dict) -> dict:
         obj["archivedAt"] = source.get("archivedAt") or obj["updatedAt"]
     if source.get("propertiesWithHistory"):
         obj["propertiesWithHistory"] = dict(source["propertiesWithHistory"])  # lists are replaced, never changed
+    return obj
+
+
+def _take_object(object_type: str, obj: dict) -> dict:
+    """Like _own_object, but adopts the snapshot's dict itself (``owned=True``): no copy."""
+    obj.pop("associations", None)
+    props = obj.setdefault("properties", {})
+    props["hs_object_id"] = obj["id"]
+    props.setdefault(created_property(object_type), obj["createdAt"])
+    modified_name = modified_property(object_type)
+    if not obj.get("updatedAt"):
+        obj["updatedAt"] = props.get(modified_name) or obj["createdAt"]
+    props[modified_name] = obj["updatedAt"]
+    obj["archived"] = bool(obj.get("archived", False))
+    if obj["archived"] and not obj.get("archivedAt"):
+        obj["archivedAt"] = obj["updatedAt"]
+    if not obj.get("propertiesWithHistory"):
+        obj.pop("propertiesWithHistory", None)
     return obj
 
 
@@ -134,17 +155,28 @@ class Portal:
     # --- construction ---------------------------------------------------------------------------------
 
     @classmethod
-    def from_snapshot(cls, data: dict, *, clock: Callable[[], datetime] | None = None,
-                      validate: bool = True) -> Portal:
-        """Build a portal from a snapshot dict (validated unless ``validate=False``; the dict is not changed)."""
-        if validate:
-            from pipeline.sandbox.snapshot import validate_snapshot
+    def from_snapshot(cls, data: dict, *, clock: Callable[[], datetime] | None = None, validate: bool = True,
+                      owned: bool = False) -> Portal:
+        """Build a portal from a snapshot dict (validated unless ``validate=False``).
 
+        The dict is left unchanged unless ``owned=True``, which hands its objects over to the portal (no copies:
+        half the memory for big portals; the caller must not use the dict afterwards).
+        """
+        if validate:
             validate_snapshot(data)
+        with paused_gc():
+            portal = cls._build(data, clock, owned)
+        if sum(len(s.by_id) for s in portal.stores.values()) >= FREEZE_ABOVE:
+            gc.freeze()  # millions of long-lived objects: keep the cyclic GC from re-scanning them while serving
+        return portal
+
+    @classmethod
+    def _build(cls, data: dict, clock, owned: bool) -> Portal:
         portal = cls(data.get("portal", {}), clock=clock)
         for owner in data.get("owners", []):
             portal.owners[owner["id"]] = _normalise_owner(owner)
         portal.owner_ids = sorted(int(i) for i in portal.owners)
+        own = _take_object if owned else _own_object
         for object_type in OBJECT_TYPES:
             store = portal.stores[object_type]
             objects = data.get(object_type, [])
@@ -152,21 +184,28 @@ class Portal:
             archived: list[int] = []
             modified: list[tuple[int, int]] = []
             schema = store.schema
+            modified_name = store.modified_name
+            by_id = store.by_id
+            link = portal._link
             for source in objects:
-                obj = _own_object(object_type, source)
-                store.by_id[obj["id"]] = obj
-                schema.update(obj["properties"])
+                associations = source.get("associations")
+                obj = own(object_type, source)
+                object_id = obj["id"]
+                by_id[object_id] = obj
+                props = obj["properties"]
+                schema.update(props)
                 if "propertiesWithHistory" in obj:
                     schema.update(obj["propertiesWithHistory"])
-                oid = int(obj["id"])
+                oid = int(object_id)
                 if obj["archived"]:
                     archived.append(oid)
                 else:
                     active.append(oid)
-                    modified.append(store.modified_key(obj))
-                for target, target_ids in (source.get("associations") or {}).items():
-                    for target_id in target_ids:
-                        portal._link(object_type, obj["id"], target, str(target_id))
+                    modified.append((iso_ms(props[modified_name]), oid))
+                if associations:
+                    for target, target_ids in associations.items():
+                        for target_id in target_ids:
+                            link(object_type, object_id, target, str(target_id))
             store.active = sorted(active)
             store.archived = sorted(archived)
             store.modified = sorted(modified)

@@ -135,7 +135,10 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
 
     @app.get("/crm/v3/owners/{owner_id}")
     async def owners_get(owner_id: str, request: Request) -> Response:
-        owner = portal.owners.get(owner_id)
+        if request.query_params.get("idProperty") == "userId":
+            owner = next((o for o in portal.owners.values() if str(o["userId"]) == owner_id), None)
+        else:
+            owner = portal.owners.get(owner_id)
         if owner is None or owner["archived"] != _flag(request, "archived"):
             raise ApiError(404, "OBJECT_NOT_FOUND", f"Owner {owner_id} not found", context={"id": [owner_id]})
         return _json(owner)
