@@ -102,3 +102,25 @@ def test_format_minutes():
     assert format_minutes(-60) == "overdue 1h 0m"
     assert format_minutes(30) == "30m left"
     assert format_minutes(1500.4) == "1d 1h 0m left"
+
+
+def test_status_on_a_locked_database_names_the_holder(published, capsys):
+    """Another process holding the file read-write (e.g. `duckdb` without -readonly): one line with its pid."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys, time; c = duckdb.connect({str(published)!r}); "
+                               "print('ready', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(SystemExit):
+            main(["status"])
+        err = capsys.readouterr().err
+        assert err == (f"error: {published} is locked by process {holder.pid}, which opened it read-write: close "
+                       "that session (analysts: `duckdb -readonly`), or retry when it has finished\n")
+    finally:
+        holder.kill()
+        holder.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -19,9 +20,11 @@ def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
     except duckdb.IOException as err:
         text = str(err)
         if "lock" in text.lower():
+            pid = re.search(r"PID (\d+)", text)
+            holder = f"process {pid.group(1)}" if pid else "another process"
             raise DatabaseLockedError(
-                f"{path} is locked by another process (a running build?): read the published copy, "
-                "or retry when the build has finished"
+                f"{path} is locked by {holder}, which opened it read-write: close that session (analysts: "
+                "`duckdb -readonly`), or retry when it has finished"
             ) from None
         raise HandoffError(f"cannot open {path}: {text.splitlines()[0]}") from None
     con.execute("SET TimeZone = 'UTC'")
