@@ -16,7 +16,7 @@ from pipeline.errors import ConfigError
 from pipeline.resources import HubSpotResource, PolicyResource, SlackResource
 from pipeline.settings import now as clock
 from pipeline.sla.crm import LiveCrm
-from pipeline.sla.ops_tables import ensure_ops_tables
+from pipeline.sla.ops_tables import ensure_ops_tables, status_counts
 from pipeline.sla.steps import STEPS, Enforcer
 
 JOB_NAME = "sla_enforcement"
@@ -64,6 +64,12 @@ def enforce_step(
                        write_mode=config.write_mode or None) as enforcer:
         outcome = enforcer.run(config.mql_id, config.step)
         recovery = enforcer.recover()
+        counts = status_counts(enforcer.con)
+    for table, by_status in counts.items():
+        context.log_event(dg.AssetMaterialization(
+            asset_key=["ops", table], description=f"{config.mql_id} {config.step}: {outcome.status}",
+            metadata={"rows": sum(by_status.values()), "by_status" if table != "routing_decisions" else "by_rule":
+                      dg.MetadataValue.json(by_status)}))
     context.add_output_metadata({
         "mql_id": config.mql_id, "step": config.step, "status": outcome.status, "reason": outcome.reason,
         "alert_id": outcome.alert_id or "", "write_mode": enforcer.write_mode,

@@ -80,3 +80,14 @@ def table_exists(con, schema: str, table: str) -> bool:
         [schema, table],
     ).fetchone()
     return bool(row and row[0])
+
+
+def status_counts(con) -> dict[str, dict[str, int]]:
+    """Rows by status of each ops table (for run metadata)."""
+    out = {}
+    for table in ("alerts", "enforcement_log"):
+        rows = con.execute(f"SELECT status, count(*) FROM ops.{table} GROUP BY 1 ORDER BY 1").fetchall()
+        out[table] = {status: n for status, n in rows}
+    rows = con.execute("SELECT coalesce(rule, 'none'), count(*) FROM ops.routing_decisions GROUP BY 1 ORDER BY 1")
+    out["routing_decisions"] = {rule: n for rule, n in rows.fetchall()}
+    return out
