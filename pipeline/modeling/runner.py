@@ -201,6 +201,33 @@ _TEAM_CHANGES = """UNION ALL
     SELECT contact_id FROM marts.speed_to_lead WHERE owner_id IN (SELECT owner_id FROM changed_owner_teams)"""
 
 
+_CHANGED_OWNER_TEAMS = """
+    SELECT coalesce(now_team.owner_id, was.owner_id) AS owner_id
+    FROM (SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
+          FROM staging.owner_teams WHERE team_name IS NOT NULL GROUP BY owner_id) AS now_team
+    FULL OUTER JOIN staging._owner_team_snapshot AS was ON was.owner_id = now_team.owner_id
+    WHERE now_team.team IS DISTINCT FROM was.team"""
+_ADD_TEAM_CHANGES = f"""
+INSERT INTO staging._build_scope
+SELECT DISTINCT contact_id FROM marts.speed_to_lead
+WHERE owner_id IN ({_CHANGED_OWNER_TEAMS})
+  AND contact_id NOT IN (SELECT contact_id FROM staging._build_scope)"""
+
+
+def _scope_key_matches(con: duckdb.DuckDBPyConnection, key: list) -> bool:
+    """Whether ``staging._build_scope`` holds the episode-level changes for exactly these watermarks/clocks."""
+    if not _table_exists(con, "staging", "_build_scope_key"):
+        return False
+    row = con.execute("SELECT old_watermark, new_watermark, old_now, new_now FROM staging._build_scope_key").fetchone()
+    return row is not None and list(row) == key
+
+
+def _save_scope_key(con: duckdb.DuckDBPyConnection, key: list) -> None:
+    con.execute("CREATE OR REPLACE TABLE staging._build_scope_key AS SELECT CAST(? AS VARCHAR) AS old_watermark, "
+                "CAST(? AS VARCHAR) AS new_watermark, CAST(? AS TIMESTAMPTZ) AS old_now, "
+                "CAST(? AS TIMESTAMPTZ) AS new_now", key)
+
+
 def _ensure_owner_team_snapshot(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS staging._owner_team_snapshot (owner_id VARCHAR, team VARCHAR)")
 
@@ -241,15 +268,27 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
     state = _state(con, model)
     reason = _full_reason(con, model, state, policy_digest, now, watermark, full_refresh)
     scope = None
+    details: dict = {}
     if not reason:
-        team_changes = _TEAM_CHANGES if model == "speed_to_lead" else ""
-        _run(con, "staging._build_scope", _SCOPE_SQL.replace("{team_changes}", team_changes),
-             {"old": state["watermark"], "new": watermark, "old_now": state["now_at"], "now": now})
+        scope_started = time.perf_counter()
+        key = [state["watermark"], watermark, state["now_at"], now]
+        if _scope_key_matches(con, key):
+            # mql_episodes computed the same changes a moment ago: add only the team moves
+            if model == "speed_to_lead":
+                _run(con, "staging._build_scope", _ADD_TEAM_CHANGES)
+        else:
+            team_changes = _TEAM_CHANGES if model == "speed_to_lead" else ""
+            _run(con, "staging._build_scope", _SCOPE_SQL.replace("{team_changes}", team_changes),
+                 {"old": state["watermark"], "new": watermark, "old_now": state["now_at"], "now": now})
+            if model == "mql_episodes":
+                _save_scope_key(con, key)
         scope = _count(con, "staging._build_scope")
-        total = _count(con, "staging.contacts")
+        details["scope_seconds"] = round(time.perf_counter() - scope_started, 3)
+        total = _count(con, f'{RAW_SCHEMA}."contacts"')
         if total and scope > FULL_REBUILD_SHARE * total:
             reason = f"large change ({scope} of {total} contacts)"
     if reason:
+        con.execute("DROP TABLE IF EXISTS staging._build_scope_key")
         _run(con, f"marts.{model}", f"CREATE OR REPLACE TABLE marts.{model} AS {render(con, 'marts', model)}")
     else:
         query = render(con, "marts", model, incremental=True)
@@ -273,7 +312,7 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
     _save_state(con, model, watermark=watermark, policy_digest=policy_digest, now=now, full=bool(reason))
     return BuildResult(f"marts.{model}", "full" if reason else "incremental", _count(con, f"marts.{model}"),
                        time.perf_counter() - started, reason=reason or "changed contacts only",
-                       scope_contacts=scope)
+                       scope_contacts=scope, details=details)
 
 
 def build_staging(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> list[BuildResult]:
