@@ -79,6 +79,9 @@ def test_handoff_run_path_produces_exactly_the_expected_alerts_and_reassignments
         assert summary["requested"] == 13
         assert summary["outcomes"] == {"done": 9, "cancelled": 4}
         assert summary["failed_runs"] == []
+        assert summary["ops"] == {"alerts": {"delivered": 9}, "enforcement_log": {"cancelled": 4, "done": 9},
+                                  "routing_decisions": {"account_owner": 1, "emea_territory": 1,
+                                                        "fintech_vertical": 1, "inbound": 1}}
         _assert_world_outcome(world)
         # the task is due within the SLA (demo: 60 min after NOW)
         assert _tasks(world, "1")[0]["properties"]["hs_timestamp"].startswith("2026-11-02T16:00:00")

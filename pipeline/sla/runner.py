@@ -16,6 +16,7 @@ import dagster as dg
 from pipeline.settings import load_settings
 from pipeline.settings import now as clock
 from pipeline.sla.job import open_enforcer, sla_enforcement_job
+from pipeline.sla.ops_tables import status_counts
 from pipeline.sla.sensor import SENSOR_NAME, evaluate
 
 RUN_KEY_TAG = "dagster/run_key"
@@ -86,4 +87,5 @@ def _enforce_once(instance, job_resources: dict, ready: dict, *, write_mode: str
     with open_enforcer(ready["duckdb"], ready["hubspot"], ready["policy"], ready["slack"], run_id=None,
                        write_mode=write_mode) as enforcer:
         summary["recovery"] = enforcer.recover()
+        summary["ops"] = status_counts(enforcer.con)  # rows by status in the main DB (the published copy lags)
     return summary
