@@ -108,8 +108,8 @@ def hubspot_raw_assets(
     client = hubspot.get_client()
     tables = {key.path[-1] for key in context.selected_asset_keys}
     report = RunReport()
-    source = hubspot_source(client, object_types=_types_for(tables), mode=config.mode, lag_s=config.lag_seconds,
-                            report=report)
+    source = hubspot_source(client, object_types=_types_for(tables), mode=config.mode, tables=sorted(tables),
+                            lag_s=config.lag_seconds, report=report)
     with duckdb.get_connection() as con:
         before = table_counts(con)
     with tempfile.TemporaryDirectory(prefix="hubspot_handoff_dlt_") as work_dir:

@@ -152,6 +152,23 @@ def test_more_than_10000_changes_in_one_window(tmp_path):
     assert cost["associations.batch_read"] <= 11 + 6
 
 
+def test_a_subset_run_reads_only_what_it_loads_and_keeps_the_cursor(extraction_sandbox, tmp_path):
+    import dagster as dg
+
+    db = tmp_path / "raw.duckdb"
+    resources = extraction_resources(extraction_sandbox.base_url, extraction_sandbox.token, db)
+    result = materialize_raw(resources, selection=dg.AssetSelection.assets(dg.AssetKey(["hubspot", "contacts"])))
+    assert result.success
+    assert set(_materializations(result)) == {"contacts"}
+    cost = _requests(extraction_sandbox)
+    assert set(cost) == {"contacts.list", "contacts.search"}  # the listing and its property check, nothing else
+    assert query(db, "SELECT count(*) FROM hubspot.contacts") == [(120,)]
+    # history and associations were not loaded, so the contacts cursor did not move: the full run lists again
+    full = materialize_raw(resources)
+    assert _materializations(full)["contacts"]["extract_method"].value == "full"
+    assert mismatches(db, extraction_sandbox.portal) == []
+
+
 def _failure_message(result) -> str:
     failures = result.get_step_failure_events()
     assert failures, "the run should have failed"

@@ -20,7 +20,7 @@ from pipeline.hubspot.properties import modified_property
 from pipeline.hubspot.rows import instant_ms
 
 SEARCH_RESULT_CAP = 10_000  # HubSpot's limit per query; keyset paging below never gets near it
-TAIL_CAP = 5_000  # above this, forget the tail: the next run re-reads the overlap (correct, just costlier)
+TAIL_CAP = 1_000  # above this, forget the tail: the next run re-reads the overlap (correct, just costlier)
 
 
 @dataclass

@@ -81,12 +81,28 @@ def hubspot_source(
     client: HubSpotClient,
     object_types: Sequence[str] = OBJECT_TYPES,
     mode: Mode = "sync",
+    tables: Sequence[str] | None = None,
     lag_s: float = DEFAULT_LAG_S,
     report: RunReport | None = None,
 ):
-    """HubSpot CRM for the lead-handoff metrics. ``mode``: sync (full first, then incremental), full, reconcile."""
+    """HubSpot CRM for the lead-handoff metrics. ``mode``: sync (full first, then incremental), full, reconcile.
+
+    ``tables``: the tables this run loads (None = all). Associations are only read when their table is
+    loaded, and a type's cursor only advances when every table it feeds was loaded (else a later full
+    run would miss the changes for the tables left out).
+    """
     report = report if report is not None else RunReport()
     types = [t for t in OBJECT_TYPES if t in set(object_types)]
+    loaded = set(tables) if tables is not None else None
+    links = loaded is None or "associations" in loaded
+
+    def covers_everything(object_type: str) -> bool:
+        if loaded is None:
+            return True
+        needed = {object_type} | ({"contact_property_history"} if object_type == "contacts" else set())
+        if ASSOCIATIONS.get(object_type):
+            needed.add("associations")
+        return needed <= loaded
 
     @dlt.resource(selected=False)
     def owner_pages() -> Iterator[dict]:
@@ -131,14 +147,17 @@ def hubspot_source(
             type_report.cursor_before = iso_from_ms(previous.max_seen_ms) if previous else None
             if previous is None or mode == "full":
                 type_report.method = "full"
-                yield from _full_load(client, object_type, tracker, type_report)
+                yield from _full_load(client, object_type, tracker, type_report, links)
             else:
                 type_report.method = "incremental"
-                yield from _incremental(client, object_type, previous, tracker, type_report, lag_s)
+                yield from _incremental(client, object_type, previous, tracker, type_report, lag_s, links)
             if mode == "reconcile":
-                yield from _archived(client, object_type, type_report)
+                yield from _archived(client, object_type, type_report, links)
             cursor = tracker.next_cursor(previous)
-            cursors[object_type] = cursor.to_state()
+            if covers_everything(object_type):
+                cursors[object_type] = cursor.to_state()
+            else:
+                cursor = previous or Cursor()
             type_report.cursor_after = iso_from_ms(cursor.max_seen_ms) if cursor.max_seen_ms is not None else None
             type_report.seconds = round(time.monotonic() - started, 3)
 
@@ -202,7 +221,8 @@ def check_properties(client: HubSpotClient, object_type: str) -> None:
         client.search_page(object_type, filter_groups=groups, sorts=[], properties=["hs_object_id"], limit=1)
 
 
-def _full_load(client: HubSpotClient, object_type: str, tracker: CursorTracker, type_report: TypeReport):
+def _full_load(client: HubSpotClient, object_type: str, tracker: CursorTracker, type_report: TypeReport,
+               links: bool):
     check_properties(client, object_type)
     pending: list[str] = []
     prop = modified_property(object_type)
@@ -215,13 +235,14 @@ def _full_load(client: HubSpotClient, object_type: str, tracker: CursorTracker, 
             yield _objects_page(object_type, page)
         pending.extend(str(o["id"]) for o in page)
         if len(pending) >= ASSOCIATION_BATCH_SIZE:
-            yield from _association_pages(client, object_type, pending)
+            yield from _association_pages(client, object_type, pending, links)
             pending = []
     if pending:
-        yield from _association_pages(client, object_type, pending)
+        yield from _association_pages(client, object_type, pending, links)
 
 
-def _incremental(client, object_type, previous: Cursor, tracker: CursorTracker, type_report: TypeReport, lag_s):
+def _incremental(client, object_type, previous: Cursor, tracker: CursorTracker, type_report: TypeReport, lag_s,
+                 links: bool):
     prop = modified_property(object_type)
     since = previous.search_from_ms(int(lag_s * 1000))
     # contacts are re-read by batch (with history), so the search only needs the cursor property
@@ -239,24 +260,25 @@ def _incremental(client, object_type, previous: Cursor, tracker: CursorTracker, 
         # contacts: batch-read in full batches of 100; other types: the search results are the data
         while changed and (object_type != "contacts" or len(changed) >= BATCH_READ_SIZE):
             chunk, changed = changed[:BATCH_READ_SIZE], changed[BATCH_READ_SIZE:]
-            yield from _changed_page(client, object_type, chunk, type_report, pending)
+            yield from _changed_page(client, object_type, chunk, type_report, pending, links)
             if len(pending) >= ASSOCIATION_BATCH_SIZE:
-                yield from _association_pages(client, object_type, pending)
+                yield from _association_pages(client, object_type, pending, links)
                 pending.clear()
     if changed:
-        yield from _changed_page(client, object_type, changed, type_report, pending)
+        yield from _changed_page(client, object_type, changed, type_report, pending, links)
     if pending:
-        yield from _association_pages(client, object_type, pending)
+        yield from _association_pages(client, object_type, pending, links)
 
 
-def _changed_page(client, object_type: str, objects: list[dict], type_report: TypeReport, pending: list[str]):
+def _changed_page(client, object_type: str, objects: list[dict], type_report: TypeReport, pending: list[str],
+                  links: bool):
     if object_type == "contacts":
         objects = client.batch_read(object_type, [o["id"] for o in objects], _read_properties(object_type),
                                     _history(object_type))
     type_report.objects += len(objects)
     pending.extend(str(o["id"]) for o in objects)
     yield _objects_page(object_type, objects)
-    if object_type == "contacts":
+    if object_type == "contacts" and links:
         yield from _merge_followups(client, objects)
 
 
@@ -277,7 +299,7 @@ def _merge_followups(client: HubSpotClient, contacts: list[dict]) -> Iterator[di
             yield {"type": object_type, "association_rows": rows}
 
 
-def _archived(client: HubSpotClient, object_type: str, type_report: TypeReport):
+def _archived(client: HubSpotClient, object_type: str, type_report: TypeReport, links: bool):
     pending: list[str] = []
     for page in client.iter_list(object_type, _read_properties(object_type), archived=True):
         if page:
@@ -285,10 +307,10 @@ def _archived(client: HubSpotClient, object_type: str, type_report: TypeReport):
             yield {"type": object_type, "objects": page, "archived": True, "with_history": False}
             pending.extend(str(o["id"]) for o in page)
         if len(pending) >= ASSOCIATION_BATCH_SIZE:
-            yield from _association_pages(client, object_type, pending)
+            yield from _association_pages(client, object_type, pending, links)
             pending = []
     if pending:
-        yield from _association_pages(client, object_type, pending)
+        yield from _association_pages(client, object_type, pending, links)
 
 
 def _objects_page(object_type: str, objects: list[dict]) -> dict:
@@ -296,7 +318,9 @@ def _objects_page(object_type: str, objects: list[dict]) -> dict:
             "with_history": object_type == "contacts"}
 
 
-def _association_pages(client: HubSpotClient, object_type: str, ids: list[str]) -> Iterator[dict]:
+def _association_pages(client: HubSpotClient, object_type: str, ids: list[str], links: bool) -> Iterator[dict]:
+    if not links:
+        return
     for to_type in ASSOCIATIONS.get(object_type, ()):
         targets = client.associated_ids(object_type, ids, to_type)
         yield {"type": object_type, "association_rows": association_rows(object_type, to_type, targets)}
