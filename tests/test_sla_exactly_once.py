@@ -178,3 +178,29 @@ def test_sandbox_faults_and_a_failed_run_still_give_exactly_the_expected_outcome
     finally:
         w.sandbox.stop()
         w.slack.stop()
+
+
+def test_the_sensor_requests_a_resume_for_a_step_a_crashed_run_left_started(world, monkeypatch):
+    from pipeline.sla.sensor import overdue_mql_sensor
+    from tests.fixtures.enforcement import publish
+
+    r = world.resources()
+    mql = by_contact("8")
+    with open_enforcer(r["duckdb"], r["hubspot"], r["policy"], r["slack"]) as enforcer:
+        enforcer.crm = CrashingCrm(enforcer.crm.client, "before_task")
+        with pytest.raises(Crash):
+            enforcer.run(mql, REASSIGN)
+    publish(world.db_path)
+    context = dg.build_sensor_context(resources={"policy": r["policy"]})
+    fresh = overdue_mql_sensor(context)
+    assert f"{mql}:{REASSIGN}" not in {q.run_key for q in fresh.run_requests}  # handled (started) and not stale
+    monkeypatch.setenv("HANDOFF_NOW", "2026-11-02T15:11:00.000Z")  # 11 minutes later: the run is clearly dead
+    later = overdue_mql_sensor(dg.build_sensor_context(resources={"policy": r["policy"]}, cursor=fresh.cursor))
+    resume = [q for q in later.run_requests if q.tags.get("handoff/resume")]
+    assert [q.run_key for q in resume] == [f"{mql}:{REASSIGN}:resume:1793631600000"]
+    config = resume[0].run_config["ops"]["enforce_step"]["config"]
+    with open_enforcer(r["duckdb"], r["hubspot"], r["policy"], r["slack"]) as enforcer:
+        assert enforcer.run(config["mql_id"], config["step"]).status == "done"
+    assert len(_tasks(world, "8")) == 1 and _owner_changes(world, "8") == 2
+    again = overdue_mql_sensor(dg.build_sensor_context(resources={"policy": r["policy"]}, cursor=later.cursor))
+    assert not [q for q in again.run_requests if q.tags.get("handoff/resume")]

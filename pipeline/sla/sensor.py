@@ -4,7 +4,8 @@ It opens the *published* read-only copy of the DuckDB for one query (a missing o
 with the reason), keeps the latest untouched episode of each contact still in the MQL stage within
 ``policy.enforcement_lookback_days``, computes each ladder step's due time, and drops steps already
 recorded in the copy's ``ops.enforcement_log`` or requested before (cursor). Run keys are
-``<mql_id>:<step>``, so Dagster never launches the same step twice either.
+``<mql_id>:<step>``, so Dagster never launches the same step twice either. A step the copy shows still
+``started`` 10 minutes on (its run crashed) gets one resume request (run key ``...:resume:<started ms>``).
 """
 
 
@@ -53,11 +54,15 @@ def interval_seconds() -> int:
         return DEFAULT_INTERVAL_S
 
 
+STALE_AFTER = timedelta(minutes=10)
+
+
 @dataclass
 class Evaluation:
     due: pl.DataFrame | None  # mql_id, contact_id, step, due_at, mql_at: steps to request now
     skip: str | None = None
     considered: int = 0
+    stale: list[dict] | None = None  # steps a crashed run left 'started' (published ops.enforcement_log)
 
 
 def _columns(con, schema: str, table: str) -> set[str]:
@@ -83,18 +88,36 @@ def find_due_steps(published: Path, policy: Policy, now: datetime) -> Evaluation
         sql = CANDIDATES_SQL.format(contacts=raw_relation(con, "contacts"))
         candidates = pl.from_arrow(con.sql(sql, params=[since, now]).to_arrow_table())
         handled = pl.DataFrame(schema={"mql_id": pl.Utf8, "step": pl.Utf8})
-        if _columns(con, "ops", "enforcement_log") and candidates.height:
-            handled = pl.from_arrow(con.sql("SELECT mql_id, step FROM ops.enforcement_log").to_arrow_table())
+        stale: list[dict] = []
+        if _columns(con, "ops", "enforcement_log"):
+            if candidates.height:
+                handled = pl.from_arrow(con.sql("SELECT mql_id, step FROM ops.enforcement_log").to_arrow_table())
+            cursor = con.execute(
+                """SELECT mql_id, step, contact_id, started_at FROM ops.enforcement_log
+                   WHERE status = 'started' AND started_at >= ? AND started_at <= ? ORDER BY started_at, mql_id""",
+                [since, now - STALE_AFTER])
+            stale = [dict(zip(("mql_id", "step", "contact_id", "started_at"), row)) for row in cursor.fetchall()]
     finally:
         con.close()
     due = due_steps(candidates, policy, now)
     if handled.height:
         due = due.join(handled, on=["mql_id", "step"], how="anti")
-    return Evaluation(due, None, candidates.height)
+    return Evaluation(due, None, candidates.height, stale)
 
 
 def run_key(mql_id: str, step: str) -> str:
     return f"{mql_id}:{step}"
+
+
+def resume_request(row: dict) -> dg.RunRequest:
+    """Finish a step a crashed run left half-done (its own run key: the original one is spent)."""
+    started = int(row["started_at"].timestamp() * 1000)
+    return dg.RunRequest(
+        run_key=f"{run_key(row['mql_id'], row['step'])}:resume:{started}",
+        run_config={"ops": {"enforce_step": {"config": {"mql_id": row["mql_id"], "step": row["step"]}}}},
+        tags={"handoff/mql_id": row["mql_id"], "handoff/step": row["step"], "handoff/contact_id": row["contact_id"],
+              "handoff/resume": "true"},
+    )
 
 
 def run_request(row: dict) -> dg.RunRequest:
@@ -132,11 +155,17 @@ def evaluate(cursor: str | None, policy: Policy, now: datetime, published: Path)
     new = [r for r in evaluation.due.iter_rows(named=True) if run_key(r["mql_id"], r["step"]) not in requested]
     for row in new:
         requested[run_key(row["mql_id"], row["step"])] = int(row["mql_at"].timestamp() * 1000)
-    if not new:
+    requests = [run_request(r) for r in new]
+    for row in evaluation.stale or []:
+        request = resume_request(row)
+        if request.run_key not in requested:
+            requested[request.run_key] = int(row["started_at"].timestamp() * 1000)
+            requests.append(request)
+    if not requests:
         return dg.SensorResult(
             skip_reason=f"no new ladder steps due ({evaluation.considered} untouched episodes in the lookback)",
             cursor=dump_cursor(requested, now, policy))
-    return dg.SensorResult(run_requests=[run_request(r) for r in new], cursor=dump_cursor(requested, now, policy))
+    return dg.SensorResult(run_requests=requests, cursor=dump_cursor(requested, now, policy))
 
 
 @dg.sensor(
