@@ -1,7 +1,8 @@
 """Real-browser checks in headless Chromium: the Dagster UI lists the assets, schedules and the SLA sensor, and
 the offline report renders its charts with every network request blocked.
 
-Needs /usr/bin/chromium (Debian: `apt-get install -y chromium`); without it these tests skip and say so.
+Needs /usr/bin/chromium (Debian: `apt-get install -y chromium`; another binary: HANDOFF_CHROMIUM); without it
+these tests skip and say so.
 Screenshots go to a temp dir, or to HANDOFF_SCREENSHOTS_DIR (e.g. `docs`) to refresh the ones in docs/.
 """
 
@@ -20,7 +21,7 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("HANDOFF_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO = Path(__file__).resolve().parents[1]
@@ -28,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.xdist_group("browser"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not found at /usr/bin/chromium: "
-                       "`apt-get install -y chromium` to run the browser checks"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"headless Chromium not found at {CHROMIUM}: "
+                       "`apt-get install -y chromium` (or set HANDOFF_CHROMIUM) to run the browser checks"),
 ]
 
 
