@@ -7,8 +7,8 @@ episodes AS (
     FROM marts.mql_episodes
     {% if incremental %}WHERE contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
 ),
-engagement_links AS {% if incremental %}MATERIALIZED {% endif %}(
-    -- incremental: the links of the contacts in scope first, so the engagement scans probe a small hash table
+engagement_links AS MATERIALIZED (
+    -- the links of contacts with an episode (in scope when incremental) first, so the engagement joins stay small
     SELECT from_type AS family, from_id AS engagement_id, to_id AS contact_id
     FROM staging.associations
     WHERE to_type = 'contacts' AND from_type IN ('calls', 'emails', 'meetings', 'communications')
