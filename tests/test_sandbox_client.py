@@ -274,3 +274,23 @@ def test_unknown_object_type_is_a_validation_error(sandbox):
     answer = httpx.get(f"{sandbox.base_url}/crm/v3/objects/widgets", headers={"Authorization": f"Bearer {sandbox.token}"})
     assert answer.status_code == 400
     assert answer.json()["message"] == "Unable to infer object type from: widgets"
+
+
+@pytest.mark.parametrize(("family", "object_id"), [
+    ("companies", "9002"), ("deals", "501"), ("calls", "7002"), ("emails", "7101"), ("meetings", "7201"),
+    ("notes", "7301"), ("tasks", "7401"), ("communications", "7501"),
+])
+def test_get_batch_read_and_search_for_every_object_type(hubspot_client, family, object_id):
+    discovery = getattr(hubspot_client.crm, family, None) or getattr(hubspot_client.crm.objects, family)
+    package = __import__(type(discovery.basic_api).__module__.rsplit(".api.", 1)[0], fromlist=["models"])
+    one = discovery.basic_api.get_by_id(object_id, properties=["hubspot_owner_id"])
+    assert one.id == object_id and one.archived is False
+    batch = discovery.batch_api.read(package.BatchReadInputSimplePublicObjectId(
+        inputs=[package.SimplePublicObjectId(id=object_id)], properties=["hs_object_id"], properties_with_history=[]))
+    assert [r.id for r in batch.results] == [object_id]
+    modified = "hs_lastmodifieddate"
+    found = discovery.search_api.do_search(public_object_search_request=package.PublicObjectSearchRequest(
+        filter_groups=[{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": object_id}]}],
+        sorts=[{"propertyName": modified, "direction": "ASCENDING"}], properties=[modified], limit=5))
+    assert found.total == 1 and found.results[0].id == object_id
+    assert found.results[0].properties[modified] == one.properties[modified]

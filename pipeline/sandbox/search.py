@@ -214,17 +214,19 @@ def execute_search(portal, object_type: str, body: dict) -> dict:
         # fast path: sorted ascending by the modified date, one group: the index is already in that order
         fast = not pending and query_predicate is None and len(compiled) <= 1 and sorts == [(store.modified_name, False)]
         if fast:
-            candidates = _range_slice(store, group_ranges[0] if compiled else None)
+            start, end = _range_bounds(store, group_ranges[0] if compiled else None)
             # filters on the modified date are exactly the index range; only the others need checking
             predicates = [p for (name, p, r) in compiled[0] if name != store.modified_name or r is None] \
                 if compiled else []
             if predicates:
-                matched = [oid for (_, oid) in candidates if _all(predicates, store.by_id[str(oid)]["properties"])]
+                by_id = store.by_id
+                matched = [oid for (_, oid) in store.modified[start:end]
+                           if _all(predicates, by_id[str(oid)]["properties"])]
                 page_ids = [str(oid) for oid in matched[after:after + limit]]
                 total = len(matched)
             else:
-                page_ids = [str(oid) for (_, oid) in candidates[after:after + limit]]
-                total = len(candidates)
+                page_ids = [str(oid) for (_, oid) in store.modified[start + after:min(end, start + after + limit)]]
+                total = end - start
             objects = [store.by_id[i] for i in page_ids]
         else:
             objects_all = _candidates(store, group_ranges, pending)
@@ -263,14 +265,20 @@ def _group_range(modified_name: str, group) -> tuple[int | None, int | None] | N
     return (low, high) if used else None
 
 
-def _range_slice(store, ms_range) -> list[tuple[int, int]]:
+def _range_bounds(store, ms_range) -> tuple[int, int]:
+    """Positions in the modified-date index covering an inclusive ms range (None: everything)."""
     index = store.modified
     if ms_range is None:
-        return index
+        return 0, len(index)
     low, high = ms_range
     start = 0 if low is None else bisect.bisect_left(index, (low, -1))
     end = len(index) if high is None else bisect.bisect_right(index, (high, float("inf")))
-    return index[start:end]
+    return start, max(start, end)
+
+
+def _range_slice(store, ms_range) -> list[tuple[int, int]]:
+    start, end = _range_bounds(store, ms_range)
+    return store.modified[start:end]
 
 
 def _candidates(store, group_ranges, pending: dict) -> list[dict]:
