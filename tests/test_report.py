@@ -210,3 +210,30 @@ def test_report_funnel_by_quarter_against_benchmarks(report_html):
     points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")["data"]["values"]
     assert len(points) == 12
     assert {(v["quarter"], v["step"]): v["rate"] for v in points}[("2026 Q3", "lead -> MQL")] == 0.125
+
+
+def test_report_and_story_on_a_portal_without_mqls(tmp_path, monkeypatch):
+    """A fresh portal with no MQL episode yet: every section says so instead of failing."""
+    import duckdb
+
+    monkeypatch.setenv("HANDOFF_NOW", NOW)
+    db = build_db(tmp_path / "handoff.published.duckdb")
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM marts.speed_to_lead; DELETE FROM marts.speed_to_lead_impact; "
+                "DELETE FROM marts.conversion_funnel")
+    con.close()
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(cli, ["report", "--out", str(out), "--quiet"], catch_exceptions=False)
+    assert result.output.endswith("5 sections, 0 episodes)\n")
+    html = out.read_text()
+    p = Tables()
+    p.feed(html)
+    assert p.kpis["episodes"] == "0" and p.kpis["sla_met_pct"] == "n/a" and p.kpis["median"] == "n/a"
+    assert "const charts = {};" in html
+    assert "no breaches: every decided episode met its SLA" in html
+    assert "Not enough episodes in the &lt;5 min and &gt;24 h buckets to compare them yet." in html
+    assert "no MQL cohorts yet" in html
+    story = speed_to_lead_story(open_readonly(db), parse_instant(NOW))
+    assert story["dagster/row_count"] == dg.MetadataValue.int(0)
+    assert story["sla_met_pct"] == dg.MetadataValue.null()
+    assert story["median_response_minutes_last_7_days"] == dg.MetadataValue.null()
