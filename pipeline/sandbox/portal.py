@@ -186,7 +186,8 @@ class Portal:
             schema = store.schema
             modified_name = store.modified_name
             by_id = store.by_id
-            link = portal._link
+            assoc = portal.associations
+            pair_maps: dict[tuple[str, str], dict[str, list[str]]] = {}
             for source in objects:
                 associations = source.get("associations")
                 obj = own(object_type, source)
@@ -204,8 +205,23 @@ class Portal:
                     modified.append((iso_ms(props[modified_name]), oid))
                 if associations:
                     for target, target_ids in associations.items():
+                        forward = pair_maps.get((object_type, target))
+                        if forward is None:
+                            forward = pair_maps[(object_type, target)] = assoc.setdefault((object_type, target), {})
+                            pair_maps[(target, object_type)] = assoc.setdefault((target, object_type), {})
+                        backward = pair_maps[(target, object_type)]
+                        mine = forward.get(object_id)
+                        if mine is None:
+                            mine = forward[object_id] = []
                         for target_id in target_ids:
-                            link(object_type, object_id, target, str(target_id))
+                            if target_id in mine:
+                                continue
+                            mine.append(target_id)
+                            theirs = backward.get(target_id)
+                            if theirs is None:
+                                backward[target_id] = [object_id]
+                            elif object_id not in theirs:
+                                theirs.append(object_id)
             store.active = sorted(active)
             store.archived = sorted(archived)
             store.modified = sorted(modified)
