@@ -240,5 +240,7 @@ def slack_blocks(brief: dict) -> list[dict]:
     blocks.append({"type": "actions", "elements": [
         {"type": "button", "text": {"type": "plain_text", "text": "Open in HubSpot"}, "url": brief["link"]},
     ]})
-    blocks.append({"type": "context", "elements": [mrk(f"MQL `{brief['mql_id']}` · step `{brief['step']}`")]})
+    recipient = brief["assignment"].get("recipient")
+    footer = f"MQL `{brief['mql_id']}` · step `{brief['step']}`" + (f" · for {recipient}" if recipient else "")
+    blocks.append({"type": "context", "elements": [mrk(footer)]})
     return blocks

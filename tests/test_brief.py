@@ -117,7 +117,8 @@ def test_slack_rendering_is_block_kit_with_a_link_button_and_fallback_text():
     assert {b["type"] for b in blocks} == {"header", "section", "actions", "context"}
     button = next(b for b in blocks if b["type"] == "actions")["elements"][0]
     assert button["url"] == "https://app.hubspot.com/contacts/4242/record/0-1/7"
-    assert blocks[-1]["elements"][0]["text"] == "MQL `7:1793620800000` · step `manager_escalation`"
+    assert blocks[-1]["elements"][0]["text"] == ("MQL `7:1793620800000` · step `manager_escalation` · "
+                                                 "for na.manager@sandbox.example")
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in blocks[1]["fields"]}
     assert fields["*Qualified by*"] == "Request a Demo (score 65)"
     assert fields["*SLA due*"] == "2026-11-02T13:00:00.000Z (120.0 min overdue, missed by Ana Alvarez)"
