@@ -31,8 +31,8 @@ def test_explain_json_counts_and_ignores_by_the_touch_rules(published):
     data = json.loads(run("explain", EPISODE_7B, "--json"))
     assert data["explanation"] == "breached: first touch (call) 120.0 min after the MQL, 60.0 min past the 60 min SLA"
     ep = data["episode"]
-    assert (ep["mql_id"], ep["contact_id"], ep["owner"], ep["team"], ep["sla_status"], ep["next_mql_id"]) == (
-        EPISODE_7B, "7", "Cy Young", "North America", "breached", None)
+    assert (ep["mql_id"], ep["contact_id"], ep["owner"], ep["team"], ep["sla_status"], ep["next_mql_id"],
+            ep["ladder"]) == (EPISODE_7B, "7", "Cy Young", "North America", "breached", None, None)
     assert ep["url"] == "https://app.hubspot.com/contacts/4242/record/0-1/7"
     # tie at 12:00 breaks call before communication; the SMS has no logged-from column at all (dlt drops
     # all-null columns) and counts as logged in the CRM
@@ -69,8 +69,12 @@ def test_explain_earlier_episode_ends_where_the_next_one_opens(published):
 
 
 def test_explain_overdue_and_pending_sentences(published, monkeypatch):
-    assert json.loads(run("explain", "4:1793624400000", "--json"))["explanation"] == (
-        "overdue: no touch counted, the 60 min SLA ran out 60.0 min ago")
+    overdue = json.loads(run("explain", "4:1793624400000", "--json"))
+    assert overdue["explanation"] == "overdue: no touch counted, the 60 min SLA ran out 60.0 min ago"
+    assert overdue["episode"]["ladder"] == "manager_escalation: done"
+    assert json.loads(run("explain", "9:1793527200000", "--json"))["episode"]["ladder"] == (
+        "manager_escalation: done, reassignment: dry_run")
+    assert "escalation ladder (as of this copy): manager_escalation: done" in run("explain", "4:1793624400000")
     assert json.loads(run("explain", "3:1793629800000", "--json"))["explanation"] == (
         "pending: no touch counted yet, 30.0 min left of the 60 min SLA")
     monkeypatch.setenv("HANDOFF_NOW", "2026-11-02T15:40:00Z")

@@ -38,12 +38,13 @@ def test_status_json_lists_overdue_and_at_risk_by_rep(published):
          "episodes": [{"mql_id": "4:1793624400000", "contact_id": "4", "mql_type": "demo_request",
                        "state": "overdue", "mql_at": "2026-11-02T13:00:00+00:00",
                        "sla_due_at": "2026-11-02T14:00:00+00:00", "minutes_left": -60.0,
+                       "ladder": "manager_escalation: done",
                        "url": "https://app.hubspot.com/contacts/4242/record/0-1/4"}]},
         {"owner_id": "102", "owner": "Bob Stone", "team": "North America", "overdue": 0, "at_risk": 1,
          "on_track": 0,
          "episodes": [{"mql_id": "3:1793629800000", "contact_id": "3", "mql_type": "demo_request",
                        "state": "at_risk", "mql_at": "2026-11-02T14:30:00+00:00",
-                       "sla_due_at": "2026-11-02T15:30:00+00:00", "minutes_left": 30.0,
+                       "sla_due_at": "2026-11-02T15:30:00+00:00", "minutes_left": 30.0, "ladder": None,
                        "url": "https://app.hubspot.com/contacts/4242/record/0-1/3"}]},
     ]
 
@@ -67,6 +68,7 @@ def test_status_table_for_a_terminal(published):
     lines = [line for line in out.splitlines() if "1793" in line]
     assert len(lines) == 2
     assert "Ada Lovelace" in lines[0] and "overdue 1h 0m" in lines[0] and "4:1793624400000" in lines[0]
+    assert "manager_escalation: done" in lines[0]
     assert "Bob Stone" in lines[1] and "30m left" in lines[1] and "3:1793629800000" in lines[1]
     assert "1 overdue, 1 at risk, 1 on track (--all lists them)" in out
     assert "1 older untouched MQLs are not listed" in out

@@ -68,8 +68,10 @@ def status(as_json: bool, show_all: bool, at_risk_fraction: float, db: str | Non
     totals = data["totals"]
     title = f"MQLs waiting for a first touch at {_short(data['now'])} UTC (data as of {_short(data['data_as_of'])})"
     table = Table(title=title, title_justify="left")
-    for name in ("rep", "team", "state", "time left", "type", "due (UTC)", "mql_id", "contact"):
-        table.add_column(name, no_wrap=name not in ("rep", "team"))
+    with_ladder = any(ep["ladder"] for rep in data["reps"] for ep in rep["episodes"])
+    names = ("rep", "team", "state", "time left", "type", "due (UTC)", "mql_id", "contact")
+    for name in names + (("escalation",) if with_ladder else ()):
+        table.add_column(name, no_wrap=name not in ("rep", "team", "escalation"))
     styles = {"overdue": "bold red", "at_risk": "yellow", "on_track": "green"}
     for rep in data["reps"]:
         for i, ep in enumerate(rep["episodes"]):
@@ -79,6 +81,7 @@ def status(as_json: bool, show_all: bool, at_risk_fraction: float, db: str | Non
                 f"[{styles[ep['state']]}]{ep['state'].replace('_', ' ')}[/]", format_minutes(ep["minutes_left"]),
                 "demo" if ep["mql_type"] == "demo_request" else ep["mql_type"], _short(ep["sla_due_at"]), ep["mql_id"],
                 f"[link={ep['url']}]{ep['contact_id']}[/link]",
+                *((ep["ladder"] or "",) if with_ladder else ()),
                 end_section=last,
             )
     if data["reps"]:
@@ -113,6 +116,8 @@ def explain(mql_id: str, as_json: bool, db: str | None) -> None:
     console.print(f"MQL at {_short(ep['mql_at'])} UTC, SLA {ep['sla_minutes']} min, due {_short(ep['sla_due_at'])} UTC; "
                   f"{ep['attempts']} attempts counted by the last build; {ep['url']}")
     console.print(f"[bold]{data['explanation']}[/]")
+    if ep["ladder"]:
+        console.print(f"escalation ladder (as of this copy): {ep['ladder']}")
     for title, rows, last in (("Touches (counted)", data["touches"], "first"),
                               ("Ignored engagements", data["ignored"], "reason")):
         table = Table(title=f"{title}: {len(rows)}", title_justify="left")

@@ -164,6 +164,7 @@ def explain_episode(con: duckdb.DuckDBPyConnection, mql_id: str, now: datetime, 
     }
     episode["owner"] = names.get(ep["owner_id"], ep["owner_id"]) if ep["owner_id"] else None
     episode["next_mql_id"] = next_id
+    episode["ladder"] = queries.ladder_steps(con).get(mql_id)
     episode["url"] = policy.hubspot.contact_url(ep["contact_id"], queries.portal_id(con))
     return {"now": now.isoformat(), "episode": episode, "explanation": _status_sentence(ep, now),
             "touches": touches, "ignored": ignored}

@@ -217,3 +217,15 @@ def open_episodes(con: duckdb.DuckDBPyConnection, now: datetime, lookback_days: 
     )
     older = con.execute(f"SELECT count(*) FROM ({base}) WHERE mql_at < ?::TIMESTAMPTZ", [now, since]).fetchone()[0]
     return rows, int(older)
+
+
+def ladder_steps(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """mql_id -> the escalation ladder so far, e.g. ``manager_escalation: done``, from ``ops.enforcement_log``
+    (as of the copy being read; empty when enforcement has not run)."""
+    if not table_exists(con, "ops", "enforcement_log"):
+        return {}
+    rows = con.execute(
+        """SELECT mql_id, string_agg(step || ': ' || status, ', ' ORDER BY started_at, step)
+           FROM ops.enforcement_log GROUP BY mql_id"""
+    ).fetchall()
+    return dict(rows)

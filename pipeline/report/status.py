@@ -31,6 +31,7 @@ def status_snapshot(
     rows, older = queries.open_episodes(con, now, policy.enforcement_lookback_days)
     names = queries.owner_names(con)
     pid = queries.portal_id(con)
+    ladder = queries.ladder_steps(con)
     reps: dict[str | None, dict] = {}
     totals = {"overdue": 0, "at_risk": 0, "on_track": 0}
     for row in rows:
@@ -61,6 +62,7 @@ def status_snapshot(
                 "mql_at": row["mql_at"].isoformat(),
                 "sla_due_at": row["sla_due_at"].isoformat(),
                 "minutes_left": float(row["minutes_left"]),
+                "ladder": ladder.get(row["mql_id"]),
                 "url": policy.hubspot.contact_url(row["contact_id"], pid),
             }
         )
