@@ -167,3 +167,14 @@ def test_a_touch_logged_after_the_last_sync_cancels_the_step_and_sends_nothing(w
     assert world.rows("SELECT count(*) FROM ops.alerts") == [(0,)]
     assert world.slack.posts == []
     assert _tasks(world, "5") == []
+
+
+def test_sensor_skips_when_the_published_marts_cannot_be_read(world):
+    import duckdb
+
+    con = duckdb.connect(str(world.published))
+    con.execute("ALTER TABLE marts.speed_to_lead DROP COLUMN first_touch_at")  # a copy from an older build
+    con.close()
+    result = overdue_mql_sensor(dg.build_sensor_context(resources={"policy": world.resources()["policy"]}))
+    assert isinstance(result, dg.SkipReason)
+    assert result.skip_message.startswith(f"published database {world.published} could not be read (Binder Error")

@@ -82,23 +82,31 @@ def find_due_steps(published: Path, policy: Policy, now: datetime) -> Evaluation
         return Evaluation(None, f"published database {published} cannot be opened right now ({first[:160]}); "
                                 "will retry next tick")
     try:
-        if not _columns(con, "marts", "speed_to_lead"):
-            return Evaluation(None, f"{published} has no marts.speed_to_lead yet: the marts have not been built")
-        since = now - timedelta(days=policy.enforcement_lookback_days)
-        sql = CANDIDATES_SQL.format(contacts=raw_relation(con, "contacts"))
-        candidates = pl.from_arrow(con.sql(sql, params=[since, now]).to_arrow_table())
-        handled = pl.DataFrame(schema={"mql_id": pl.Utf8, "step": pl.Utf8})
-        stale: list[dict] = []
-        if _columns(con, "ops", "enforcement_log"):
-            if candidates.height:
-                handled = pl.from_arrow(con.sql("SELECT mql_id, step FROM ops.enforcement_log").to_arrow_table())
-            cursor = con.execute(
-                """SELECT mql_id, step, contact_id, started_at FROM ops.enforcement_log
-                   WHERE status = 'started' AND started_at >= ? AND started_at <= ? ORDER BY started_at, mql_id""",
-                [since, now - STALE_AFTER])
-            stale = [dict(zip(("mql_id", "step", "contact_id", "started_at"), row)) for row in cursor.fetchall()]
+        return _query(con, published, policy, now)
+    except duckdb.Error as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return Evaluation(None, f"published database {published} could not be read ({first[:200]})")
     finally:
         con.close()
+
+
+def _query(con, published: Path, policy: Policy, now: datetime) -> Evaluation:
+    """The one read: untouched recent episodes still in MQL, plus what the copy's ops log already holds."""
+    if not _columns(con, "marts", "speed_to_lead"):
+        return Evaluation(None, f"{published} has no marts.speed_to_lead yet: the marts have not been built")
+    since = now - timedelta(days=policy.enforcement_lookback_days)
+    sql = CANDIDATES_SQL.format(contacts=raw_relation(con, "contacts"))
+    candidates = pl.from_arrow(con.sql(sql, params=[since, now]).to_arrow_table())
+    handled = pl.DataFrame(schema={"mql_id": pl.Utf8, "step": pl.Utf8})
+    stale: list[dict] = []
+    if _columns(con, "ops", "enforcement_log"):
+        if candidates.height:
+            handled = pl.from_arrow(con.sql("SELECT mql_id, step FROM ops.enforcement_log").to_arrow_table())
+        cursor = con.execute(
+            """SELECT mql_id, step, contact_id, started_at FROM ops.enforcement_log
+               WHERE status = 'started' AND started_at >= ? AND started_at <= ? ORDER BY started_at, mql_id""",
+            [since, now - STALE_AFTER])
+        stale = [dict(zip(("mql_id", "step", "contact_id", "started_at"), row)) for row in cursor.fetchall()]
     due = due_steps(candidates, policy, now)
     if handled.height:
         due = due.join(handled, on=["mql_id", "step"], how="anti")
