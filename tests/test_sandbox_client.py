@@ -116,6 +116,7 @@ def test_batch_read_with_history_and_missing_ids(hubspot_client):
     assert partial.num_errors == 1
     assert partial.errors[0].category == "OBJECT_NOT_FOUND"
     assert partial.errors[0].context == {"ids": ["999"]}
+    assert partial.errors[0].message.startswith("Could not get some CONTACT objects")
 
 
 def test_batch_read_refuses_more_than_100_inputs(hubspot_client):

@@ -13,7 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from pipeline.sandbox.api_errors import ApiError, validation_error
-from pipeline.sandbox.crm_model import ASSOCIATION_TYPE_BY_ID, ENGAGEMENT_TYPES, TYPE_ALIASES, iso_from_ms, to_ms
+from pipeline.sandbox.crm_model import (
+    ASSOCIATION_TYPE_BY_ID,
+    ENGAGEMENT_TYPES,
+    SINGULAR,
+    TYPE_ALIASES,
+    iso_from_ms,
+    to_ms,
+)
 from pipeline.sandbox.portal import Portal
 from pipeline.sandbox.search import execute_search
 from pipeline.sandbox.stats import SandboxStats
@@ -201,7 +208,7 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
         answer["numErrors"] = 1
         answer["errors"] = [{
             "status": "error", "category": "OBJECT_NOT_FOUND",
-            "message": f"Could not get some {object_type.upper().rstrip('S')} objects, they may be deleted or not "
+            "message": f"Could not get some {SINGULAR[object_type].upper()} objects, they may be deleted or not "
                        "exist. Check that ids are valid.",
             "context": {"ids": missing}, "links": {}, "errors": [],
         }]
@@ -255,7 +262,7 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
         answer["numErrors"] = len(empty)
         answer["errors"] = [{
             "status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-            "message": f"No {to_type} is associated with {from_type.rstrip('s')} {object_id}.",
+            "message": f"No {SINGULAR[to_type]} is associated with {SINGULAR[from_type]} {object_id}.",
             "context": {"fromObjectId": [object_id]}, "links": {}, "errors": [],
         } for object_id in empty]
         return _json(answer, 207)
