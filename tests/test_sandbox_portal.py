@@ -132,3 +132,41 @@ def test_unknown_objects_raise_key_errors():
         portal.update("contacts", "99", {"email": "x"})
     with pytest.raises(KeyError, match="no companies with id '1'"):
         portal.create("contacts", {"email": "x"}, associations={"companies": ["1"]})
+
+
+def test_concurrent_clients_while_the_portal_is_mutated(pinned):
+    import threading
+
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def client(kind: str) -> None:
+        with httpx.Client(base_url=pinned.base_url, headers={"Authorization": "Bearer sandbox-token"}) as http:
+            for _ in range(40):
+                if kind == "list":
+                    answer = http.get("/crm/v3/objects/contacts", params={"limit": 100, "propertiesWithHistory": "lifecyclestage"})
+                elif kind == "search":
+                    answer = http.post("/crm/v3/objects/contacts/search", json={"sorts": ["lastmodifieddate"], "limit": 200,
+                        "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": "0"}]}]})
+                else:
+                    answer = http.patch("/crm/v3/objects/contacts/2", json={"properties": {"hs_lead_status": kind}})
+                with lock:
+                    statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in ("list", "search", "OPEN", "IN_PROGRESS")]
+    for thread in threads:
+        thread.start()
+    created = [pinned.portal.create("contacts", {"email": f"c{i}@x.io"}) for i in range(100)]
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 160
+    listed = get(pinned, "/crm/v3/objects/contacts", limit="100")["results"]
+    assert len(listed) == 100  # 5 fixture contacts + 100 created, first page
+    assert search_ids(pinned, "contacts", {"limit": 200})[-100:] == created
+    contact = get(pinned, "/crm/v3/objects/contacts/2", properties="hs_lead_status",
+                  propertiesWithHistory="hs_lead_status")
+    values = [h["value"] for h in contact["propertiesWithHistory"]["hs_lead_status"]]
+    # only real changes are recorded: entries alternate, the newest is the current value
+    assert 1 <= len(values) <= 80
+    assert all(a != b for a, b in zip(values, values[1:]))
+    assert values[0] == contact["properties"]["hs_lead_status"]
