@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pipeline.cli import main
-from tests.fixtures.enforcement import build_snapshot, by_contact
+from tests.fixtures.enforcement import build_snapshot
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -95,4 +95,3 @@ def test_routing_test_bad_inputs_are_one_line(tmp_path, capsys, snapshot_file):
     code, _, err = run_cli(capsys, "routing", "test", "--snapshot", str(snapshot_file), "--policy", str(bad))
     assert code == 1
     assert err.strip() == f"error: policy {bad}: routing.rules.0: territory rule 'x' needs a list of countries (or regions)"
-    assert by_contact("1").startswith("1:")

@@ -120,7 +120,7 @@ def test_sensor_ticks_request_each_step_once_with_run_config_naming_episode_and_
         assert again.run_requests == [] and "no new ladder steps due" in again.skip_reason.skip_message
 
 
-def test_sensor_skips_with_a_reason_when_the_published_copy_is_missing_or_empty(world, tmp_path, monkeypatch):
+def test_sensor_skips_with_a_reason_when_the_published_copy_is_missing_or_empty(world):
     resources = {"policy": world.resources()["policy"]}
     world.published.unlink()
     result = overdue_mql_sensor(dg.build_sensor_context(resources=resources))
