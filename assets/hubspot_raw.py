@@ -2,7 +2,8 @@
 
 Wiring only: the reads live in ``pipeline.hubspot.source``, the post-load SQL in ``pipeline.hubspot.post_load``.
 ``mode`` (run config): ``sync`` (default: full load first, then incremental), ``full`` (re-list everything),
-``reconcile`` (sync plus the archived listings: deletions and merges; the nightly job).
+``reconcile`` (sync plus the archived listings: deletions and merges; the nightly job), ``reconcile_only``
+(the archived listings alone, cursors untouched).
 """
 
 
@@ -44,7 +45,7 @@ class HubSpotTranslator(DagsterDltTranslator):
 
 
 class HubSpotExtractConfig(dg.Config):
-    mode: Literal["sync", "full", "reconcile"] = "sync"
+    mode: Literal["sync", "full", "reconcile", "reconcile_only"] = "sync"
     lag_seconds: float = DEFAULT_LAG_S  # overlap for search results that lag writes
 
 

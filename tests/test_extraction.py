@@ -169,6 +169,29 @@ def test_a_subset_run_reads_only_what_it_loads_and_keeps_the_cursor(extraction_s
     assert mismatches(db, extraction_sandbox.portal) == []
 
 
+def test_reconcile_only_marks_deletions_and_leaves_the_cursor(extraction_sandbox, tmp_path):
+    db = tmp_path / "raw.duckdb"
+    resources = extraction_resources(extraction_sandbox.base_url, extraction_sandbox.token, db)
+    assert materialize_raw(resources).success
+    portal = extraction_sandbox.portal
+    portal.archive("contacts", "8")
+    portal.archive("calls", "1")
+    portal.update("contacts", "9", {"jobtitle": "CEO"})
+    before = _requests(extraction_sandbox)
+    result = materialize_raw(resources, mode="reconcile_only")
+    assert result.success
+    cost = _delta(_requests(extraction_sandbox), before)
+    assert not any(name.endswith(".search") for name in cost), cost  # no incremental reads
+    assert cost["contacts.list"] == 1 and cost["calls.list"] == 1  # one archived page each
+    assert query(db, "SELECT id FROM hubspot.contacts WHERE archived ORDER BY id") == [("8",)]
+    assert query(db, "SELECT id FROM hubspot.calls WHERE archived") == [("1",)]
+    assert query(db, "SELECT jobtitle FROM hubspot.contacts WHERE id = '9'") != [("CEO",)]  # not synced
+    # the next sync still finds the change: the cursor did not move
+    assert materialize_raw(resources).success
+    assert query(db, "SELECT jobtitle FROM hubspot.contacts WHERE id = '9'") == [("CEO",)]
+    assert mismatches(db, portal) == []
+
+
 def _failure_message(result) -> str:
     failures = result.get_step_failure_events()
     assert failures, "the run should have failed"

@@ -49,7 +49,7 @@ from pipeline.hubspot.rows import (
     owner_team_rows,
 )
 
-Mode = Literal["sync", "full", "reconcile"]
+Mode = Literal["sync", "full", "reconcile", "reconcile_only"]
 DEFAULT_LAG_S = 120.0
 MERGE_DELETE_INSERT = {"disposition": "merge", "strategy": "delete-insert"}
 
@@ -85,7 +85,8 @@ def hubspot_source(
     lag_s: float = DEFAULT_LAG_S,
     report: RunReport | None = None,
 ):
-    """HubSpot CRM for the lead-handoff metrics. ``mode``: sync (full first, then incremental), full, reconcile.
+    """HubSpot CRM for the lead-handoff metrics. ``mode``: sync (full first, then incremental), full, reconcile
+    (sync + archived listings), reconcile_only (archived listings alone).
 
     ``tables``: the tables this run loads (None = all). Associations are only read when their table is
     loaded, and a type's cursor only advances when every table it feeds was loaded (else a later full
@@ -145,6 +146,12 @@ def hubspot_source(
             previous = Cursor.from_state(cursors.get(object_type))
             tracker = CursorTracker(previous, int(lag_s * 1000))
             type_report.cursor_before = iso_from_ms(previous.max_seen_ms) if previous else None
+            if mode == "reconcile_only":  # archived listings only; the cursors stay where they are
+                type_report.method = "reconcile_only"
+                yield from _archived(client, object_type, type_report, links)
+                type_report.cursor_after = type_report.cursor_before
+                type_report.seconds = round(time.monotonic() - started, 3)
+                continue
             if previous is None or mode == "full":
                 type_report.method = "full"
                 yield from _full_load(client, object_type, tracker, type_report, links)
