@@ -22,7 +22,7 @@ EXPECTED_ALERTS = {
     (by_contact("9"), M): "na.manager@sandbox.example",
     (by_contact("9"), R): "finn@sandbox.example",   # account owner 401 archived -> Fintech vertical
     (by_contact("11"), M): "na.manager@sandbox.example",
-    (by_contact("11"), R): "cleo@sandbox.example",  # inbound -> NA; Ana missed it; Cleo's load 1 < Ben's 3
+    (by_contact("11"), R): "cleo@sandbox.example",  # inbound -> NA; Ana missed it; Cleo's load 1 < Ben's 2
 }
 EXPECTED_REASSIGNMENTS = {
     by_contact("1"): ("103", "account_owner"),
@@ -178,3 +178,28 @@ def test_sensor_skips_when_the_published_marts_cannot_be_read(world):
     result = overdue_mql_sensor(dg.build_sensor_context(resources={"policy": world.resources()["policy"]}))
     assert isinstance(result, dg.SkipReason)
     assert result.skip_message.startswith(f"published database {world.published} could not be read (Binder Error")
+
+
+def test_open_load_counts_untouched_mqls_under_their_current_or_routed_owner(world):
+    import duckdb
+
+    from pipeline.policy import load_policy
+    from pipeline.sla import facts
+    from tests.fixtures.enforcement import NOW_DT
+
+    con = duckdb.connect(str(world.db_path))
+    try:
+        before = {r["owner_id"]: r["open_mqls"] for r in facts.load(con, load_policy(), NOW_DT).to_dicts()}
+    finally:
+        con.close()
+    # Ana: 1, 10, 11 (4 touched, 6 too old); Ben: 3, 5, 9 (7 moved on to SQL); Eva: 8; Emil: 2
+    assert before == {"101": 3, "102": 3, "202": 1, "201": 1}
+    assert enforce_directly(world) == {"done": 9, "cancelled": 4}
+    con = duckdb.connect(str(world.db_path))
+    try:
+        after = {r["owner_id"]: (r["open_mqls"], r["assigned_today"])
+                 for r in facts.load(con, load_policy(), NOW_DT).to_dicts()}
+    finally:
+        con.close()
+    # reassigned episodes count for their new owner: 1 and 11 -> Cleo, 8 -> Emil, 9 -> Finn
+    assert after == {"101": (1, 0), "102": (2, 0), "103": (2, 2), "201": (2, 1), "301": (1, 1)}

@@ -190,8 +190,9 @@ def leads(con, mql_ids: list[str] | None = None) -> pl.DataFrame:
 
 
 def load(con, policy: Policy, now: datetime) -> pl.DataFrame:
-    """Open-MQL load per owner (untouched episodes within the lookback, counted under their current owner or
-    under the new owner we routed them to) and leads already routed to each owner today (policy time zone)."""
+    """Open-MQL load per owner (untouched episodes within the lookback whose contact is still an MQL, counted
+    under the current owner or the new owner we routed them to), leads already routed to each owner today
+    (policy time zone) and when each owner last received one."""
     since = now - timedelta(days=policy.enforcement_lookback_days)
     has_ops = table_exists(con, "ops", "routing_decisions")
     owner = "coalesce(nullif(c.hubspot_owner_id, ''), s.owner_id)"
@@ -201,7 +202,9 @@ def load(con, policy: Policy, now: datetime) -> pl.DataFrame:
         owner = f"coalesce(d.to_owner_id, {owner})"
     open_load = frame(con, f"""
         SELECT {owner} AS owner_id, count(*) AS open_mqls FROM marts.speed_to_lead s {joins}
-        WHERE s.first_touch_at IS NULL AND s.mql_at >= ? AND s.mql_at <= ? GROUP BY 1""", [since, now])
+        WHERE s.first_touch_at IS NULL AND s.mql_at >= ? AND s.mql_at <= ?
+          AND c.lifecyclestage = 'marketingqualifiedlead' AND NOT coalesce(c.archived, false)
+        GROUP BY 1""", [since, now])
     today = pl.DataFrame(schema={"owner_id": pl.Utf8, "assigned_today": pl.Int64,
                                  "last_assigned_at": pl.Datetime("us", "UTC")})
     if has_ops:
