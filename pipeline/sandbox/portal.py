@@ -18,121 +18,25 @@ from zoneinfo import ZoneInfo
 from pipeline.sandbox.api_errors import ApiError, not_found, validation_error
 from pipeline.sandbox.crm_model import (
     ASSOCIATION_TYPE_IDS,
-    BUILTIN_PROPERTIES,
     DEFAULT_PROPERTIES,
     OBJECT_TYPES,
     always_properties,
     association_type_name,
     created_property,
     iso_instant,
-    iso_ms,
     modified_property,
     parse_instant_ms,
 )
+from pipeline.sandbox.object_store import ObjectStore
+from pipeline.sandbox.portal_load import fill_portal
 from pipeline.sandbox.snapshot import paused_gc, validate_snapshot
 
-DEFAULT_OWNER_INSTANT = "2020-01-01T00:00:00.000Z"
 FREEZE_ABOVE = 200_000  # objects
 IMPLIED_HISTORY_SOURCE = "CRM_UI"
 
 
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class ObjectStore:
-    """One object type: objects by id, sorted id lists (paging) and a sorted modified-date index (search)."""
-
-    def __init__(self, object_type: str):
-        self.type = object_type
-        self.modified_name = modified_property(object_type)
-        self.by_id: dict[str, dict] = {}
-        self.active: list[int] = []
-        self.archived: list[int] = []
-        self.modified: list[tuple[int, int]] = []  # (modified ms, int id) of active objects, sorted
-        self.schema: set[str] = set(BUILTIN_PROPERTIES[object_type])
-        self.next_id = 1
-
-    def modified_key(self, obj: dict) -> tuple[int, int]:
-        return (iso_ms(obj["properties"].get(self.modified_name)), int(obj["id"]))
-
-    def index_add(self, obj: dict) -> None:
-        oid = int(obj["id"])
-        if obj.get("archived"):
-            bisect.insort(self.archived, oid)
-        else:
-            bisect.insort(self.active, oid)
-            bisect.insort(self.modified, self.modified_key(obj))
-
-    def index_remove(self, obj: dict) -> None:
-        oid = int(obj["id"])
-        if obj.get("archived"):
-            _remove_sorted(self.archived, oid)
-        else:
-            _remove_sorted(self.active, oid)
-            _remove_sorted(self.modified, self.modified_key(obj))
-
-
-def _remove_sorted(values: list, value) -> None:
-    position = bisect.bisect_left(values, value)
-    if position < len(values) and values[position] == value:
-        del values[position]
-
-
-def _own_object(object_type: str, source: dict) -> dict:
-    """The portal's copy of a snapshot object (the input is never changed), with what HubSpot always has:
-    hs_object_id, and the created/modified properties in sync with createdAt/updatedAt."""
-    props = dict(source.get("properties") or {})
-    obj = {"id": source["id"], "createdAt": source["createdAt"], "archived": bool(source.get("archived", False)),
-           "properties": props}
-    props["hs_object_id"] = obj["id"]
-    props.setdefault(created_property(object_type), obj["createdAt"])
-    modified_name = modified_property(object_type)
-    obj["updatedAt"] = source.get("updatedAt") or props.get(modified_name) or obj["createdAt"]
-    props[modified_name] = obj["updatedAt"]
-    if obj["archived"]:
-        obj["archivedAt"] = source.get("archivedAt") or obj["updatedAt"]
-    if source.get("propertiesWithHistory"):
-        obj["propertiesWithHistory"] = dict(source["propertiesWithHistory"])  # lists are replaced, never changed
-    return obj
-
-
-def _take_object(object_type: str, obj: dict) -> dict:
-    """Like _own_object, but adopts the snapshot's dict itself (``owned=True``): no copy."""
-    obj.pop("associations", None)
-    props = obj.setdefault("properties", {})
-    props["hs_object_id"] = obj["id"]
-    props.setdefault(created_property(object_type), obj["createdAt"])
-    modified_name = modified_property(object_type)
-    if not obj.get("updatedAt"):
-        obj["updatedAt"] = props.get(modified_name) or obj["createdAt"]
-    props[modified_name] = obj["updatedAt"]
-    obj["archived"] = bool(obj.get("archived", False))
-    if obj["archived"] and not obj.get("archivedAt"):
-        obj["archivedAt"] = obj["updatedAt"]
-    if not obj.get("propertiesWithHistory"):
-        obj.pop("propertiesWithHistory", None)
-    return obj
-
-
-def _normalise_owner(owner: dict) -> dict:
-    user_id = owner.get("userId")
-    return {
-        "id": owner["id"],
-        "email": owner.get("email"),
-        "firstName": owner.get("firstName"),
-        "lastName": owner.get("lastName"),
-        "userId": user_id,
-        "userIdIncludingInactive": owner.get("userIdIncludingInactive", user_id),
-        "type": owner.get("type", "PERSON"),
-        "createdAt": owner.get("createdAt", DEFAULT_OWNER_INSTANT),
-        "updatedAt": owner.get("updatedAt", owner.get("createdAt", DEFAULT_OWNER_INSTANT)),
-        "archived": bool(owner.get("archived", False)),
-        "teams": [
-            {"id": str(t["id"]), "name": t["name"], "primary": bool(t.get("primary", False))}
-            for t in owner.get("teams", [])
-        ],
-    }
 
 
 class Portal:
@@ -164,73 +68,11 @@ class Portal:
         """
         if validate:
             validate_snapshot(data)
+        portal = cls(data.get("portal", {}), clock=clock)
         with paused_gc():
-            portal = cls._build(data, clock, owned)
+            fill_portal(portal, data, owned=owned)
         if sum(len(s.by_id) for s in portal.stores.values()) >= FREEZE_ABOVE:
             gc.freeze()  # millions of long-lived objects: keep the cyclic GC from re-scanning them while serving
-        return portal
-
-    @classmethod
-    def _build(cls, data: dict, clock, owned: bool) -> Portal:
-        portal = cls(data.get("portal", {}), clock=clock)
-        for owner in data.get("owners", []):
-            portal.owners[owner["id"]] = _normalise_owner(owner)
-        portal.owner_ids = sorted(int(i) for i in portal.owners)
-        own = _take_object if owned else _own_object
-        for object_type in OBJECT_TYPES:
-            store = portal.stores[object_type]
-            objects = data.get(object_type, [])
-            active: list[int] = []
-            archived: list[int] = []
-            modified: list[tuple[int, int]] = []
-            schema = store.schema
-            modified_name = store.modified_name
-            by_id = store.by_id
-            assoc = portal.associations
-            pair_maps: dict[tuple[str, str], dict[str, list[str]]] = {}
-            for source in objects:
-                associations = source.get("associations")
-                obj = own(object_type, source)
-                object_id = obj["id"]
-                by_id[object_id] = obj
-                props = obj["properties"]
-                schema.update(props)
-                if "propertiesWithHistory" in obj:
-                    schema.update(obj["propertiesWithHistory"])
-                oid = int(object_id)
-                if obj["archived"]:
-                    archived.append(oid)
-                else:
-                    active.append(oid)
-                    modified.append((iso_ms(props[modified_name]), oid))
-                if associations:
-                    for target, target_ids in associations.items():
-                        forward = pair_maps.get((object_type, target))
-                        if forward is None:
-                            forward = pair_maps[(object_type, target)] = assoc.setdefault((object_type, target), {})
-                            pair_maps[(target, object_type)] = assoc.setdefault((target, object_type), {})
-                        backward = pair_maps[(target, object_type)]
-                        mine = forward.get(object_id)
-                        if mine is None:
-                            mine = forward[object_id] = []
-                        for target_id in target_ids:
-                            if target_id in mine:
-                                continue
-                            mine.append(target_id)
-                            theirs = backward.get(target_id)
-                            if theirs is None:
-                                backward[target_id] = [object_id]
-                            elif object_id not in theirs:
-                                theirs.append(object_id)
-            store.active = sorted(active)
-            store.archived = sorted(archived)
-            store.modified = sorted(modified)
-            store.next_id = max([*active, *archived, 0]) + 1
-        for obj in portal.stores["contacts"].by_id.values():
-            merged = obj["properties"].get("hs_merged_object_ids")
-            for merged_id in (merged or "").split(";"):
-                if merged_id.strip():
-                    portal.merged_into[merged_id.strip()] = obj["id"]
         return portal
 
     # --- associations -----------------------------------------------------------------------------------
