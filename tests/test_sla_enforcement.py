@@ -3,6 +3,8 @@ escalations, reassignments, cancellations and alerts, against outcomes stated li
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 import pytest
 
@@ -203,3 +205,23 @@ def test_open_load_counts_untouched_mqls_under_their_current_or_routed_owner(wor
         con.close()
     # reassigned episodes count for their new owner: 1 and 11 -> Cleo, 8 -> Emil, 9 -> Finn
     assert after == {"101": (1, 0), "102": (2, 0), "103": (2, 2), "201": (2, 1), "301": (1, 1)}
+
+
+def test_an_owner_changed_before_the_last_sync_is_the_one_who_missed_it(world):
+    import duckdb
+
+    from pipeline.sla.job import open_enforcer
+
+    # Erik (contact 2) was reassigned from Emil (EMEA) to Cleo (North America) after his MQL, before the sync
+    con = duckdb.connect(str(world.db_path))
+    con.execute("UPDATE hubspot.contacts SET hubspot_owner_id = '103' WHERE id = '2'")
+    con.close()
+    world.sandbox.portal.update("contacts", "2", {"hubspot_owner_id": "103"})
+    r = world.resources()
+    with open_enforcer(r["duckdb"], r["hubspot"], r["policy"], r["slack"]) as enforcer:
+        outcome = enforcer.run(by_contact("2"), M)
+    assert outcome.status == "done"
+    assert outcome.reason == "alert to manager na.manager@sandbox.example (by team)"
+    brief = json.loads(world.rows("SELECT brief FROM ops.alerts")[0][0])
+    assert brief["sla"]["missed_by"] == {"id": "103", "name": "Cleo Chen", "email": "cleo@sandbox.example"}
+    assert brief["sla"]["team"] == "North America"

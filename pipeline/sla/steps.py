@@ -149,7 +149,8 @@ class Enforcer:
         if not check.proceed:
             self._finish(mql_id, step, "cancelled", check.reason, check.details, contact_id)
             return StepOutcome(mql_id, step, "cancelled", check.reason)
-        ep = dict(ep, owner_id=synced_owner)
+        if synced_owner != ep.get("owner_id"):  # owner changed after the MQL: the current owner missed it
+            ep = dict(ep, owner_id=synced_owner, team=self._team_of(synced_owner))
         if step == "manager_escalation":
             return self._escalate(ep, live_contact)
         return self._reassign(ep, live_contact, decision)
@@ -158,14 +159,17 @@ class Enforcer:
         row = outbox.get(self.con, outbox.alert_id(mql_id, step))
         return row.alert_id if row else None
 
+    def _team_of(self, owner_id: str | None) -> str | None:
+        """The owner's primary team (else any team) from the synced roster."""
+        if not owner_id:
+            return None
+        teams = facts.roster(self.con).filter(pl.col("owner_id") == str(owner_id))
+        return teams["teams"][0][0] if teams.height and len(teams["teams"][0]) else None
+
     def _manager(self, ep: dict) -> tuple[str | None, str]:
-        owners = facts.owners(self.con)
         owner_id = ep.get("owner_id")
-        email = (owners.get(str(owner_id)) or {}).get("email") if owner_id else None
-        team = ep.get("team")
-        if owner_id and not team:
-            teams = facts.roster(self.con).filter(pl.col("owner_id") == str(owner_id))
-            team = teams["teams"][0][0] if teams.height and len(teams["teams"][0]) else None
+        email = (facts.owners(self.con).get(str(owner_id)) or {}).get("email") if owner_id else None
+        team = ep.get("team") or self._team_of(owner_id)
         return self.policy.managers.recipient_for(owner_id, email, team)
 
     def _alert(self, ep: dict, step: str, *, recipient: str | None, recipient_owner_id: str | None,
