@@ -57,8 +57,8 @@ RAW_SCHEMA = "hubspot"
 def existing_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str] | None:
     """Column name -> DuckDB type of ``hubspot.<table>``; None when the table does not exist."""
     rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
         [RAW_SCHEMA, table],
     ).fetchall()
     return {name: dtype.upper() for name, dtype in rows} if rows else None
@@ -93,10 +93,11 @@ def _typed(column: str, kind: str, raw_type: str | None) -> str:
     return f"try_cast({col} AS {SQL_TYPE[kind]})"
 
 
-def raw_relation(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """A parenthesised subquery over ``hubspot.<table>`` with every pinned column, typed, plus ``_dlt_load_id``."""
+def raw_relation(con: duckdb.DuckDBPyConnection, table: str, present: dict[str, str] | None = None) -> str:
+    """A parenthesised subquery over ``hubspot.<table>`` with every pinned column, typed, plus ``_dlt_load_id``
+    (``present``: the table's columns when the caller already read them)."""
     spec = RAW_COLUMNS[table]
-    present = existing_columns(con, table)
+    present = present if present is not None else existing_columns(con, table)
     if present is None:
         cols = ", ".join(f"CAST(NULL AS {SQL_TYPE[k]}) AS \"{c}\"" for c, k in spec)
         return f"(SELECT {cols}, CAST(NULL AS VARCHAR) AS {LOAD_ID} WHERE false)"

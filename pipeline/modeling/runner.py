@@ -10,6 +10,7 @@ build, changed policy or SQL, clock moved back, an upstream full rebuild, a larg
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,9 +79,18 @@ def build_staging_view(con: duckdb.DuckDBPyConnection, table: str) -> BuildResul
     """(Re)create ``staging.<table>`` over the raw table as it is now (columns dlt added since are picked up)."""
     started = time.perf_counter()
     _session(con)
-    _run(con, f"staging.{table}", f"CREATE OR REPLACE VIEW staging.{table} AS {render(con, 'staging', table)}")
+    present = existing_columns(con, table)
+    sql = render(con, "staging", table, raw={table: present})
+    # the view is replaced only when its SQL changed (raw columns added by dlt, new model file): its
+    # comment holds the hash of the SQL it was created from
+    digest = hashlib.sha256(sql.encode()).hexdigest()[:16]
+    current = con.execute("SELECT comment FROM duckdb_views() WHERE database_name = current_database() "
+                          "AND schema_name = 'staging' AND view_name = ?", [table]).fetchone()
+    if current is None or current[0] != digest:
+        _run(con, f"staging.{table}", f"CREATE OR REPLACE VIEW staging.{table} AS {sql}")
+        con.execute(f"COMMENT ON VIEW staging.{table} IS '{digest}'")
     # the raw table's row count (a view count would scan it: too slow on every run)
-    rows = _count(con, f'{RAW_SCHEMA}."{table}"') if existing_columns(con, table) is not None else 0
+    rows = _count(con, f'{RAW_SCHEMA}."{table}"') if present is not None else 0
     return BuildResult(f"staging.{table}", "view", rows, time.perf_counter() - started)
 
 
@@ -160,19 +170,17 @@ def _full_reason(con, model: str, state: dict | None, policy_digest: str, now: d
 _SCOPE_SQL = """
 CREATE OR REPLACE TABLE staging._build_scope AS
 WITH changed_links AS (
-    SELECT 'calls' AS family, engagement_id AS object_id FROM staging.calls
-    WHERE (load_id > $old AND load_id <= $new) OR (occurred_at > $old_now AND occurred_at <= $now)
+    -- rows of a newer load (separate branches so zone maps on _dlt_load_id can skip old row groups)
+    SELECT 'calls' AS family, engagement_id AS object_id FROM staging.calls WHERE load_id > $old AND load_id <= $new
     UNION ALL
-    SELECT 'emails', engagement_id FROM staging.emails
-    WHERE (load_id > $old AND load_id <= $new) OR (occurred_at > $old_now AND occurred_at <= $now)
+    SELECT 'emails', engagement_id FROM staging.emails WHERE load_id > $old AND load_id <= $new
     UNION ALL
-    SELECT 'meetings', engagement_id FROM staging.meetings
-    WHERE (load_id > $old AND load_id <= $new) OR (occurred_at > $old_now AND occurred_at <= $now)
+    SELECT 'meetings', engagement_id FROM staging.meetings WHERE load_id > $old AND load_id <= $new
     UNION ALL
-    SELECT 'communications', engagement_id FROM staging.communications
-    WHERE (load_id > $old AND load_id <= $new) OR (occurred_at > $old_now AND occurred_at <= $now)
+    SELECT 'communications', engagement_id FROM staging.communications WHERE load_id > $old AND load_id <= $new
     UNION ALL
     SELECT 'deals', deal_id FROM staging.deals WHERE load_id > $old AND load_id <= $new
+    {clock_moved}
 ),
 changed_owner_teams AS (
     SELECT coalesce(now_team.owner_id, was.owner_id) AS owner_id
@@ -228,6 +236,18 @@ def _save_scope_key(con: duckdb.DuckDBPyConnection, key: list) -> None:
                 "CAST(? AS TIMESTAMPTZ) AS new_now", key)
 
 
+# engagements the clock passed since the last build (a scheduled meeting that has now happened)
+_CLOCK_MOVED = """UNION ALL
+    SELECT 'calls', engagement_id FROM staging.calls WHERE occurred_at > $old_now AND occurred_at <= $now
+    UNION ALL
+    SELECT 'emails', engagement_id FROM staging.emails WHERE occurred_at > $old_now AND occurred_at <= $now
+    UNION ALL
+    SELECT 'meetings', engagement_id FROM staging.meetings WHERE occurred_at > $old_now AND occurred_at <= $now
+    UNION ALL
+    SELECT 'communications', engagement_id FROM staging.communications
+    WHERE occurred_at > $old_now AND occurred_at <= $now"""
+
+
 def _ensure_owner_team_snapshot(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS staging._owner_team_snapshot (owner_id VARCHAR, team VARCHAR)")
 
@@ -278,8 +298,12 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
                 _run(con, "staging._build_scope", _ADD_TEAM_CHANGES)
         else:
             team_changes = _TEAM_CHANGES if model == "speed_to_lead" else ""
-            _run(con, "staging._build_scope", _SCOPE_SQL.replace("{team_changes}", team_changes),
-                 {"old": state["watermark"], "new": watermark, "old_now": state["now_at"], "now": now})
+            clock_moved = _CLOCK_MOVED if now != state["now_at"] else ""
+            params = {"old": state["watermark"], "new": watermark}
+            if clock_moved:
+                params.update(old_now=state["now_at"], now=now)
+            sql = _SCOPE_SQL.replace("{team_changes}", team_changes).replace("{clock_moved}", clock_moved)
+            _run(con, "staging._build_scope", sql, params)
             if model == "mql_episodes":
                 _save_scope_key(con, key)
         scope = _count(con, "staging._build_scope")

@@ -35,6 +35,9 @@ def sql_fingerprint() -> str:
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
-def render(con: duckdb.DuckDBPyConnection, layer: str, name: str, *, incremental: bool = False) -> str:
+def render(con: duckdb.DuckDBPyConnection, layer: str, name: str, *, incremental: bool = False,
+           raw: dict | None = None) -> str:
+    """Render a model; ``raw`` may carry already-read column maps of raw tables (table -> columns)."""
     template = _ENV.from_string(read_sql(layer, name))
-    return template.render(raw=lambda table: raw_relation(con, table), incremental=incremental)
+    known = raw or {}
+    return template.render(raw=lambda table: raw_relation(con, table, known.get(table)), incremental=incremental)
