@@ -129,6 +129,22 @@ def test_gives_up_after_the_bound_with_the_endpoint_named():
     assert "\n" not in message and "GET /crm/v3/objects/companies" in message and "HTTP 503" in message
 
 
+def test_an_unreachable_api_base_fails_fast_with_one_line():
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = HubSpotClient("pat-secret", f"http://127.0.0.1:{port}", give_up_after_s=120)
+    started = time.monotonic()
+    with pytest.raises(HubSpotApiError) as err:
+        client.list_page("contacts", ["email"])
+    assert time.monotonic() - started < 10
+    message = str(err.value)
+    assert "\n" not in message and f"127.0.0.1:{port}" in message and "HUBSPOT_API_BASE" in message
+    assert "pat-secret" not in message
+
+
 def test_daily_limit_is_not_retried():
     portal = Portal.from_snapshot(small_portal_snapshot())
     with run_in_thread(portal, limits=RateLimits(daily=2)) as sandbox:

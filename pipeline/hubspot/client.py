@@ -44,6 +44,7 @@ SEARCH_PAGE_SIZE = 200
 BATCH_READ_SIZE = 100
 ASSOCIATION_BATCH_SIZE = 1000
 TASK_TO_CONTACT_ASSOCIATION_TYPE_ID = 204
+UNREACHABLE_ATTEMPTS = 4  # connection failures before any answer at all: a wrong URL or no network
 # the read scope each endpoint family needs (named in 403 errors when HubSpot does not name it)
 READ_SCOPES = {
     "contacts": "crm.objects.contacts.read",
@@ -122,6 +123,8 @@ class HubSpotClient:
         self.backoff_max_s = backoff_max_s
         self.pacer = Pacer(limit_per_10s, search_per_s)
         self.stats = ClientStats()
+        self._reached = False  # any HTTP answer yet? (never: connection failures are configuration, not weather)
+        self._unreached_failures = 0
         no_retries = urllib3.Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False)
         hub = HubSpot(access_token=access_token, host=self.api_base, retry=no_retries)
         # the SDK builds a new ApiClient (and connection pool) on every attribute access: build once
@@ -361,6 +364,7 @@ class HubSpotClient:
             headers = dict(response.headers)
             response.release_conn()
         except API_EXCEPTIONS as err:
+            self._reached = True
             status = int(getattr(err, "status", 0) or 0)
             headers = dict(err.headers or {})
             self.pacer.observe_headers(headers)
@@ -369,9 +373,18 @@ class HubSpotClient:
         except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, OSError) as err:
             with self.stats._lock:
                 self.stats.connection_errors += 1
-            raise _Transient(f"connection error: {type(err).__name__}") from None
+            reason = type(getattr(err, "reason", None) or err).__name__
+            if not self._reached:
+                self._unreached_failures += 1
+                if self._unreached_failures >= UNREACHABLE_ATTEMPTS:
+                    raise HubSpotApiError(
+                        f"cannot reach HubSpot at {self.api_base} on {endpoint} ({reason}): check HUBSPOT_API_BASE "
+                        "and the network"
+                    ) from None
+            raise _Transient(f"connection error: {reason}") from None
         finally:
             self.pacer.release(is_search)
+        self._reached = True
         self.pacer.observe_headers(headers)
         if not data:
             return {}
