@@ -64,6 +64,19 @@ def _env_or(name: str, default: str):
     return dg.EnvVar(name) if os.environ.get(name, "").strip() else default
 
 
+def rate_limit_from_env() -> int:
+    """``HUBSPOT_RATE_LIMIT_PER_10S``: the private app's limit (190 Professional/Enterprise, 100 Free/Starter)."""
+    raw = os.environ.get("HUBSPOT_RATE_LIMIT_PER_10S", "").strip()
+    if not raw:
+        return 190
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise ConfigError(
+            f"HUBSPOT_RATE_LIMIT_PER_10S={raw!r} must be a whole number of requests per 10 s "
+            "(100 on Free/Starter, 190 on Professional/Enterprise)"
+        )
+    return int(raw)
+
+
 def build_resources() -> dict[str, object]:
     db = os.environ.get("HANDOFF_DB", "").strip() or DEFAULT_DB
     Path(db).parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +85,7 @@ def build_resources() -> dict[str, object]:
         "hubspot": HubSpotResource(
             access_token=_env_or("HUBSPOT_ACCESS_TOKEN", ""),
             api_base=_env_or("HUBSPOT_API_BASE", DEFAULT_API_BASE),
+            limit_per_10s=rate_limit_from_env(),
         ),
         "dlt": DagsterDltResource(),
         "policy": PolicyResource(path=_env_or("HANDOFF_POLICY", "")),

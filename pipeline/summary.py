@@ -87,9 +87,11 @@ def print_summary(summary: RunSummary, *, demo: bool = False) -> None:
                                     f"{'SLACK_WEBHOOK_URL' if settings.slack_webhook_url else 'not configured'})")
     table.add_row("database", f"{settings.db_path} (pipeline writes here)")
     table.add_row("analysts", f"duckdb -readonly {published}")
-    report = Path(settings.db_path).with_name("handoff_report.html")
+    from assets.reports import ReportConfig
+
+    report = Path(ReportConfig().out)
     if report.exists():
-        table.add_row("report", str(report))
+        table.add_row("report", f"{report}  (offline HTML; also `handoff report --out FILE`)")
     table.add_row("Dagster UI", "make dev  (run history and sensor cursors in DAGSTER_HOME="
                                 f"{os.environ.get('DAGSTER_HOME', '.dagster')})")
     console.print(table)

@@ -33,9 +33,9 @@ def _ms(value) -> int | None:
     return round(value.timestamp() * 1000)
 
 
-def _handoff(args: list[str], env: dict[str, str], timeout: int = 420) -> subprocess.CompletedProcess:
+def _handoff(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 420) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def portal_run(tmp_path_factory):
     truth = json.loads(Path(written.truth_path).read_text())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "HANDOFF_", "SLACK_"))}
     env.update(HANDOFF_DB=str(root / "data" / "handoff.duckdb"), DAGSTER_HOME=str(root / "dagster"))
-    first = _handoff(["run", "--snapshot", str(written.snapshot_path)], env)
+    first = _handoff(["run", "--snapshot", str(written.snapshot_path)], env, root)
     assert first.returncode == 0, first.stderr[-3000:]
     return {"root": root, "truth": truth, "env": env, "snapshot": written.snapshot_path, "first": first}
 
@@ -98,7 +98,7 @@ def test_enforcement_matches_ground_truth_exactly_once(portal_run):
         assert (decision["owner_write"], decision["task_write"]) == ("done", "done")
 
     # a second run over the same portal finds nothing new to do and duplicates nothing
-    again = _handoff(["run", "--snapshot", str(portal_run["snapshot"])], portal_run["env"])
+    again = _handoff(["run", "--snapshot", str(portal_run["snapshot"])], portal_run["env"], portal_run["root"])
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(_rows(db, "select * from ops.alerts")) == len(expected)
     assert len(_rows(db, "select * from ops.routing_decisions where step = 'reassignment'")) == len(
@@ -112,3 +112,5 @@ def test_run_prints_summary_and_report(portal_run):
     truth_count = len(portal_run["truth"]["episodes"])
     assert f"{truth_count:,}:" in out
     assert "duckdb -readonly" in out
+    report = portal_run["root"] / "out" / "handoff_report.html"
+    assert report.exists() and "out/handoff_report.html" in out

@@ -75,3 +75,14 @@ def test_cli_help_lists_pinned_commands():
     out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, text=True, check=True)
     for name in ("sandbox", "run", "demo", "dev", "routing", "report", "status", "explain"):
         assert name in out.stdout
+
+
+def test_rate_limit_tier_from_environment(monkeypatch):
+    from pipeline.resources import build_resources
+
+    assert build_resources()["hubspot"].limit_per_10s == 190
+    monkeypatch.setenv("HUBSPOT_RATE_LIMIT_PER_10S", "100")
+    assert build_resources()["hubspot"].limit_per_10s == 100
+    monkeypatch.setenv("HUBSPOT_RATE_LIMIT_PER_10S", "lots")
+    with pytest.raises(ConfigError, match="HUBSPOT_RATE_LIMIT_PER_10S='lots' must be a whole number"):
+        build_resources()
