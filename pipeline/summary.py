@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import duckdb
@@ -25,12 +26,24 @@ def headline_numbers(db: Path) -> dict:
             "median(minutes_to_first_touch) filter (where mql_type = 'demo_request') "
             "from marts.speed_to_lead"
         ).fetchone()
-        alerts = con.execute("select count(*) from ops.alerts").fetchone()[0] if _has_table(con, "ops", "alerts") else 0
     finally:
         con.close()
     by_status = {status: count for status, count in rows}
     return {"by_status": by_status, "episodes": sum(by_status.values()), "median_minutes": median[0],
-            "median_demo_minutes": median[1], "alerts": alerts}
+            "median_demo_minutes": median[1]}
+
+
+def alert_counts(db: Path) -> dict[str, int]:
+    """Alerts by delivery status from the pipeline's database (the run is over: no writer holds it)."""
+    if not db.exists():
+        return {}
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        if not _has_table(con, "ops", "alerts"):
+            return {}
+        return dict(con.execute("select status, count(*) from ops.alerts group by 1 order by 1").fetchall())
+    finally:
+        con.close()
 
 
 def _has_table(con, schema: str, table: str) -> bool:
@@ -46,7 +59,7 @@ def _minutes(value) -> str:
 
 
 def print_summary(summary: RunSummary, *, demo: bool = False) -> None:
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     settings = load_settings()
     table = Table(title=f"hubspot-lead-handoff: run complete in {summary.duration_s:,.1f} s",
                   show_header=False, title_justify="left")
@@ -82,9 +95,11 @@ def print_summary(summary: RunSummary, *, demo: bool = False) -> None:
         if enforcement.get("skip_reason") and not enforcement.get("requested"):
             text += f"; sensor: {enforcement['skip_reason']}"
         table.add_row("SLA enforcement", text)
-        if "alerts" in locals().get("numbers", {}):
-            table.add_row("alerts", f"{numbers['alerts']:,} in ops.alerts (Slack: "
-                                    f"{'SLACK_WEBHOOK_URL' if settings.slack_webhook_url else 'not configured'})")
+    alerts = alert_counts(settings.db_path)
+    if alerts:
+        by_status = ", ".join(f"{status} {count}" for status, count in alerts.items())
+        slack = "delivered to SLACK_WEBHOOK_URL" if settings.slack_webhook_url else "Slack not configured"
+        table.add_row("alerts", f"{sum(alerts.values()):,} in ops.alerts ({by_status}; {slack})")
     table.add_row("database", f"{settings.db_path} (pipeline writes here)")
     table.add_row("analysts", f"duckdb -readonly {published}")
     from assets.reports import ReportConfig
