@@ -226,11 +226,15 @@ def main(quick: bool) -> list[Result]:
         generate_raw(con, contacts, engagements)
         generated = time.perf_counter() - started
         print(f"   generated {contacts:,} contacts / {engagements:,} engagements in {generated:.1f}s", flush=True)
+        con.close()  # measure on a fresh connection, as a pipeline run opens one (no generator temp tables)
+        con = duckdb.connect(str(workdir / "handoff.duckdb"))
+        con.execute("SET enable_progress_bar = false")
         scans = [scan_raw_columns(con) for _ in range(3)]
         scan = min(scans)  # warm: the builds below also run warm
         with PeakMemory() as memory:
             full, results = _timed_build(con, full_refresh=True)
             episodes = con.execute("SELECT count(*) FROM marts.speed_to_lead").fetchone()[0]
+            con.execute("SET enable_progress_bar = false")
             changed = change_one_percent(con, contacts)
             incremental, inc_results = _timed_build(con, full_refresh=False)
         modes = {r.model: r.mode for r in inc_results if r.model.startswith("marts.")}
