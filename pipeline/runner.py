@@ -166,6 +166,10 @@ def run_once(
             echo("SLA sensor: evaluating once and running the enforcement it requests ...")
             # the sandbox demo runs live (PATCH + task in the sandbox); a real portal follows the policy's write_mode
             enforcement = enforce_once(instance, write_mode="live" if sandbox else None)
+            for step in enforcement.get("runs", []):
+                echo(f"  {step['status']:<9} {step['run_key']}: {step['reason']}")
+            for failed in enforcement.get("failed_runs", []):
+                echo(f"  FAILED    {failed['run_key']} (run {failed['run_id'][:8]}; see the Dagster UI)")
     return RunSummary(
         sandbox=sandbox, asset_run_id=run_id, assets_materialized=count, checks=checks,
         enforcement=enforcement if isinstance(enforcement, dict) else {"result": enforcement},

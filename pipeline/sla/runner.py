@@ -13,6 +13,7 @@ from datetime import timezone
 
 import dagster as dg
 
+from pipeline.run_progress import QUIET_RUN_CONFIG
 from pipeline.settings import load_settings
 from pipeline.settings import now as clock
 from pipeline.sla.job import open_enforcer, sla_enforcement_job
@@ -73,7 +74,7 @@ def _enforce_once(instance, job_resources: dict, ready: dict, *, write_mode: str
         summary["requested"] += 1
         config = request.run_config["ops"]["enforce_step"]["config"]
         result = sla_enforcement_job.execute_in_process(
-            run_config={"ops": {"enforce_step": {"config": {**config, **run_config_extra}}}},
+            run_config={"ops": {"enforce_step": {"config": {**config, **run_config_extra}}}, **QUIET_RUN_CONFIG},
             instance=instance, resources=job_resources, raise_on_error=False,
             tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_TAG: SENSOR_NAME},
         )
