@@ -118,7 +118,7 @@ def main(quick: bool) -> list[Result]:
         db = Path(scratch) / "raw.duckdb"
         portal = Portal.from_snapshot(snapshot, owned=True, validate=False)
         with run_in_thread(portal, limits=RateLimits.unlimited()) as sandbox:
-            # searches are paced at HubSpot's 5/s in every run; the general limit is off to count calls fast
+            # the sandbox enforces nothing here; the client still paces itself at 190 / 10 s and 5 searches / s
             initial = _sync(sandbox, db)
             initial_calls = sandbox.stats.snapshot()["total_requests"]
             sandbox.stats.reset()
