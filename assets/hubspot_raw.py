@@ -7,7 +7,8 @@ Wiring only: the reads live in ``pipeline.hubspot.source``, the post-load SQL in
 """
 
 
-import os
+import atexit
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -50,9 +51,10 @@ class HubSpotExtractConfig(dg.Config):
 
 
 def definitions_pipelines_dir() -> Path:
-    """Where the definition-time pipeline lives (never run: it only names the assets for Dagster)."""
-    path = Path(tempfile.gettempdir()) / f"hubspot_handoff_dlt_definitions-{os.getpid()}"
-    path.mkdir(parents=True, exist_ok=True)
+    """Where the definition-time pipeline lives (never run: it only names the assets for Dagster); a
+    private temp dir removed when the process exits."""
+    path = Path(tempfile.mkdtemp(prefix="hubspot_handoff_dlt_definitions-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 
 
