@@ -25,6 +25,7 @@ from pipeline.errors import HandoffError
 from pipeline.hubspot.post_load import create_missing_tables, set_merged_into, table_counts
 from pipeline.hubspot.properties import ASSOCIATIONS, OBJECT_TYPES
 from pipeline.hubspot.source import DEFAULT_LAG_S, RunReport, hubspot_source
+from pipeline.progress_ticker import ProgressTicker
 from pipeline.resources import HubSpotResource
 
 PIPELINE_NAME = "hubspot_handoff"
@@ -118,8 +119,9 @@ def hubspot_raw_assets(
     with tempfile.TemporaryDirectory(prefix="hubspot_handoff_dlt_") as work_dir:
         pipeline = build_pipeline(duckdb.database, work_dir)
         try:
-            results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline,
-                                   loader_file_format="parquet"))
+            with ProgressTicker(lambda: _progress_text(client, report), context.log.info):
+                results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline,
+                                       loader_file_format="parquet"))
         except Exception as err:  # dlt wraps a failing resource: surface the one-line HandoffError
             user_error = _handoff_error(err)
             if user_error is None:
@@ -149,6 +151,13 @@ def hubspot_raw_assets(
                 metadata={**_metadata(table, report, stats, before, after, seconds, merged, config.mode),
                           "created_empty": table in created},
             )
+
+
+def _progress_text(client, report: RunReport) -> str:
+    stats = client.stats.as_dict()
+    read = ", ".join(f"{t} {r.objects:,}" for t, r in report.types.items() if r.objects)
+    return (f"{stats['total_calls']:,} HubSpot API calls, {stats['throttled_429']} 429s; records read: "
+            f"{read or 'none yet'}")
 
 
 def _handoff_error(err: BaseException) -> HandoffError | None:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from pipeline.progress_ticker import PROGRESS_PREFIX
+
 # step failures are reported by the caller in one line; full logs stay in the run (Dagster UI)
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -50,7 +52,12 @@ class RunProgress:
         records = self._instance.all_logs(self._run_id)
         for record in records[self._seen:]:
             event = record.dagster_event
-            if event is None or event.event_type not in _WATCHED:
+            if event is None:
+                message = record.user_message or ""
+                if message.startswith(PROGRESS_PREFIX):
+                    self._echo(f"  ...   {record.step_key}: {message.removeprefix(PROGRESS_PREFIX)}")
+                continue
+            if event.event_type not in _WATCHED:
                 continue
             if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
                 data = event.event_specific_data

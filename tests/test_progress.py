@@ -1,0 +1,30 @@
+"""Progress output on long work: the ticker logs periodically, and `handoff run` echoes those lines."""
+
+from __future__ import annotations
+
+import time
+
+from pipeline.progress_ticker import ProgressTicker
+
+
+def test_ticker_logs_progress_lines_until_stopped():
+    lines: list[str] = []
+    counter = iter(range(1000))
+    with ProgressTicker(lambda: f"{next(counter)} calls", lines.append, interval_s=0.05):
+        time.sleep(0.3)
+    stopped_at = len(lines)
+    time.sleep(0.15)
+    assert len(lines) == stopped_at >= 3
+    assert lines[0].startswith("progress: 0 calls (")
+    assert lines[1].startswith("progress: 1 calls (")
+
+
+def test_ticker_survives_a_failing_description():
+    lines: list[str] = []
+
+    def broken() -> str:
+        raise RuntimeError("boom")
+
+    with ProgressTicker(broken, lines.append, interval_s=0.02):
+        time.sleep(0.1)
+    assert lines == []
