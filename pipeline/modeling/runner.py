@@ -3,8 +3,10 @@
 Staging: one view per raw table (typed over ``hubspot.*``), plus ``staging.policy`` (policy values and
 "now") and ``staging.business_calendar``. Marts: ``mql_episodes`` and ``speed_to_lead`` rebuild only
 the contacts touched since their last build (``_dlt_load_id`` newer than the stored watermark, engagements
-that became "past" since the last clock, owners whose team changed); the three aggregates are
-recomputed from ``speed_to_lead`` each time. Anything that could make a partial rebuild wrong (first
+that became "past" since the last clock, owners whose team changed). Internal helpers keep the aggregates
+cheap: ``staging._contact_leads`` (leads per contact for conversion_funnel, kept with mql_episodes) and
+``staging._episode_changes`` (old/new versions of the episodes an incremental speed_to_lead changed), from
+which rep_scorecard recomputes only the affected (period, owner) groups; the impact table is recomputed. Anything that could make a partial rebuild wrong (first
 build, changed policy or SQL, clock moved back, an upstream full rebuild, a large change) rebuilds fully.
 """
 
@@ -31,6 +33,8 @@ MARTS = INCREMENTAL_MARTS + AGGREGATE_MARTS
 MART_UPSTREAM = {"speed_to_lead": "mql_episodes"}
 # above this share of contacts in scope, a full rebuild is cheaper than delete + insert
 FULL_REBUILD_SHARE = 0.2
+# above this share of rep_scorecard groups holding a changed episode, recomputing them all is cheaper
+SCORECARD_FULL_SHARE = 0.15
 # raw tables whose new rows can change an episode (notes, tasks, companies, account cannot)
 _CHANGE_SOURCES = ("contacts", "contact_property_history", "associations", "deals", "calls", "emails",
                    "meetings", "communications", "owner_teams")
@@ -272,13 +276,128 @@ def _save_state(con, model: str, *, watermark, policy_digest: str, now: datetime
     )
 
 
+CONTACT_LEADS = "staging._contact_leads"
+
+
+def _refresh_contact_leads(con: duckdb.DuckDBPyConnection, *, incremental: bool) -> None:
+    """Keep ``staging._contact_leads`` (leads per contact, read by conversion_funnel) in step with
+    ``marts.mql_episodes``: only the scope's contacts when incremental (and the table exists)."""
+    if incremental and _table_exists(con, "staging", "_contact_leads"):
+        _run(con, CONTACT_LEADS,
+             f"DELETE FROM {CONTACT_LEADS} WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)")
+        _run(con, CONTACT_LEADS,
+             f"INSERT INTO {CONTACT_LEADS} BY NAME {render(con, 'internal', 'contact_leads', incremental=True)}")
+    else:
+        _run(con, CONTACT_LEADS,
+             f"CREATE OR REPLACE TABLE {CONTACT_LEADS} AS {render(con, 'internal', 'contact_leads')}")
+
+
+# speed_to_lead columns rep_scorecard reads: an episode whose values here changed marks its groups for rebuild
+SCORECARD_INPUTS = ("mql_id", "owner_id", "mql_at", "team", "first_touch_at", "minutes_to_first_touch",
+                    "business_minutes_to_first_touch", "sla_status", "attempts", "recycled_at",
+                    "recycled_below_minimum_attempts", "sql_at", "opportunity_at", "customer_at")
+
+
+def _episode_changes_start(con: duckdb.DuckDBPyConnection) -> None:
+    """Before speed_to_lead's incremental delete: keep the scope's current rows (their old versions)."""
+    cols = ", ".join(SCORECARD_INPUTS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _episodes_before AS SELECT {cols} FROM marts.speed_to_lead "
+                "WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)")
+
+
+def _episode_changes_finish(con: duckdb.DuckDBPyConnection, clock_rows: str) -> None:
+    """After the insert: ``staging._episode_changes`` = old and new versions of the episodes that differ
+    (plus ``clock_rows``: those the clock update is about to change), and a new token in the key table."""
+    cols = ", ".join(SCORECARD_INPUTS)
+    _run(con, "staging._episode_changes", f"""
+        CREATE OR REPLACE TABLE staging._episode_changes AS
+        WITH after AS (SELECT {cols} FROM marts.speed_to_lead
+                       WHERE contact_id IN (SELECT contact_id FROM staging._build_scope))
+        SELECT owner_id, mql_at FROM (SELECT * FROM _episodes_before EXCEPT ALL SELECT * FROM after)
+        UNION ALL SELECT owner_id, mql_at FROM (SELECT * FROM after EXCEPT ALL SELECT * FROM _episodes_before)
+        UNION ALL SELECT owner_id, mql_at FROM marts.speed_to_lead WHERE {clock_rows}""")
+    con.execute("DROP TABLE IF EXISTS _episodes_before")
+    _new_episode_token(con, incremental=True)
+
+
+def _new_episode_token(con: duckdb.DuckDBPyConnection, *, incremental: bool) -> None:
+    """``staging._episode_changes_key``: (token of the speed_to_lead state the changes start from, new token);
+    a full build has no start, so the aggregates that follow it rebuild fully."""
+    previous = None
+    if incremental and _table_exists(con, "staging", "_episode_changes_key"):
+        previous = con.execute("SELECT to_token FROM staging._episode_changes_key").fetchone()
+        previous = previous[0] if previous else None
+    con.execute("CREATE OR REPLACE TABLE staging._episode_changes_key AS "
+                "SELECT CAST(? AS VARCHAR) AS from_token, CAST(uuid() AS VARCHAR) AS to_token", [previous])
+
+
+def _build_scorecard(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[str, str]:
+    """Rebuild ``marts.rep_scorecard``: only the groups with changed episodes when the last build saw the
+    speed_to_lead state those changes start from; returns (mode, reason)."""
+    con.execute("CREATE TABLE IF NOT EXISTS staging._aggregate_tokens (model VARCHAR PRIMARY KEY, token VARCHAR)")
+    key = (con.execute("SELECT from_token, to_token FROM staging._episode_changes_key").fetchone()
+           if _table_exists(con, "staging", "_episode_changes_key") else None)
+    seen = con.execute("SELECT token FROM staging._aggregate_tokens WHERE model = 'rep_scorecard'").fetchone()
+    seen = seen[0] if seen else None
+    mode = "full"
+    if full_refresh:
+        reason = "full refresh requested"
+    elif key is None or seen is None or not _table_exists(con, "marts", "rep_scorecard"):
+        reason = "first build"
+    elif seen == key[1]:
+        mode, reason = "incremental", "speed_to_lead unchanged"
+    elif seen == key[0]:
+        mode, reason = "incremental", "changed groups only"
+    else:
+        reason = "speed_to_lead rebuilt fully or skipped a build"
+    if mode == "incremental" and seen == key[0]:
+        _run(con, "staging._scorecard_groups", "CREATE OR REPLACE TABLE staging._scorecard_groups AS "
+             + render(con, "internal", "scorecard_groups"))
+        groups, total = _count(con, "staging._scorecard_groups"), _count(con, "marts.rep_scorecard")
+        if groups > SCORECARD_FULL_SHARE * total:
+            mode, reason = "full", f"large change ({groups} of {total} groups)"
+    if mode == "full":
+        _run(con, "marts.rep_scorecard",
+             f"CREATE OR REPLACE TABLE marts.rep_scorecard AS {render(con, 'marts', 'rep_scorecard')}")
+    else:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if seen == key[0]:
+                _run(con, "marts.rep_scorecard", """
+                    DELETE FROM marts.rep_scorecard AS r USING staging._scorecard_groups AS g
+                    WHERE g.period_type = r.period_type AND g.period_start = r.period_start
+                      AND g.owner_id IS NOT DISTINCT FROM r.owner_id""")
+                _run(con, "marts.rep_scorecard", "INSERT INTO marts.rep_scorecard BY NAME "
+                     + render(con, "marts", "rep_scorecard", incremental=True))
+            # owner names are read live (a renamed owner changes every group of theirs)
+            _run(con, "marts.rep_scorecard", """
+                UPDATE marts.rep_scorecard AS r SET owner_name = n.owner_name
+                FROM (SELECT s.owner_id, (SELECT any_value(o.owner_name) FROM staging.owners AS o
+                                          WHERE o.owner_id = s.owner_id) AS owner_name
+                      FROM (SELECT DISTINCT owner_id FROM marts.rep_scorecard WHERE owner_id IS NOT NULL) AS s) AS n
+                WHERE n.owner_id = r.owner_id AND r.owner_name IS DISTINCT FROM n.owner_name""")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    con.execute("INSERT OR REPLACE INTO staging._aggregate_tokens VALUES ('rep_scorecard', ?)",
+                [key[1] if key else None])
+    return mode, reason
+
+
 def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool = False) -> BuildResult:
     """Build ``marts.<model>`` with the clock and policy in ``staging.policy`` (see :func:`build_all`)."""
     if model not in MARTS:
         raise ModelBuildError(f"unknown mart {model!r}; known: {', '.join(MARTS)}")
     started = time.perf_counter()
     _session(con)
+    if model == "rep_scorecard":
+        mode, reason = _build_scorecard(con, full_refresh)
+        return BuildResult("marts.rep_scorecard", mode, _count(con, "marts.rep_scorecard"),
+                           time.perf_counter() - started, reason=reason)
     if model in AGGREGATE_MARTS:
+        if model == "conversion_funnel" and not _table_exists(con, "staging", "_contact_leads"):
+            _refresh_contact_leads(con, incremental=False)  # a database built before the helper existed
         _run(con, f"marts.{model}", f"CREATE OR REPLACE TABLE marts.{model} AS {render(con, 'marts', model)}")
         return BuildResult(f"marts.{model}", "full", _count(con, f"marts.{model}"), time.perf_counter() - started)
 
@@ -314,19 +433,29 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
     if reason:
         con.execute("DROP TABLE IF EXISTS staging._build_scope_key")
         _run(con, f"marts.{model}", f"CREATE OR REPLACE TABLE marts.{model} AS {render(con, 'marts', model)}")
+        if model == "mql_episodes":
+            _refresh_contact_leads(con, incremental=False)
+        else:
+            _new_episode_token(con, incremental=False)
     else:
         query = render(con, "marts", model, incremental=True)
+        clock_rows = ("first_touch_at IS NULL AND sla_status <> CASE WHEN $now > sla_due_at THEN 'overdue' "
+                      "ELSE 'pending' END")
         con.execute("BEGIN TRANSACTION")
         try:
+            if model == "speed_to_lead":
+                _episode_changes_start(con)
             _run(con, f"marts.{model}",
                  f"DELETE FROM marts.{model} WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)")
             _run(con, f"marts.{model}", f"INSERT INTO marts.{model} BY NAME {query}")
+            if model == "mql_episodes":
+                _refresh_contact_leads(con, incremental=True)
             if model == "speed_to_lead":
+                _episode_changes_finish(con, clock_rows.replace("$now", "(SELECT now_at FROM staging.policy)"))
                 # untouched episodes outside the scope: only the clock changed their status
                 _run(con, "marts.speed_to_lead",
                      "UPDATE marts.speed_to_lead SET sla_status = CASE WHEN $now > sla_due_at THEN 'overdue' "
-                     "ELSE 'pending' END, computed_at = $now WHERE first_touch_at IS NULL AND sla_status <> "
-                     "CASE WHEN $now > sla_due_at THEN 'overdue' ELSE 'pending' END", {"now": now})
+                     f"ELSE 'pending' END, computed_at = $now WHERE {clock_rows}", {"now": now})
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

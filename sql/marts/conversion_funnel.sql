@@ -47,23 +47,16 @@ primary_team AS (
     SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
     FROM staging.owner_teams WHERE team_name IS NOT NULL GROUP BY owner_id
 ),
-first_lead AS (
-    SELECT contact_id, min(changed_at) AS lead_at
-    FROM staging.contact_property_history
-    WHERE property = 'lifecyclestage' AND value = 'lead'
-    GROUP BY contact_id
-),
 lead_months AS (
+    -- staging._contact_leads: one row per counted lead (sql/internal/contact_leads.sql, kept with mql_episodes)
     SELECT
-        CAST(date_trunc('month', DATE '1970-01-01' + CAST(epoch_ms(fl.lead_at) // 86400000 AS INTEGER)) AS DATE) AS month_start,
+        l.month_start,
         coalesce(pt.team, '(no team)') AS team,
-        coalesce(c.lead_source, '(unknown)') AS lead_source,
+        coalesce(l.lead_source, '(unknown)') AS lead_source,
         count(*) AS leads,
-        count(*) FILTER (WHERE c.contact_id IN (SELECT contact_id FROM marts.mql_episodes)) AS leads_became_mql
-    FROM staging.contacts AS c
-    JOIN first_lead AS fl ON fl.contact_id = c.contact_id
-    LEFT JOIN primary_team AS pt ON pt.owner_id = c.owner_id
-    WHERE NOT c.excluded
+        count(*) FILTER (WHERE l.became_mql) AS leads_became_mql
+    FROM staging._contact_leads AS l
+    LEFT JOIN primary_team AS pt ON pt.owner_id = l.owner_id
     GROUP BY ALL
 ),
 lead_rows AS (

@@ -1,6 +1,7 @@
 -- marts.rep_scorecard: per owner (owner at MQL) and period (week, month, quarter of mql_at, UTC):
 -- volume, response times, SLA outcome, attempts, recycling below the policy minimum, conversion.
 -- Episodes with no owner at MQL are grouped under owner_id NULL ("unassigned").
+-- Incremental runs recompute only the groups in staging._scorecard_groups (sql/internal/scorecard_groups.sql).
 WITH periods AS (
     SELECT s.*, g.period_type,
         -- the UTC calendar day from epoch milliseconds (cheaper than a time-zone conversion per row)
@@ -37,7 +38,9 @@ aggregated AS (
     count(p.sql_at) / count(*) AS mql_to_sql_rate,
     count(p.opportunity_at) / count(*) AS mql_to_opportunity_rate
 FROM periods AS p
-LEFT JOIN staging.owners AS o ON o.owner_id = p.owner_id
+{% if incremental %}SEMI JOIN staging._scorecard_groups AS sg
+  ON sg.period_type = p.period_type AND sg.period_start = p.period_start AND sg.owner_id IS NOT DISTINCT FROM p.owner_id
+{% endif %}LEFT JOIN staging.owners AS o ON o.owner_id = p.owner_id
 GROUP BY p.period_type, p.period_start, p.owner_id
 )
 SELECT
