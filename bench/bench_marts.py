@@ -180,10 +180,12 @@ def change_one_percent(con: duckdb.DuckDBPyConnection, contacts: int) -> int:
 
 
 def scan_raw_columns(con: duckdb.DuckDBPyConnection) -> float:
-    """Seconds for one pass over every raw column the models read (min/max per column, all tables)."""
+    """Seconds for one pass over every raw column the models read, all tables: each value is read and folded
+    into ``bit_xor(hash(column))`` (the cheapest aggregate that must see every value: ``count(column)`` is
+    answered from statistics, and min/max on text spends about half its time comparing strings)."""
     started = time.perf_counter()
     for table, columns in READ_COLUMNS.items():
-        aggregates = ", ".join(f'max("{c}"), min("{c}")' for c in columns)
+        aggregates = ", ".join(f'bit_xor(hash("{c}"))' for c in columns)
         con.execute(f"SELECT count(*), {aggregates} FROM hubspot.{table}").fetchall()
     return time.perf_counter() - started
 
