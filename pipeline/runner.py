@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import HandoffError
-from pipeline.settings import load_settings, redact
+from pipeline.settings import load_settings, redact, temporary_env
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 DEFAULT_DEMO_CONTACTS = 2000
@@ -90,23 +90,15 @@ def sandbox_if_needed(
     # load_snapshot validated the file and the generator's output is valid by construction: no second pass,
     # and the portal takes the objects over instead of copying them (half the memory on big portals)
     portal = Portal.from_snapshot(data, validate=False, owned=True)
-    saved = {k: os.environ.get(k) for k in ("HUBSPOT_API_BASE", "HUBSPOT_ACCESS_TOKEN", "HANDOFF_NOW")}
     with run_in_thread(portal, port=0, token=SANDBOX_TOKEN) as handle:
-        os.environ["HUBSPOT_API_BASE"] = handle.base_url
-        os.environ["HUBSPOT_ACCESS_TOKEN"] = handle.token
+        overrides = {"HUBSPOT_API_BASE": handle.base_url, "HUBSPOT_ACCESS_TOKEN": handle.token}
         if portal_now and not os.environ.get("HANDOFF_NOW"):
             # a sandbox portal is a picture "as of" its own now: pin the clock to it unless the user did
-            os.environ["HANDOFF_NOW"] = portal_now
+            overrides["HANDOFF_NOW"] = portal_now
             echo(f"sandbox: clock pinned to the portal's time, HANDOFF_NOW={portal_now}")
         echo(f"sandbox: serving {source} at {handle.base_url}")
-        try:
+        with temporary_env(overrides):
             yield SandboxInfo(base_url=handle.base_url, source=source, portal_now=portal_now)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 def materialize_everything(instance, echo: Echo) -> tuple[str, int, dict[str, int]]:

@@ -6,6 +6,8 @@ Read with :func:`load_settings` at the edge (CLI, Dagster resources); pass value
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +49,25 @@ def redact(text: str, token: str | None = None) -> str:
     if token:
         text = text.replace(token, "***")
     return text
+
+
+@contextmanager
+def temporary_env(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or with None, unset) environment variables for the block; restore the previous values after."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @dataclass(frozen=True)

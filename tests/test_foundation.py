@@ -86,3 +86,17 @@ def test_rate_limit_tier_from_environment(monkeypatch):
     monkeypatch.setenv("HUBSPOT_RATE_LIMIT_PER_10S", "lots")
     with pytest.raises(ConfigError, match="HUBSPOT_RATE_LIMIT_PER_10S='lots' must be a whole number"):
         build_resources()
+
+
+def test_temporary_env_sets_unsets_and_restores(monkeypatch):
+    import os
+
+    from pipeline.settings import temporary_env
+
+    monkeypatch.setenv("HANDOFF_NOW", "2026-01-01T00:00:00Z")
+    monkeypatch.delenv("HUBSPOT_API_BASE", raising=False)
+    with temporary_env({"HANDOFF_NOW": None, "HUBSPOT_API_BASE": "http://127.0.0.1:1"}):
+        assert "HANDOFF_NOW" not in os.environ
+        assert os.environ["HUBSPOT_API_BASE"] == "http://127.0.0.1:1"
+    assert os.environ["HANDOFF_NOW"] == "2026-01-01T00:00:00Z"
+    assert "HUBSPOT_API_BASE" not in os.environ
