@@ -8,7 +8,9 @@ eligible AS (
     WHERE NOT excluded
     {% if incremental %}AND contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
 ),
-history AS (
+history AS {% if incremental %}MATERIALIZED{% else %}NOT MATERIALIZED{% endif %} (
+    -- full builds: each reader's own property filter in the scan is cheaper than a 3M-row buffer;
+    -- incremental: one scan for the scope's contacts, read four times
     SELECT h.contact_id, h.property, h.value, h.changed_at, h.hubspot_position
     FROM staging.contact_property_history AS h
     WHERE h.property IN ('lifecyclestage', 'hubspot_owner_id', 'recent_conversion_event_name', 'hs_lead_status')
@@ -57,7 +59,8 @@ owner_changes AS (
     -- one value per instant (several entries in the same millisecond: HubSpot's newest, else the highest id)
     SELECT contact_id, changed_at,
         nullif(CASE WHEN count(hubspot_position) > 0 THEN arg_min(value, hubspot_position) ELSE max(value) END, '') AS owner_id
-    FROM history WHERE property = 'hubspot_owner_id'
+    FROM history
+    WHERE property = 'hubspot_owner_id' AND contact_id IN (SELECT contact_id FROM openings)  -- only these are read
     GROUP BY contact_id, changed_at
 ),
 owner_at_mql AS (
@@ -78,7 +81,8 @@ first_assignment AS (
 conversion_events AS (
     SELECT contact_id, changed_at,
         nullif(CASE WHEN count(hubspot_position) > 0 THEN arg_min(value, hubspot_position) ELSE max(value) END, '') AS event_name
-    FROM history WHERE property = 'recent_conversion_event_name'
+    FROM history
+    WHERE property = 'recent_conversion_event_name' AND contact_id IN (SELECT contact_id FROM openings)
     GROUP BY contact_id, changed_at
 ),
 event_at_mql AS (
