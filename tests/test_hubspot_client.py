@@ -209,3 +209,30 @@ def test_rolling_window_counts_in_flight_requests():
     window.finish(2.0)
     assert window.wait_time(5.0) == pytest.approx(6.001, abs=0.01)  # the oldest slot frees at 11.0
     assert window.wait_time(11.5) == 0.0
+
+
+# ------------------------------------------------------------------------- non-idempotent writes: never twice
+@pytest.mark.parametrize("fault", ["500=1.0,seed=3", "drop=1.0,seed=3"])
+def test_task_creation_is_not_repeated_after_an_ambiguous_failure(fault):
+    from pipeline.hubspot.client import HubSpotAmbiguousWriteError
+
+    portal = Portal.from_snapshot(small_portal_snapshot())
+    tasks_before = len(portal.stores["tasks"].by_id)
+    with run_in_thread(portal, faults=fault) as sandbox:
+        client = client_for(sandbox, give_up_after_s=5)
+        with pytest.raises(HubSpotAmbiguousWriteError) as err:
+            client.create_task({"hs_task_subject": "Call Ada", "hs_timestamp": "2026-03-08T09:00:00.000Z"}, "1")
+        assert client.stats.as_dict()["calls_by_endpoint"] == {"POST /crm/v3/objects/tasks": 1}
+    message = str(err.value)
+    assert message.startswith("POST /crm/v3/objects/tasks failed after it was sent")
+    assert "not repeated" in message and "\n" not in message
+    assert len(portal.stores["tasks"].by_id) == tasks_before  # the sandbox applies no faulted write
+
+
+def test_task_creation_retries_a_429_because_it_was_not_applied():
+    portal = Portal.from_snapshot(small_portal_snapshot())
+    with run_in_thread(portal, faults="429=1.0,seed=3") as sandbox:
+        client = client_for(sandbox, give_up_after_s=2.5)
+        with pytest.raises(HubSpotApiError, match="HubSpot kept failing on POST /crm/v3/objects/tasks"):
+            client.create_task({"hs_task_subject": "Call Ada", "hs_timestamp": "2026-03-08T09:00:00.000Z"}, "1")
+        assert client.stats.as_dict()["calls_by_endpoint"]["POST /crm/v3/objects/tasks"] >= 2

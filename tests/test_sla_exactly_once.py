@@ -161,12 +161,14 @@ def test_sandbox_faults_and_a_failed_run_still_give_exactly_the_expected_outcome
         resources["hubspot"] = _CrashOnceHubSpot(access_token=w.sandbox.token, api_base=w.sandbox.base_url)
         with dg.DagsterInstance.ephemeral() as instance:
             summary = enforce_once(instance, resources)
-            assert len(summary["failed_runs"]) == 1  # the crashed run failed in Dagster ...
-            crashed = summary["failed_runs"][0]["run_key"]
-            mql, step = crashed.rsplit(":", 1)
-            # ... and the next run's recovery pass (or the final one) finished it
-            assert w.rows("SELECT status FROM ops.enforcement_log WHERE mql_id = ? AND step = ?",
-                          [mql, step]) == [("done",)]
+            # the crashed run failed in Dagster, and so does any run whose task POST failed after it was sent
+            # (the client never repeats a possibly-applied create: HubSpotAmbiguousWriteError) ...
+            assert summary["failed_runs"], summary
+            for failed in summary["failed_runs"]:
+                mql, step = failed["run_key"].rsplit(":", 1)
+                # ... and the next run's recovery pass (or the final one) finished each of them
+                assert w.rows("SELECT status FROM ops.enforcement_log WHERE mql_id = ? AND step = ?",
+                              [mql, step]) == [("done",)]
             again = enforce_once(instance, resources)
             assert again["requested"] == 0
         stats = w.sandbox.stats.snapshot()

@@ -25,7 +25,7 @@ from hubspot import HubSpot
 from hubspot.crm.associations.v4 import exceptions as assoc_exceptions
 from hubspot.crm.objects import exceptions as objects_exceptions
 from hubspot.crm.owners import exceptions as owners_exceptions
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
 from pipeline.errors import HubSpotApiError
 from pipeline.hubspot.pacing import Pacer, retry_after_seconds
@@ -64,13 +64,23 @@ class HubSpotNotFoundError(HubSpotApiError):
     """The object does not exist (404): deleted, merged away, or a wrong id."""
 
 
-class _Transient(Exception):
-    """A failure worth retrying: 429, 5xx, a dropped or timed-out connection."""
+class HubSpotAmbiguousWriteError(HubSpotApiError):
+    """A non-idempotent write failed after it was sent: HubSpot may or may not have applied it."""
 
-    def __init__(self, describe: str, wait_s: float | None = None) -> None:
+
+class _Transient(Exception):
+    """A failure worth retrying: 429, 5xx, a dropped or timed-out connection.
+
+    ``sent``: the request may have reached HubSpot and been applied (5xx, a connection dropped mid-request);
+    False when it certainly was not (a 429, a connection that never opened). Only unsent failures of
+    non-idempotent writes are retried.
+    """
+
+    def __init__(self, describe: str, wait_s: float | None = None, *, sent: bool = True) -> None:
         super().__init__(describe)
         self.describe = describe
         self.wait_s = wait_s
+        self.sent = sent
 
 
 @dataclass
@@ -318,6 +328,7 @@ class HubSpotClient:
             "POST /crm/v3/objects/tasks",
             lambda **kw: self._objects.create("tasks", request, **kw),
             scope="crm.objects.contacts.write",
+            idempotent=False,
         )
 
     # ---------------------------------------------------------------- the one request path
@@ -328,12 +339,18 @@ class HubSpotClient:
         *,
         is_search: bool = False,
         scope: str | None = None,
+        idempotent: bool = True,
     ) -> dict:
-        """Send once per attempt through the pacer; retry transient failures; one-line errors otherwise."""
+        """Send once per attempt through the pacer; retry transient failures; one-line errors otherwise.
+
+        A non-idempotent write (creating a task) is retried only when it certainly was not applied (429, a
+        connection that never opened); otherwise it raises HubSpotAmbiguousWriteError and the caller, which
+        marks its writes, checks HubSpot before trying again (no duplicate task from a lost answer).
+        """
         retrying = Retrying(
             stop=stop_after_delay(self.give_up_after_s),
             wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception(lambda e: isinstance(e, _Transient) and (idempotent or not e.sent)),
             reraise=True,
         )
         try:
@@ -341,6 +358,11 @@ class HubSpotClient:
                 with attempt:
                     return self._attempt(endpoint, send, is_search=is_search, scope=scope)
         except _Transient as last:
+            if not idempotent and last.sent:
+                raise HubSpotAmbiguousWriteError(
+                    f"{endpoint} failed after it was sent ({last.describe}): HubSpot may or may not have applied it, "
+                    "so it was not repeated; the next run checks HubSpot and finishes the step"
+                ) from None
             raise HubSpotApiError(
                 f"HubSpot kept failing on {endpoint} for {self.give_up_after_s:.0f}s (last: {last.describe}); "
                 "HubSpot may be degraded: retry the run later"
@@ -381,7 +403,9 @@ class HubSpotClient:
                         f"cannot reach HubSpot at {self.api_base} on {endpoint} ({reason}): check HUBSPOT_API_BASE "
                         "and the network"
                     ) from None
-            raise _Transient(f"connection error: {reason}") from None
+            never_opened = isinstance(err, (urllib3.exceptions.NewConnectionError,
+                                            urllib3.exceptions.ConnectTimeoutError, ConnectionRefusedError))
+            raise _Transient(f"connection error: {reason}", sent=not never_opened) from None
         finally:
             self.pacer.release(is_search)
         self._reached = True
@@ -407,7 +431,7 @@ class HubSpotClient:
                 )
             wait = retry_after_seconds(headers, 1.0)
             self.pacer.pause(wait)
-            raise _Transient(f"429 {policy or 'rate limited'}", wait_s=wait)
+            raise _Transient(f"429 {policy or 'rate limited'}", wait_s=wait, sent=False)
         if status >= 500 or status == 0:
             with self.stats._lock:
                 self.stats.server_errors += 1
