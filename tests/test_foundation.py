@@ -100,3 +100,13 @@ def test_temporary_env_sets_unsets_and_restores(monkeypatch):
         assert os.environ["HUBSPOT_API_BASE"] == "http://127.0.0.1:1"
     assert os.environ["HANDOFF_NOW"] == "2026-01-01T00:00:00Z"
     assert "HUBSPOT_API_BASE" not in os.environ
+
+
+def test_every_asset_has_a_group_an_owner_and_a_description():
+    from pipeline.definitions import defs
+
+    nodes = defs.resolve_asset_graph().asset_nodes
+    groups = {node.group_name for node in nodes}
+    assert {"hubspot_raw", "staging", "marts", "ops"} <= groups
+    missing = [node.key.to_user_string() for node in nodes if not node.owners or not node.description]
+    assert missing == []
