@@ -5,8 +5,8 @@ Staging: one view per raw table (typed over ``hubspot.*``), plus ``staging.polic
 the contacts touched since their last build (``_dlt_load_id`` newer than the stored watermark, engagements
 that became "past" since the last clock, owners whose team changed). Internal helpers keep the aggregates
 cheap: ``staging._contact_leads`` (leads per contact for conversion_funnel, kept with mql_episodes) and
-``staging._episode_changes`` (old/new versions of the episodes an incremental speed_to_lead changed), from
-which rep_scorecard recomputes only the affected (period, owner) groups; the impact table is recomputed. Anything that could make a partial rebuild wrong (first
+``staging._episode_changes`` (signed old/new versions of the episodes an incremental speed_to_lead changed),
+by which rep_scorecard updates only the affected (period, owner) groups; the impact table is recomputed. Anything that could make a partial rebuild wrong (first
 build, changed policy or SQL, clock moved back, an upstream full rebuild, a large change) rebuilds fully.
 """
 
@@ -33,8 +33,6 @@ MARTS = INCREMENTAL_MARTS + AGGREGATE_MARTS
 MART_UPSTREAM = {"speed_to_lead": "mql_episodes"}
 # above this share of contacts in scope, a full rebuild is cheaper than delete + insert
 FULL_REBUILD_SHARE = 0.2
-# above this share of rep_scorecard groups holding a changed episode, recomputing them all is cheaper
-SCORECARD_FULL_SHARE = 0.15
 # raw tables whose new rows can change an episode (notes, tasks, companies, account cannot)
 _CHANGE_SOURCES = ("contacts", "contact_property_history", "associations", "deals", "calls", "emails",
                    "meetings", "communications", "owner_teams")
@@ -305,17 +303,20 @@ def _episode_changes_start(con: duckdb.DuckDBPyConnection) -> None:
                 "WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)")
 
 
-def _episode_changes_finish(con: duckdb.DuckDBPyConnection, clock_rows: str) -> None:
-    """After the insert: ``staging._episode_changes`` = old and new versions of the episodes that differ
-    (plus ``clock_rows``: those the clock update is about to change), and a new token in the key table."""
+def _episode_changes_finish(con: duckdb.DuckDBPyConnection, clock_rows: str, clock_status: str) -> None:
+    """After the insert: ``staging._episode_changes`` = the versions of the episodes that differ, signed
+    (-1 old, +1 new; plus ``clock_rows``, whose status the clock update is about to set to ``clock_status``),
+    and a new token in the key table."""
     cols = ", ".join(SCORECARD_INPUTS)
+    clocked = ", ".join(f"{clock_status} AS sla_status" if c == "sla_status" else c for c in SCORECARD_INPUTS)
     _run(con, "staging._episode_changes", f"""
         CREATE OR REPLACE TABLE staging._episode_changes AS
         WITH after AS (SELECT {cols} FROM marts.speed_to_lead
                        WHERE contact_id IN (SELECT contact_id FROM staging._build_scope))
-        SELECT owner_id, mql_at FROM (SELECT * FROM _episodes_before EXCEPT ALL SELECT * FROM after)
-        UNION ALL SELECT owner_id, mql_at FROM (SELECT * FROM after EXCEPT ALL SELECT * FROM _episodes_before)
-        UNION ALL SELECT owner_id, mql_at FROM marts.speed_to_lead WHERE {clock_rows}""")
+        SELECT -1 AS sign, * FROM (SELECT * FROM _episodes_before EXCEPT ALL SELECT * FROM after)
+        UNION ALL SELECT 1, * FROM (SELECT * FROM after EXCEPT ALL SELECT * FROM _episodes_before)
+        UNION ALL SELECT -1, {cols} FROM marts.speed_to_lead WHERE {clock_rows}
+        UNION ALL SELECT 1, {clocked} FROM marts.speed_to_lead WHERE {clock_rows}""")
     con.execute("DROP TABLE IF EXISTS _episodes_before")
     _new_episode_token(con, incremental=True)
 
@@ -332,8 +333,8 @@ def _new_episode_token(con: duckdb.DuckDBPyConnection, *, incremental: bool) -> 
 
 
 def _build_scorecard(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[str, str]:
-    """Rebuild ``marts.rep_scorecard``: only the groups with changed episodes when the last build saw the
-    speed_to_lead state those changes start from; returns (mode, reason)."""
+    """Rebuild ``marts.rep_scorecard``: when the last build saw the speed_to_lead state the recorded episode
+    changes start from, only the groups holding a changed episode, by delta; returns (mode, reason)."""
     con.execute("CREATE TABLE IF NOT EXISTS staging._aggregate_tokens (model VARCHAR PRIMARY KEY, token VARCHAR)")
     key = (con.execute("SELECT from_token, to_token FROM staging._episode_changes_key").fetchone()
            if _table_exists(con, "staging", "_episode_changes_key") else None)
@@ -350,12 +351,6 @@ def _build_scorecard(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tupl
         mode, reason = "incremental", "changed groups only"
     else:
         reason = "speed_to_lead rebuilt fully or skipped a build"
-    if mode == "incremental" and seen == key[0]:
-        _run(con, "staging._scorecard_groups", "CREATE OR REPLACE TABLE staging._scorecard_groups AS "
-             + render(con, "internal", "scorecard_groups"))
-        groups, total = _count(con, "staging._scorecard_groups"), _count(con, "marts.rep_scorecard")
-        if groups > SCORECARD_FULL_SHARE * total:
-            mode, reason = "full", f"large change ({groups} of {total} groups)"
     if mode == "full":
         _run(con, "marts.rep_scorecard",
              f"CREATE OR REPLACE TABLE marts.rep_scorecard AS {render(con, 'marts', 'rep_scorecard')}")
@@ -363,12 +358,15 @@ def _build_scorecard(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tupl
         con.execute("BEGIN TRANSACTION")
         try:
             if seen == key[0]:
+                _run(con, "marts.rep_scorecard", "CREATE OR REPLACE TEMP TABLE _scorecard_delta AS "
+                     + render(con, "internal", "scorecard_delta"))
                 _run(con, "marts.rep_scorecard", """
-                    DELETE FROM marts.rep_scorecard AS r USING staging._scorecard_groups AS g
+                    DELETE FROM marts.rep_scorecard AS r USING _scorecard_delta AS g
                     WHERE g.period_type = r.period_type AND g.period_start = r.period_start
                       AND g.owner_id IS NOT DISTINCT FROM r.owner_id""")
-                _run(con, "marts.rep_scorecard", "INSERT INTO marts.rep_scorecard BY NAME "
-                     + render(con, "marts", "rep_scorecard", incremental=True))
+                _run(con, "marts.rep_scorecard",
+                     "INSERT INTO marts.rep_scorecard BY NAME SELECT * FROM _scorecard_delta WHERE mqls > 0")
+                con.execute("DROP TABLE _scorecard_delta")
             # owner names are read live (a renamed owner changes every group of theirs)
             _run(con, "marts.rep_scorecard", """
                 UPDATE marts.rep_scorecard AS r SET owner_name = n.owner_name
@@ -451,7 +449,9 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
             if model == "mql_episodes":
                 _refresh_contact_leads(con, incremental=True)
             if model == "speed_to_lead":
-                _episode_changes_finish(con, clock_rows.replace("$now", "(SELECT now_at FROM staging.policy)"))
+                now_sql = "(SELECT now_at FROM staging.policy)"
+                _episode_changes_finish(con, clock_rows.replace("$now", now_sql),
+                                        f"CASE WHEN {now_sql} > sla_due_at THEN 'overdue' ELSE 'pending' END")
                 # untouched episodes outside the scope: only the clock changed their status
                 _run(con, "marts.speed_to_lead",
                      "UPDATE marts.speed_to_lead SET sla_status = CASE WHEN $now > sla_due_at THEN 'overdue' "

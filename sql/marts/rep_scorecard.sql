@@ -1,7 +1,8 @@
 -- marts.rep_scorecard: per owner (owner at MQL) and period (week, month, quarter of mql_at, UTC):
 -- volume, response times, SLA outcome, attempts, recycling below the policy minimum, conversion.
 -- Episodes with no owner at MQL are grouped under owner_id NULL ("unassigned").
--- Incremental runs recompute only the groups in staging._scorecard_groups (sql/internal/scorecard_groups.sql).
+-- Incremental runs update only the groups holding a changed episode, by the signed episode changes
+-- (sql/internal/scorecard_delta.sql); `total_attempts` is kept for that (attempts_per_lead = total / mqls).
 WITH periods AS (
     SELECT s.*, g.period_type,
         -- the UTC calendar day from epoch milliseconds (cheaper than a time-zone conversion per row)
@@ -30,6 +31,7 @@ aggregated AS (
         / nullif(count(*) FILTER (WHERE p.sla_status <> 'pending'), 0) AS sla_met_rate,
     count(*) FILTER (WHERE p.sla_status IN ('breached', 'overdue')) AS breaches,
     avg(p.attempts) AS attempts_per_lead,
+    CAST(sum(p.attempts) AS BIGINT) AS total_attempts,
     count(*) FILTER (WHERE p.recycled_at IS NOT NULL) AS recycled,
     count(*) FILTER (WHERE p.recycled_below_minimum_attempts) AS recycled_below_minimum_attempts,
     count(p.sql_at) AS sqls,
@@ -38,9 +40,7 @@ aggregated AS (
     count(p.sql_at) / count(*) AS mql_to_sql_rate,
     count(p.opportunity_at) / count(*) AS mql_to_opportunity_rate
 FROM periods AS p
-{% if incremental %}SEMI JOIN staging._scorecard_groups AS sg
-  ON sg.period_type = p.period_type AND sg.period_start = p.period_start AND sg.owner_id IS NOT DISTINCT FROM p.owner_id
-{% endif %}LEFT JOIN staging.owners AS o ON o.owner_id = p.owner_id
+LEFT JOIN staging.owners AS o ON o.owner_id = p.owner_id
 GROUP BY p.period_type, p.period_start, p.owner_id
 )
 SELECT
