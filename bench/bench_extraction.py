@@ -15,14 +15,12 @@ from __future__ import annotations
 import json
 import math
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import psutil
 
+from bench.child import run_python
 from bench.results import Result
 
 FULL_CONTACTS = 100_000
@@ -54,23 +52,10 @@ print(json.dumps({"seconds": seconds, "extract_s": extract_s, "calls": meta["con
 
 def _sync(sandbox, db: Path, mode: str = "sync", search_per_s: int = 5) -> dict:
     """One Dagster sync in a child process: its own numbers plus the child's peak RSS."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", _SYNC, sandbox.base_url, sandbox.token, str(db), mode, str(search_per_s)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-    )
-    watched = psutil.Process(child.pid)
-    peak = 0
-    while child.poll() is None:
-        try:
-            peak = max(peak, watched.memory_info().rss)
-        except psutil.Error:
-            break
-        time.sleep(0.05)
-    out, err = child.communicate()
-    if child.returncode != 0:
-        raise RuntimeError(f"benchmark sync failed: {err.decode()[-800:]}")
-    numbers = json.loads(out.decode().strip().splitlines()[-1])
-    numbers["peak_rss"] = peak
+    run = run_python(_SYNC, sandbox.base_url, sandbox.token, str(db), mode, str(search_per_s),
+                     what="benchmark sync")
+    numbers = json.loads(run.stdout.strip().splitlines()[-1])
+    numbers["peak_rss"] = run.peak_rss
     return numbers
 
 

@@ -8,14 +8,12 @@ the floor of any Python generator that writes that many JSON objects.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import psutil
 
+from bench.child import run_python
 from bench.results import Result
 
 FULL_CONTACTS = 100_000
@@ -48,22 +46,8 @@ print("{}")
 
 def _run(code: str, *args: str) -> tuple[float, int, str]:
     """(seconds, peak RSS bytes, stdout) of ``python -c code args`` in a child process."""
-    started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             cwd=Path(__file__).resolve().parent.parent)
-    watched = psutil.Process(child.pid)
-    peak = 0
-    while child.poll() is None:
-        try:
-            peak = max(peak, watched.memory_info().rss)
-        except psutil.Error:
-            break
-        time.sleep(0.05)
-    out, err = child.communicate()
-    elapsed = time.perf_counter() - started
-    if child.returncode != 0:
-        raise RuntimeError(f"benchmark child failed: {err.decode()[-500:]}")
-    return elapsed, peak, out.decode()
+    run = run_python(code, *args)
+    return run.seconds, run.peak_rss, run.stdout
 
 
 def main(quick: bool) -> list[Result]:

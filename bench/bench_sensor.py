@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from bench.results import Result
+from pipeline.run_progress import QUIET_RUN_CONFIG
 from pipeline.policy import load_policy
 from pipeline.settings import published_db_path
 
@@ -116,7 +117,8 @@ def alert_latency(interval_s: int, window_min: int) -> list[Result]:
                         for request in result.run_requests or []:
                             started = time.perf_counter()
                             sla_enforcement_job.execute_in_process(
-                                run_config=request.run_config, instance=instance, resources=resources,
+                                run_config={**request.run_config, **QUIET_RUN_CONFIG}, instance=instance,
+                                resources=resources,
                                 tags={**request.tags, "dagster/run_key": request.run_key})
                             job_times.append(time.perf_counter() - started)
                             due = datetime.fromisoformat(request.tags["handoff/due_at"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from pipeline.sandbox.portal import Portal
 from pipeline.sandbox.ratelimit import RateLimits

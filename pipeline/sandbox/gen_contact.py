@@ -283,7 +283,7 @@ class _Contact(OutreachMixin, ConversionMixin):
         return None
 
     def _episode(self, k: int, mql: int, nxt: int | None, stop: int, demo: bool, owner_now: str | None):
-        rng, h, spec, b = self.rng, self.h, self.spec, self.b
+        rng, h, b = self.rng, self.h, self.b
         h.add("lifecyclestage", mql, "marketingqualifiedlead", "AUTOMATION_PLATFORM")
         self._mql_event(mql, stop, demo)
         h.add("hubspotscore", mql + 3, str(rng.randint(45, 98)), "CALCULATED")
