@@ -2,7 +2,7 @@
 
 ``mql_episodes`` and ``speed_to_lead`` rebuild only the contacts changed since their last build (config
 ``full_refresh: true`` forces a full rebuild); ``rep_scorecard`` recomputes only the (period, owner) groups
-holding a changed episode (all of them past 15% of the groups), ``conversion_funnel`` reads the leads per
+holding a changed episode (by delta), ``conversion_funnel`` reads the leads per
 contact kept with ``mql_episodes``, ``speed_to_lead_impact`` is recomputed.
 ``published_copy`` depends on every mart, so it runs only after their blocking checks pass: analysts and the
 SLA sensor never see a build that failed its checks.
