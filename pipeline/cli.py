@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 
 import click
 
@@ -58,6 +59,8 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # dagster's notices about its own beta/preview APIs are for us (the versions are pinned), not for users
+    warnings.filterwarnings("ignore", message=r".* is currently in (beta|preview)")
     try:
         cli.main(args=argv, prog_name="handoff", standalone_mode=False)
     except HandoffError as err:
