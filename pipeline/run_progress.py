@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from pipeline.errors import HandoffError
 from pipeline.progress_ticker import PROGRESS_PREFIX
+from pipeline.settings import redact
 
 # step failures are reported by the caller in one line; full logs stay in the run (Dagster UI)
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -70,12 +72,12 @@ class RunProgress:
                 seconds = event.event_specific_data.duration_ms / 1000
                 self._echo(f"  done  {event.step_key} ({seconds:.1f}s)")
             else:
-                self._echo(f"  FAIL  {event.step_key}: {root_cause(event.step_failure_data.error)}")
+                self._echo(f"  FAIL  {event.step_key}: {redact(root_cause(event.step_failure_data.error))}")
         self._seen = len(records)
 
 
 def root_cause(error) -> str:
-    """The innermost error's last line, without the exception class for our own one-line errors."""
+    """The innermost error's last line; for our own HandoffErrors without the ``pkg.mod.SomeError: `` prefix."""
     if error is None:
         return "unknown error"
     while getattr(error, "cause", None) is not None:
@@ -83,9 +85,15 @@ def root_cause(error) -> str:
     lines = [line for line in (error.message or "").strip().splitlines() if line.strip()]
     text = lines[-1] if lines else error.cls_name or "unknown error"
     head, sep, rest = text.partition(": ")
-    if sep and head.split(".")[-1].endswith("Error") and error.cls_name and error.cls_name in _OUR_ERRORS:
-        return rest
+    if sep and rest and head.rsplit(".", 1)[-1] in _user_error_names():
+        return rest  # our one-line errors speak for themselves; other exceptions keep their class name
     return text
 
 
-_OUR_ERRORS = {"HandoffError", "ConfigError", "SnapshotError", "HubSpotApiError", "DatabaseLockedError"}
+def _user_error_names() -> set[str]:
+    names, pending = set(), [HandoffError]
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return names

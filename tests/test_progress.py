@@ -28,3 +28,20 @@ def test_ticker_survives_a_failing_description():
     with ProgressTicker(broken, lines.append, interval_s=0.02):
         time.sleep(0.1)
     assert lines == []
+
+
+def test_root_cause_is_the_innermost_message_without_its_class(monkeypatch):
+    from dagster._utils.error import SerializableErrorInfo
+
+    from pipeline.run_progress import root_cause
+
+    import pipeline.publish  # noqa: F401  (defines PublishError, a HandoffError)
+
+    inner = SerializableErrorInfo("pipeline.publish.PublishError: cannot replace data/x.duckdb: disk full\n", [],
+                                  "PublishError")
+    outer = SerializableErrorInfo("Error occurred while executing op \"marts__published_copy\":", [],
+                                  "DagsterExecutionStepExecutionError", cause=inner)
+    assert root_cause(outer) == "cannot replace data/x.duckdb: disk full"
+    plain = SerializableErrorInfo("KeyError: 'contacts'\n", [], "KeyError")
+    assert root_cause(plain) == "KeyError: 'contacts'"  # a bug keeps its class name
+    assert root_cause(None) == "unknown error"
