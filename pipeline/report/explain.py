@@ -11,42 +11,7 @@ from pipeline.errors import HandoffError
 from pipeline.policy import Policy
 from pipeline.report import queries
 from pipeline.report.connection import column_or_null, columns, table_exists
-
-# engagement table -> (family, first detail column, second detail column, title column)
-ENGAGEMENTS: dict[str, tuple[str, str | None, str | None, str | None]] = {
-    "calls": ("call", "hs_call_direction", "hs_call_status", "hs_call_title"),
-    "emails": ("email", "hs_email_direction", "hs_email_status", "hs_email_subject"),
-    "meetings": ("meeting", "hs_meeting_outcome", None, "hs_meeting_title"),
-    "communications": ("communication", "hs_communication_channel_type", "hs_communication_logged_from",
-                       "hs_communication_body"),
-    "notes": ("note", None, None, "hs_note_body"),
-    "tasks": ("task", "hs_task_status", "hs_task_type", "hs_task_subject"),
-}
-TYPE_ORDER = {"call": 0, "email": 1, "meeting": 2, "communication": 3, "note": 4, "task": 5}
-REP_CHANNELS = ("SMS", "WHATS_APP", "LINKEDIN_MESSAGE")
-
-
-def type_reasons(family: str, first: str | None, second: str | None) -> list[str]:
-    """Why an engagement of this kind is not an outreach attempt, whatever its time (empty: it can count)."""
-    if family in ("note", "task"):
-        return [f"{family}s never count as outreach"]
-    if family == "call" and first != "OUTBOUND":
-        return ["inbound call" if first == "INBOUND" else f"call direction {first or 'missing'} (only OUTBOUND counts)"]
-    reasons = []
-    if family == "email":
-        if first not in ("EMAIL", "FORWARDED_EMAIL"):
-            reasons.append("incoming email" if first == "INCOMING_EMAIL" else f"email direction {first or 'missing'}")
-        if (second or "SENT") in ("BOUNCED", "FAILED", "SCHEDULED"):
-            reasons.append(f"email {(second or '').lower()}")
-    if family == "meeting" and (first or "") == "CANCELED":
-        reasons.append("meeting canceled")
-    if family == "communication":
-        if first not in REP_CHANNELS:
-            reasons.append(f"channel {first or 'missing'} is not a rep message (SMS, WhatsApp, LinkedIn)")
-        if (second or "CRM") != "CRM":
-            reasons.append(f"logged from {second}, not by a rep in the CRM")
-    return reasons
-
+from pipeline.touch_rules import ENGAGEMENTS, TYPE_ORDER, id_order, type_reasons
 
 def time_reasons(ts: datetime | None, mql_at: datetime, next_mql_at: datetime | None, next_mql_id: str | None,
                  now: datetime) -> list[str]:
@@ -142,7 +107,7 @@ def explain_episode(con: duckdb.DuckDBPyConnection, mql_id: str, now: datetime, 
             "owner": names.get(row["owner_id"], row["owner_id"]) if row["owner_id"] else None,
             "detail": " / ".join(v for v in (row["first"], row["second"]) if v) or None,
             "title": (row["title"] or "")[:80] or None,
-            "_sort": (row["ts"] or ep["mql_at"], TYPE_ORDER[row["type"]], row["id"]),
+            "_sort": (row["ts"] or ep["mql_at"], TYPE_ORDER[row["type"]], id_order(row["id"])),
         }
         if reasons:
             item["reason"] = "; ".join(reasons)

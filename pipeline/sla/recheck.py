@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from pipeline.touch_rules import id_order, is_touch
+
 MQL_STAGE = "marketingqualifiedlead"
-EMAIL_TOUCH_DIRECTIONS = {"EMAIL", "FORWARDED_EMAIL"}
-EMAIL_NOT_SENT = {"BOUNCED", "FAILED", "SCHEDULED"}
-COMMUNICATION_CHANNELS = {"SMS", "WHATS_APP", "LINKEDIN_MESSAGE"}
 
 
 @dataclass(frozen=True)
@@ -35,21 +34,6 @@ def parse_ts(value) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def is_touch(object_type: str, props: dict) -> bool:
-    """The touch rules of docs/contracts.md, for one engagement's properties (time window aside)."""
-    if object_type == "calls":
-        return props.get("hs_call_direction") == "OUTBOUND"
-    if object_type == "emails":
-        return (props.get("hs_email_direction") in EMAIL_TOUCH_DIRECTIONS
-                and (props.get("hs_email_status") or "SENT") not in EMAIL_NOT_SENT)
-    if object_type == "meetings":
-        return (props.get("hs_meeting_outcome") or "") != "CANCELED"
-    if object_type == "communications":
-        return (props.get("hs_communication_channel_type") in COMMUNICATION_CHANNELS
-                and (props.get("hs_communication_logged_from") or "CRM") == "CRM")
-    return False
-
-
 def touches_since(engagements: list[dict], mql_at: datetime, now: datetime) -> list[dict]:
     """Live engagements that are touches of the episode opened at ``mql_at`` (``mql_at <= ts <= now``)."""
     found = []
@@ -58,7 +42,7 @@ def touches_since(engagements: list[dict], mql_at: datetime, now: datetime) -> l
         if at is not None and mql_at <= at <= now and is_touch(e["type"], e["properties"]):
             found.append({"type": e["type"], "id": e["id"], "at": at.isoformat(),
                           "owner_id": e["properties"].get("hubspot_owner_id")})
-    return sorted(found, key=lambda t: (t["at"], t["id"]))
+    return sorted(found, key=lambda t: (t["at"], id_order(t["id"])))
 
 
 def recheck(
