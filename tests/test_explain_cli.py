@@ -98,3 +98,12 @@ def test_explain_unknown_episode_is_one_line(published, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: no MQL episode '7:123' in marts.speed_to_lead: ids look like")
     assert err.count("\n") == 1
+
+
+def test_explain_judges_touch_times_at_the_build_clock_not_today(published, monkeypatch):
+    """A day later (no rebuild) the episode still lists what the mart counted: em3 was in the future then."""
+    before = json.loads(run("explain", EPISODE_7B, "--json"))
+    monkeypatch.setenv("HANDOFF_NOW", "2027-01-01T00:00:00Z")
+    later = json.loads(run("explain", EPISODE_7B, "--json"))
+    assert later["touches"] == before["touches"]
+    assert ("em3", "email scheduled; after now (in the future)") in [(i["id"], i["reason"]) for i in later["ignored"]]

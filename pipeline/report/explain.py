@@ -93,12 +93,15 @@ def explain_episode(con: duckdb.DuckDBPyConnection, mql_id: str, now: datetime, 
     ).fetchone()
     next_id, next_at = (nxt[0], nxt[1]) if nxt else (None, None)
     names = queries.owner_names(con)
+    # touches are judged at the clock the mart was built with (a meeting booked for later is not yet a
+    # touch), so the list agrees with the status; `now` only words how late a pending episode is today
+    built_at = ep.get("computed_at") or now
     touches, ignored = [], []
     for row in _engagement_rows(con, ep["contact_id"]):
         reasons = type_reasons(row["type"], row["first"], row["second"])
         if row["archived"]:
             reasons.insert(0, "archived (deleted) in HubSpot")
-        reasons += time_reasons(row["ts"], ep["mql_at"], next_at, next_id, now)
+        reasons += time_reasons(row["ts"], ep["mql_at"], next_at, next_id, built_at)
         item = {
             "type": row["type"],
             "id": row["id"],
