@@ -34,7 +34,7 @@ INTERVAL_ENV = "HANDOFF_SENSOR_INTERVAL_SECONDS"
 
 CANDIDATES_SQL = """
 WITH recent AS (
-    SELECT mql_id, contact_id, mql_at, sla_minutes, first_touch_at,
+    SELECT mql_id, contact_id, mql_at, sla_minutes, first_touch_at, opportunity_at,
            row_number() OVER (PARTITION BY contact_id ORDER BY mql_at DESC) AS rn
     FROM marts.speed_to_lead
     WHERE mql_at >= ? AND mql_at <= ?
@@ -42,6 +42,8 @@ WITH recent AS (
 SELECT r.mql_id, r.contact_id, r.mql_at, r.sla_minutes
 FROM recent r JOIN {contacts} c ON c.id = r.contact_id
 WHERE r.rn = 1 AND r.first_touch_at IS NULL AND c.lifecyclestage = 'marketingqualifiedlead'
+  -- a deal opened for the lead means sales has it (`handoff status` lists the same candidates)
+  AND r.opportunity_at IS NULL
   AND NOT coalesce(c.archived, false) AND c.merged_into_id IS NULL
 """
 
