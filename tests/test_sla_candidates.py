@@ -29,3 +29,17 @@ def test_an_opened_deal_stops_the_ladder_like_status_does(tmp_path):
     con.close()
     result = evaluate(None, load_policy(), NOW, db)
     assert [r.run_key for r in result.run_requests] == ["1:1793628000000:manager_escalation"]
+
+
+def test_sensor_interval_from_the_environment(monkeypatch):
+    import pytest
+
+    from pipeline.errors import ConfigError
+    from pipeline.sla.sensor import interval_seconds
+
+    assert interval_seconds() == 60
+    monkeypatch.setenv("HANDOFF_SENSOR_INTERVAL_SECONDS", "300")
+    assert interval_seconds() == 300
+    monkeypatch.setenv("HANDOFF_SENSOR_INTERVAL_SECONDS", "5m")
+    with pytest.raises(ConfigError, match="HANDOFF_SENSOR_INTERVAL_SECONDS='5m' must be a whole number of seconds"):
+        interval_seconds()

@@ -19,7 +19,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipeline.errors import HandoffError
+from pipeline.errors import ConfigError, HandoffError
 from pipeline.modeling.raw_columns import raw_relation
 from pipeline.policy import Policy
 from pipeline.resources import PolicyResource
@@ -50,10 +50,11 @@ WHERE r.rn = 1 AND r.first_touch_at IS NULL AND c.lifecyclestage = 'marketingqua
 
 def interval_seconds() -> int:
     raw = os.environ.get(INTERVAL_ENV, "").strip()
-    try:
-        return max(1, int(raw)) if raw else DEFAULT_INTERVAL_S
-    except ValueError:
+    if not raw:
         return DEFAULT_INTERVAL_S
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{INTERVAL_ENV}={raw!r} must be a whole number of seconds (default {DEFAULT_INTERVAL_S})")
+    return int(raw)
 
 
 STALE_AFTER = timedelta(minutes=10)
