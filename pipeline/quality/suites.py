@@ -107,7 +107,3 @@ CHECKS: list[CheckSpec] = [
         for mart, cols in RATE_COLUMNS.items()
     ],
 ]
-
-
-def checks_for(mart: str) -> list[CheckSpec]:
-    return [c for c in CHECKS if c.mart == mart]

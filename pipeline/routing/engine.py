@@ -61,10 +61,6 @@ DECISION_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def empty_leads() -> pl.DataFrame:
-    return pl.DataFrame(schema=LEAD_SCHEMA)
-
-
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in schema.items() if name not in frame.columns]
     if missing:
