@@ -21,6 +21,7 @@ import duckdb
 
 from bench.results import Result
 from pipeline.run_progress import QUIET_RUN_CONFIG
+from pipeline.settings import temporary_env
 from pipeline.policy import load_policy
 from pipeline.settings import published_db_path
 
@@ -97,9 +98,9 @@ def alert_latency(interval_s: int, window_min: int) -> list[Result]:
         def setenv(self, key, value):
             os.environ[key] = value
 
-    saved = {k: os.environ.get(k) for k in ("HANDOFF_NOW", "HANDOFF_DB", "DAGSTER_HOME")}
     lags, job_times = [], []
-    try:
+    # make_world and the tick loop set HANDOFF_NOW / HANDOFF_DB / DAGSTER_HOME: restore them afterwards
+    with temporary_env({k: os.environ.get(k) for k in ("HANDOFF_NOW", "HANDOFF_DB", "DAGSTER_HOME")}):
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["DAGSTER_HOME"] = tmp
             world = make_world(Path(tmp), _Env())
@@ -128,12 +129,6 @@ def alert_latency(interval_s: int, window_min: int) -> list[Result]:
             finally:
                 world.sandbox.stop()
                 world.slack.stop()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     worst = max(lags) if lags else 0.0
     job_s = statistics.mean(job_times) if job_times else 0.0
     return [

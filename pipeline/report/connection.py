@@ -17,8 +17,8 @@ def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
         raise HandoffError(f"no database at {path}: run `handoff run` first (or point HANDOFF_DB at your database)")
     try:
         con = duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as err:
-        text = str(err)
+    except duckdb.Error as err:  # locked, corrupt, or written by a newer DuckDB
+        text = str(err) or type(err).__name__
         if "lock" in text.lower():
             pid = re.search(r"PID (\d+)", text)
             holder = f"process {pid.group(1)}" if pid else "another process"

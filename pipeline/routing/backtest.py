@@ -10,30 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import duckdb
 import polars as pl
 
-from pipeline.errors import DatabaseLockedError, HandoffError
+from pipeline.errors import HandoffError
 from pipeline.policy import Policy
 from pipeline.routing.engine import route
 from pipeline.sla import facts
-
-
-def open_published(path: Path) -> duckdb.DuckDBPyConnection:
-    if not Path(path).is_file():
-        raise HandoffError(f"no database at {path}: run `handoff run` first (or point HANDOFF_DB at your database)")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as err:
-        first = (str(err).splitlines() or [type(err).__name__])[0]
-        if "lock" in first.lower():
-            raise DatabaseLockedError(f"{path} is locked by another process; retry when the build has finished") \
-                from None
-        raise HandoffError(f"cannot open {path}: {first}") from None
-    con.execute("SET TimeZone = 'UTC'")
-    return con
 
 
 @dataclass

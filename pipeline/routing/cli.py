@@ -46,13 +46,14 @@ def backtest(policy_path: Path | None, since: str | None, as_json: bool) -> None
     difference from what actually happened (reads the published DuckDB copy)."""
     from rich.table import Table
 
-    from pipeline.routing.backtest import open_published, run_backtest
+    from pipeline.report.connection import open_readonly
+    from pipeline.routing.backtest import run_backtest
     from pipeline.settings import load_settings, now, parse_instant
 
     policy = _policy(policy_path)
     settings = load_settings()
     start = parse_instant(since, name="--since") if since else None
-    con = open_published(settings.published_db_path)
+    con = open_readonly(settings.published_db_path)
     try:
         result = run_backtest(con, policy, now(), since=start)
     finally:
