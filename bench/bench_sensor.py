@@ -44,7 +44,8 @@ def build_published(path: Path, contacts: int) -> None:
                mql_at + INTERVAL (CASE WHEN i % 3 = 0 THEN 60 ELSE 1440 END) MINUTE AS sla_due_at,
                CASE WHEN hash(i) % 10 = 0 THEN NULL ELSE mql_at + INTERVAL (hash(i) % 3000) MINUTE END
                    AS first_touch_at,
-               'overdue' AS sla_status, 0 AS attempts, NOW() AS computed_at
+               'overdue' AS sla_status, 0 AS attempts, NULL::TIMESTAMPTZ AS sql_at,
+               NULL::TIMESTAMPTZ AS opportunity_at, NULL::TIMESTAMPTZ AS customer_at, NOW() AS computed_at
         FROM (SELECT i, TIMESTAMPTZ '{NOW.isoformat()}' - to_seconds((hash(i * 7) % {span_s})::BIGINT) AS mql_at
               FROM range({contacts}) t(i))
         ORDER BY mql_at;
