@@ -123,3 +123,34 @@ def test_policy_change_clock_moving_back_and_no_change_decide_the_mode(portal):
     back = {r.model: r for r in build_marts(raw, earlier, stricter)}
     assert back["marts.speed_to_lead"].reason == "clock moved back"
     assert {r.model: r for r in build_marts(raw, now, load_policy())}["marts.speed_to_lead"].mode == "full"
+
+
+def test_an_engagement_moved_to_another_contact_is_taken_off_the_first(tmp_path):
+    """Call 500 is logged on contact 1, then re-associated to contact 2 (the sync replaces its links):
+    the incremental build must rebuild contact 1 too, exactly as a full rebuild does."""
+    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
+    raw = RawPortal(con)
+    raw.owner("101", team="EMEA")
+    for contact in ("1", "2"):
+        raw.contact(contact, lifecycle=[("2024-03-01T00:00:00Z", "lead"),
+                                        ("2024-03-05T14:00:00Z", "marketingqualifiedlead")],
+                    owners=[("2024-03-01T00:00:00Z", "101")])
+    for other in range(3, 30):  # bystanders, so two changed contacts stay under the full-rebuild share
+        raw.contact(str(other), lifecycle=[("2024-03-01T00:00:00Z", "lead")])
+    raw.call("500", "1", "2024-03-05T14:30:00Z", owner="101")
+    build_marts(raw, "2024-03-20T00:00:00Z")
+    assert rows(con, "SELECT contact_id, attempts, sla_status FROM marts.speed_to_lead ORDER BY contact_id") == [
+        {"contact_id": "1", "attempts": 1, "sla_status": "met"},
+        {"contact_id": "2", "attempts": 0, "sla_status": "overdue"}]
+
+    raw.next_load()
+    con.execute("DELETE FROM hubspot.associations WHERE from_type = 'calls' AND from_id = '500'")
+    raw.call("500", "2", "2024-03-05T14:30:00Z", owner="101")  # the call's row and its one link, new load
+    results = {r.model: r for r in build_marts(raw, "2024-03-20T00:00:00Z")}
+    assert results["marts.speed_to_lead"].mode == "incremental"
+    expected = [{"contact_id": "1", "attempts": 0, "sla_status": "overdue"},
+                {"contact_id": "2", "attempts": 1, "sla_status": "met"}]
+    assert rows(con, "SELECT contact_id, attempts, sla_status FROM marts.speed_to_lead ORDER BY contact_id") == expected
+    build_marts(raw, "2024-03-20T00:00:00Z", full_refresh=True)
+    assert rows(con, "SELECT contact_id, attempts, sla_status FROM marts.speed_to_lead ORDER BY contact_id") == expected
+    con.close()

@@ -201,6 +201,11 @@ SELECT DISTINCT contact_id FROM (
     SELECT a.to_id FROM staging.associations AS a
     JOIN changed_links AS c ON c.family = a.from_type AND c.object_id = a.from_id
     WHERE a.to_type = 'contacts'
+    UNION ALL
+    -- contacts a changed engagement or deal was linked to at the last build: a link moved or removed since
+    -- is gone from the raw table, so only this snapshot still names the contact that lost it
+    SELECT s.contact_id FROM staging._link_snapshot AS s
+    JOIN changed_links AS c ON c.family = s.family AND c.object_id = s.object_id
     {team_changes}
 ) AS changed
 WHERE contact_id IS NOT NULL
@@ -248,6 +253,26 @@ _CLOCK_MOVED = """UNION ALL
     UNION ALL
     SELECT 'communications', engagement_id FROM staging.communications
     WHERE occurred_at > $old_now AND occurred_at <= $now"""
+
+
+_LINKS_OF_EPISODE_CONTACTS = """
+SELECT from_type AS family, from_id AS object_id, to_id AS contact_id
+FROM staging.associations
+WHERE to_type = 'contacts' AND from_type IN ('calls', 'emails', 'meetings', 'communications', 'deals')
+  AND to_id IN (SELECT contact_id FROM {contacts})"""
+
+
+def _snapshot_links(con: duckdb.DuckDBPyConnection, *, incremental: bool) -> None:
+    """``staging._link_snapshot``: engagement/deal -> contact links of contacts with an episode, as of this build."""
+    if not incremental:
+        _run(con, "staging._link_snapshot", "CREATE OR REPLACE TABLE staging._link_snapshot AS "
+             + _LINKS_OF_EPISODE_CONTACTS.format(contacts="marts.mql_episodes"))
+        return
+    _run(con, "staging._link_snapshot",
+         "DELETE FROM staging._link_snapshot WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)")
+    _run(con, "staging._link_snapshot", "INSERT INTO staging._link_snapshot "
+         + _LINKS_OF_EPISODE_CONTACTS.format(
+             contacts="marts.mql_episodes WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)"))
 
 
 def _ensure_owner_team_snapshot(con: duckdb.DuckDBPyConnection) -> None:
@@ -404,6 +429,8 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
     watermark = current_watermark(con)
     state = _state(con, model)
     reason = _full_reason(con, model, state, policy_digest, now, watermark, full_refresh)
+    if not reason and not _table_exists(con, "staging", "_link_snapshot"):
+        reason = "no link snapshot yet (database built before it existed)"
     scope = None
     details: dict = {}
     if not reason:
@@ -462,6 +489,7 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
             raise
     if model == "speed_to_lead":
         _snapshot_owner_teams(con)
+        _snapshot_links(con, incremental=not reason)
     _save_state(con, model, watermark=watermark, policy_digest=policy_digest, now=now, full=bool(reason))
     return BuildResult(f"marts.{model}", "full" if reason else "incremental", _count(con, f"marts.{model}"),
                        time.perf_counter() - started, reason=reason or "changed contacts only",
