@@ -111,5 +111,10 @@ def print_summary(summary: RunSummary, *, demo: bool = False) -> None:
                                 f"{os.environ.get('DAGSTER_HOME', '.dagster')})")
     console.print(table)
     if demo:
-        console.print("next: `make dev` for the Dagster UI, `.venv/bin/handoff status` for overdue MQLs now, "
-                      "`.venv/bin/handoff report` for the HTML report.")
+        pinned = ""
+        if summary.sandbox and summary.sandbox.portal_now:
+            # the sandbox portal is "as of" its own now: ask about it at that instant, not today
+            pinned = f"HANDOFF_NOW={summary.sandbox.portal_now} "
+        console.print(f"next: `make dev` for the Dagster UI; `{pinned}.venv/bin/handoff status` for the MQLs waiting "
+                      f"now; `{pinned}.venv/bin/handoff explain MQL_ID` for why one has its status; "
+                      f"`{pinned}.venv/bin/handoff report` to rewrite the HTML report.")

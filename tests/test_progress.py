@@ -45,3 +45,16 @@ def test_root_cause_is_the_innermost_message_without_its_class(monkeypatch):
     plain = SerializableErrorInfo("KeyError: 'contacts'\n", [], "KeyError")
     assert root_cause(plain) == "KeyError: 'contacts'"  # a bug keeps its class name
     assert root_cause(None) == "unknown error"
+
+
+def test_demo_summary_tells_how_to_ask_about_the_sandbox_portal_at_its_own_time(capsys):
+    from pipeline.runner import RunSummary, SandboxInfo
+    from pipeline.summary import print_summary
+
+    sandbox = SandboxInfo(base_url="http://127.0.0.1:1", source="generated 10 contacts, seed 1",
+                          portal_now="2026-11-02T15:00:00.000Z")
+    print_summary(RunSummary(sandbox=sandbox, asset_run_id="abcdef123456", assets_materialized=37,
+                             checks={"passed": 14, "failed": 0}, duration_s=1.0), demo=True)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "`HANDOFF_NOW=2026-11-02T15:00:00.000Z .venv/bin/handoff status`" in out
+    assert "37 materialized in run abcdef12; checks 14 passed, 0 failed" in out
