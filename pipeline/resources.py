@@ -6,15 +6,34 @@ Tests build their own with other values (a temp database, the sandbox URL) inste
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from pipeline.errors import ConfigError
 from pipeline.policy import Policy, load_policy
 from pipeline.settings import DEFAULT_API_BASE, DEFAULT_DB
+
+
+class WarehouseResource(DuckDBResource):
+    """dagster-duckdb's resource, but the connection is closed even when the step fails.
+
+    Upstream closes it only after a clean exit, so a failed step would keep DuckDB's write lock (and block a
+    read-only open in the same process) until the process ends.
+    """
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        conn = super().get_connection().__enter__()
+        try:
+            yield conn
+        finally:
+            conn.close()
 
 
 class HubSpotResource(dg.ConfigurableResource):
@@ -81,7 +100,7 @@ def build_resources() -> dict[str, object]:
     db = os.environ.get("HANDOFF_DB", "").strip() or DEFAULT_DB
     Path(db).parent.mkdir(parents=True, exist_ok=True)
     return {
-        "duckdb": DuckDBResource(database=db),
+        "duckdb": WarehouseResource(database=db),
         "hubspot": HubSpotResource(
             access_token=_env_or("HUBSPOT_ACCESS_TOKEN", ""),
             api_base=_env_or("HUBSPOT_API_BASE", DEFAULT_API_BASE),

@@ -110,3 +110,19 @@ def test_every_asset_has_a_group_an_owner_and_a_description():
     assert {"hubspot_raw", "staging", "marts", "ops"} <= groups
     missing = [node.key.to_user_string() for node in nodes if not node.owners or not node.description]
     assert missing == []
+
+
+def test_warehouse_connection_is_closed_when_the_step_fails(tmp_path):
+    import duckdb
+
+    from pipeline.resources import WarehouseResource
+
+    db = tmp_path / "w.duckdb"
+    resource = WarehouseResource(database=str(db))
+    with pytest.raises(RuntimeError):
+        with resource.get_connection() as con:
+            con.execute("CREATE TABLE t AS SELECT 1 AS x")
+            raise RuntimeError("step failed")
+    reader = duckdb.connect(str(db), read_only=True)  # would fail while a read-write connection stayed open
+    assert reader.execute("SELECT x FROM t").fetchone() == (1,)
+    reader.close()
