@@ -169,6 +169,15 @@ def _full_reason(con, model: str, state: dict | None, policy_digest: str, now: d
     return ""
 
 
+# owners whose (primary) team differs from the snapshot of the last build
+_CHANGED_OWNER_TEAMS = """
+    SELECT coalesce(now_team.owner_id, was.owner_id) AS owner_id
+    FROM (SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
+          FROM staging.owner_teams WHERE team_name IS NOT NULL GROUP BY owner_id) AS now_team
+    FULL OUTER JOIN staging._owner_team_snapshot AS was ON was.owner_id = now_team.owner_id
+    WHERE now_team.team IS DISTINCT FROM was.team"""
+
+
 _SCOPE_SQL = """
 CREATE OR REPLACE TABLE staging._build_scope AS
 WITH changed_links AS (
@@ -184,12 +193,7 @@ WITH changed_links AS (
     SELECT 'deals', deal_id FROM staging.deals WHERE load_id > $old AND load_id <= $new
     {clock_moved}
 ),
-changed_owner_teams AS (
-    SELECT coalesce(now_team.owner_id, was.owner_id) AS owner_id
-    FROM (SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
-          FROM staging.owner_teams WHERE team_name IS NOT NULL GROUP BY owner_id) AS now_team
-    FULL OUTER JOIN staging._owner_team_snapshot AS was ON was.owner_id = now_team.owner_id
-    WHERE now_team.team IS DISTINCT FROM was.team
+changed_owner_teams AS ({changed_owner_teams}
 )
 SELECT DISTINCT contact_id FROM (
     SELECT contact_id FROM staging.contacts WHERE load_id > $old AND load_id <= $new
@@ -209,19 +213,13 @@ SELECT DISTINCT contact_id FROM (
     {team_changes}
 ) AS changed
 WHERE contact_id IS NOT NULL
-"""
+""".replace("{changed_owner_teams}", _CHANGED_OWNER_TEAMS)
 
 
 _TEAM_CHANGES = """UNION ALL
     SELECT contact_id FROM marts.speed_to_lead WHERE owner_id IN (SELECT owner_id FROM changed_owner_teams)"""
 
 
-_CHANGED_OWNER_TEAMS = """
-    SELECT coalesce(now_team.owner_id, was.owner_id) AS owner_id
-    FROM (SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
-          FROM staging.owner_teams WHERE team_name IS NOT NULL GROUP BY owner_id) AS now_team
-    FULL OUTER JOIN staging._owner_team_snapshot AS was ON was.owner_id = now_team.owner_id
-    WHERE now_team.team IS DISTINCT FROM was.team"""
 _ADD_TEAM_CHANGES = f"""
 INSERT INTO staging._build_scope
 SELECT DISTINCT contact_id FROM marts.speed_to_lead
