@@ -169,6 +169,20 @@ def _full_reason(con, model: str, state: dict | None, policy_digest: str, now: d
     return ""
 
 
+# families whose rows can change a contact's touches or conversion: (table, id column)
+TOUCH_FAMILIES = (("calls", "engagement_id"), ("emails", "engagement_id"), ("meetings", "engagement_id"),
+                  ("communications", "engagement_id"))
+DEAL_FAMILY = (("deals", "deal_id"),)
+
+
+def _union_by_family(families: tuple[tuple[str, str], ...], where: str) -> str:
+    """``SELECT '<family>' AS family, <id> AS object_id FROM staging.<family> WHERE ...`` for each family, one
+    branch per table (separate branches let zone maps skip old row groups)."""
+    return "\n    UNION ALL\n    ".join(
+        f"SELECT '{table}' AS family, {id_column} AS object_id FROM staging.{table} WHERE {where}"
+        for table, id_column in families)
+
+
 # owners whose (primary) team differs from the snapshot of the last build
 _CHANGED_OWNER_TEAMS = """
     SELECT coalesce(now_team.owner_id, was.owner_id) AS owner_id
@@ -181,16 +195,8 @@ _CHANGED_OWNER_TEAMS = """
 _SCOPE_SQL = """
 CREATE OR REPLACE TABLE staging._build_scope AS
 WITH changed_links AS (
-    -- rows of a newer load (separate branches so zone maps on _dlt_load_id can skip old row groups)
-    SELECT 'calls' AS family, engagement_id AS object_id FROM staging.calls WHERE load_id > $old AND load_id <= $new
-    UNION ALL
-    SELECT 'emails', engagement_id FROM staging.emails WHERE load_id > $old AND load_id <= $new
-    UNION ALL
-    SELECT 'meetings', engagement_id FROM staging.meetings WHERE load_id > $old AND load_id <= $new
-    UNION ALL
-    SELECT 'communications', engagement_id FROM staging.communications WHERE load_id > $old AND load_id <= $new
-    UNION ALL
-    SELECT 'deals', deal_id FROM staging.deals WHERE load_id > $old AND load_id <= $new
+    -- rows of a newer load
+    {new_load_rows}
     {clock_moved}
 ),
 changed_owner_teams AS ({changed_owner_teams}
@@ -213,7 +219,8 @@ SELECT DISTINCT contact_id FROM (
     {team_changes}
 ) AS changed
 WHERE contact_id IS NOT NULL
-""".replace("{changed_owner_teams}", _CHANGED_OWNER_TEAMS)
+""".replace("{changed_owner_teams}", _CHANGED_OWNER_TEAMS).replace(
+    "{new_load_rows}", _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, "load_id > $old AND load_id <= $new"))
 
 
 _TEAM_CHANGES = """UNION ALL
@@ -242,15 +249,7 @@ def _save_scope_key(con: duckdb.DuckDBPyConnection, key: list) -> None:
 
 
 # engagements the clock passed since the last build (a scheduled meeting that has now happened)
-_CLOCK_MOVED = """UNION ALL
-    SELECT 'calls', engagement_id FROM staging.calls WHERE occurred_at > $old_now AND occurred_at <= $now
-    UNION ALL
-    SELECT 'emails', engagement_id FROM staging.emails WHERE occurred_at > $old_now AND occurred_at <= $now
-    UNION ALL
-    SELECT 'meetings', engagement_id FROM staging.meetings WHERE occurred_at > $old_now AND occurred_at <= $now
-    UNION ALL
-    SELECT 'communications', engagement_id FROM staging.communications
-    WHERE occurred_at > $old_now AND occurred_at <= $now"""
+_CLOCK_MOVED = "UNION ALL\n    " + _union_by_family(TOUCH_FAMILIES, "occurred_at > $old_now AND occurred_at <= $now")
 
 
 _LINKS_OF_EPISODE_CONTACTS = """
