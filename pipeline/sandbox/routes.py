@@ -181,12 +181,7 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
         object_type = _object_type(object_type)
         started = _now_iso()
         body = await _body(request)
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
-            raise validation_error('inputs must be a list of {"id": "..."}')
-        if len(inputs) > BATCH_MAX:
-            raise validation_error(f"Too many inputs: {len(inputs)} > {BATCH_MAX} (batch read takes at most {BATCH_MAX} ids)",
-                                   context={"inputs": [str(len(inputs))]})
+        inputs = _batch_inputs(body, BATCH_MAX, f" (batch read takes at most {BATCH_MAX} ids)", with_context=True)
         if body.get("idProperty") not in (None, "", "hs_object_id"):
             raise validation_error(f"idProperty={body['idProperty']!r} is not supported by the sandbox (ids only)")
         properties = _property_list(body, "properties")
@@ -249,11 +244,7 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
         from_type, to_type = _object_type(from_type), _object_type(to_type)
         started = _now_iso()
         body = await _body(request)
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
-            raise validation_error('inputs must be a list of {"id": "..."}')
-        if len(inputs) > ASSOCIATION_BATCH_MAX:
-            raise validation_error(f"Too many inputs: {len(inputs)} > {ASSOCIATION_BATCH_MAX}")
+        inputs = _batch_inputs(body, ASSOCIATION_BATCH_MAX)
         ids = list(dict.fromkeys(str(i["id"]) for i in inputs))
         results, empty = portal.association_batch(from_type, to_type, ids)
         answer = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now_iso()}
@@ -292,3 +283,14 @@ def _association_inputs(portal: Portal, object_type: str, associations: object) 
                                        context={"id": [target_id]})
             links.setdefault(target_type, []).append(target_id)
     return links
+
+
+def _batch_inputs(body: dict, limit: int, hint: str = "", *, with_context: bool = False) -> list[dict]:
+    """The ``inputs`` of a batch request, validated as HubSpot does (a list of ``{"id": ...}``, at most ``limit``)."""
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
+        raise validation_error('inputs must be a list of {"id": "..."}')
+    if len(inputs) > limit:
+        context = {"context": {"inputs": [str(len(inputs))]}} if with_context else {}
+        raise validation_error(f"Too many inputs: {len(inputs)} > {limit}{hint}", **context)
+    return inputs
