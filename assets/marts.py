@@ -1,7 +1,8 @@
 """Marts layer: ``marts/<table>`` built from ``sql/marts/<table>.sql``, then ``marts/published_copy``.
 
 ``mql_episodes`` and ``speed_to_lead`` rebuild only the contacts changed since their last build (config
-``full_refresh: true`` forces a full rebuild); ``rep_scorecard`` recomputes only the (period, owner) groups
+``full_refresh: true`` forces a full rebuild; on ``mql_episodes`` it also rewrites the link table
+``staging._contact_links`` from the raw associations); ``rep_scorecard`` recomputes only the (period, owner) groups
 holding a changed episode (by delta), ``conversion_funnel`` reads the leads per
 contact kept with ``mql_episodes``, ``speed_to_lead_impact`` is recomputed.
 ``published_copy`` depends on every mart, so it runs only after their blocking checks pass: analysts and the

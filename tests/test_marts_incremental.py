@@ -93,6 +93,7 @@ def test_incremental_after_the_clock_moves_equals_full_rebuild(portal):
     later = (parse_instant(now) + timedelta(hours=30)).isoformat()
     # a meeting booked for 2 hours after the first build becomes a touch once the clock passes it
     pending = pick(raw.con, "sla_status = 'pending'", last=True)  # not the one make_changes re-MQLs
+    raw.next_load()  # a sync: every dlt load writes under a new load id
     raw.meeting("99000010", pending["contact_id"], (parse_instant(now) + timedelta(hours=2)).isoformat(),
                 outcome="SCHEDULED")
     build_marts(raw, now)  # same clock: the future meeting is not a touch yet

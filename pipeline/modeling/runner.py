@@ -4,7 +4,9 @@ Staging: one view per raw table (typed over ``hubspot.*``), plus ``staging.polic
 "now") and ``staging.business_calendar``. Marts: ``mql_episodes`` and ``speed_to_lead`` rebuild only
 the contacts touched since their last build (``_dlt_load_id`` newer than the stored watermark, engagements
 that became "past" since the last clock, owners whose team changed). Internal helpers keep the aggregates
-cheap: ``staging._contact_leads`` (leads per contact for conversion_funnel, kept with mql_episodes) and
+cheap: ``staging._contact_links`` (integer-keyed engagement/deal -> contact links, synced by load id, with
+the contacts that lost a link in ``staging._link_removals``), ``staging._contact_leads`` (leads per contact
+for conversion_funnel, kept with mql_episodes) and
 ``staging._episode_changes`` (signed old/new versions of the episodes an incremental speed_to_lead changed),
 by which rep_scorecard updates only the affected (period, owner) groups; the impact table is recomputed. Anything that could make a partial rebuild wrong (first
 build, changed policy or SQL, clock moved back, an upstream full rebuild, a large change) rebuilds fully.
@@ -20,6 +22,7 @@ from datetime import datetime
 import duckdb
 
 from pipeline.errors import HandoffError
+from pipeline.modeling.link_keys import FAMILY_CODES, family_code_sql, id_sql, key_sql
 from pipeline.modeling.policy_table import write_policy_table
 from pipeline.modeling.raw_columns import LOAD_ID, RAW_COLUMNS, RAW_SCHEMA, existing_columns
 from pipeline.modeling.sql_files import render, sql_fingerprint
@@ -33,6 +36,10 @@ MARTS = INCREMENTAL_MARTS + AGGREGATE_MARTS
 MART_UPSTREAM = {"speed_to_lead": "mql_episodes"}
 # above this share of contacts in scope, a full rebuild is cheaper than delete + insert
 FULL_REBUILD_SHARE = 0.2
+# engagement/deal -> contact links, integer-keyed (sql/internal/contact_links.sql), and the contacts that lost a
+# link at a sync (a link removed or moved: the raw table forgets the old contact), tagged with that sync's load id
+LINKS = "staging._contact_links"
+LINK_REMOVALS = "staging._link_removals"
 # raw tables whose new rows can change an episode (notes, tasks, companies, account cannot)
 _CHANGE_SOURCES = ("contacts", "contact_property_history", "associations", "deals", "calls", "emails",
                    "meetings", "communications", "owner_teams")
@@ -63,6 +70,9 @@ def _session(con: duckdb.DuckDBPyConnection) -> None:
         "policy_hash VARCHAR, sql_hash VARCHAR, now_at TIMESTAMPTZ, generation BIGINT, upstream_generation BIGINT, "
         "mode VARCHAR, built_at TIMESTAMPTZ)"
     )
+    # the link table's generation a mart last built against (a rebuilt link table forgets old removals)
+    con.execute("ALTER TABLE staging._build_state ADD COLUMN IF NOT EXISTS links_generation BIGINT")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {LINK_REMOVALS} (contact_id VARCHAR, load_id VARCHAR)")
 
 
 def _run(con: duckdb.DuckDBPyConnection, model: str, sql: str, params=None) -> None:
@@ -208,19 +218,21 @@ SELECT DISTINCT contact_id FROM (
     UNION ALL
     SELECT to_id FROM staging.associations WHERE to_type = 'contacts' AND load_id > $old AND load_id <= $new
     UNION ALL
-    SELECT a.to_id FROM staging.associations AS a
-    JOIN changed_links AS c ON c.family = a.from_type AND c.object_id = a.from_id
-    WHERE a.to_type = 'contacts'
+    -- the contacts a changed engagement or deal is linked to now (the link table is synced to $new)
+    SELECT {link_contact} FROM {links} AS l
+    JOIN (SELECT DISTINCT {family_code} AS family, {object_key} AS object_key FROM changed_links) AS c
+      ON c.family = l.family AND c.object_key = l.object_key
     UNION ALL
-    -- contacts a changed engagement or deal was linked to at the last build: a link moved or removed since
-    -- is gone from the raw table, so only this snapshot still names the contact that lost it
-    SELECT s.contact_id FROM staging._link_snapshot AS s
-    JOIN changed_links AS c ON c.family = s.family AND c.object_id = s.object_id
+    -- the contacts that lost a link (removed, or moved to another contact) at a sync since $old
+    SELECT contact_id FROM {removals} WHERE load_id > $old AND load_id <= $new
     {team_changes}
 ) AS changed
 WHERE contact_id IS NOT NULL
 """.replace("{changed_owner_teams}", _CHANGED_OWNER_TEAMS).replace(
-    "{new_load_rows}", _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, "load_id > $old AND load_id <= $new"))
+    "{new_load_rows}", _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, "load_id > $old AND load_id <= $new")).replace(
+    "{link_contact}", id_sql("l.contact_key", "l.contact_id")).replace("{links}", LINKS).replace(
+    "{family_code}", family_code_sql("family")).replace("{object_key}", key_sql("object_id")).replace(
+    "{removals}", LINK_REMOVALS)
 
 
 _TEAM_CHANGES = """UNION ALL
@@ -252,24 +264,78 @@ def _save_scope_key(con: duckdb.DuckDBPyConnection, key: list) -> None:
 _CLOCK_MOVED = "UNION ALL\n    " + _union_by_family(TOUCH_FAMILIES, "occurred_at > $old_now AND occurred_at <= $now")
 
 
-_LINKS_OF_EPISODE_CONTACTS = """
-SELECT from_type AS family, from_id AS object_id, to_id AS contact_id
-FROM staging.associations
-WHERE to_type = 'contacts' AND from_type IN ('calls', 'emails', 'meetings', 'communications', 'deals')
-  AND to_id IN (SELECT contact_id FROM {contacts})"""
+# the engagements and deals of a newer load, and the objects whose links a newer load rewrote
+_CHANGED_OBJECTS = """
+CREATE OR REPLACE TEMP TABLE _changed_objects AS
+SELECT DISTINCT family, object_id FROM (
+    {new_load_rows}
+    UNION ALL
+    SELECT from_type, from_id FROM staging.associations
+    WHERE to_type = 'contacts' AND from_type IN ({families}) AND load_id > $old AND load_id <= $new
+)""".replace("{new_load_rows}", _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, "load_id > $old AND load_id <= $new")
+             ).replace("{families}", ", ".join(f"'{f}'" for f in FAMILY_CODES))
+
+_CHANGED_KEYS = f"""
+CREATE OR REPLACE TEMP TABLE _changed_keys AS
+SELECT DISTINCT {family_code_sql("family")} AS family, {key_sql("object_id")} AS object_key FROM _changed_objects"""
+
+_LOST_LINKS = f"""
+INSERT INTO {LINK_REMOVALS}
+SELECT DISTINCT {id_sql("l.contact_key", "l.contact_id")}, $new
+FROM {LINKS} AS l
+JOIN _changed_keys AS c ON c.family = l.family AND c.object_key = l.object_key
+WHERE NOT EXISTS (SELECT 1 FROM _changed_links AS n
+                  WHERE n.family = l.family AND n.object_key = l.object_key AND n.contact_key = l.contact_key)"""
 
 
-def _snapshot_links(con: duckdb.DuckDBPyConnection, *, incremental: bool) -> None:
-    """``staging._link_snapshot``: engagement/deal -> contact links of contacts with an episode, as of this build."""
-    if not incremental:
-        _run(con, "staging._link_snapshot", "CREATE OR REPLACE TABLE staging._link_snapshot AS "
-             + _LINKS_OF_EPISODE_CONTACTS.format(contacts="marts.mql_episodes"))
-        return
-    _run(con, "staging._link_snapshot",
-         "DELETE FROM staging._link_snapshot WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)")
-    _run(con, "staging._link_snapshot", "INSERT INTO staging._link_snapshot "
-         + _LINKS_OF_EPISODE_CONTACTS.format(
-             contacts="marts.mql_episodes WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)"))
+def rebuild_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> None:
+    """Write ``staging._contact_links`` from every raw link (a new generation: removals recorded before are
+    dropped, so the marts built against the old generation rebuild fully)."""
+    previous = _state(con, LINKS)
+    _run(con, LINKS, f"CREATE OR REPLACE TABLE {LINKS} AS {render(con, 'internal', 'contact_links')}")
+    con.execute(f"DELETE FROM {LINK_REMOVALS}")
+    con.execute("DROP TABLE IF EXISTS staging._link_snapshot")  # its predecessor (text-keyed, episode contacts)
+    con.execute("INSERT OR REPLACE INTO staging._build_state (model, watermark, generation, mode, built_at) "
+                "VALUES (?, ?, ?, 'full', now())",
+                [LINKS, watermark, (previous["generation"] if previous else 0) + 1])
+
+
+def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
+    """Bring ``staging._contact_links`` up to ``watermark``: the links of every engagement or deal that a newer
+    load rewrote (its own row or its association rows) are replaced by their raw rows, and the contacts that
+    lost a link are recorded in ``staging._link_removals`` under the new load id. Returns the mode:
+    ``current`` (nothing newer), ``incremental`` or ``full`` (no table or state yet, no load ids, raw older)."""
+    state = _state(con, LINKS)
+    if (state is None or state["watermark"] is None or watermark is None or state["watermark"] > watermark
+            or not _table_exists(con, "staging", "_contact_links")):
+        rebuild_links(con, watermark)
+        return "full"
+    if state["watermark"] == watermark:
+        return "current"
+    params = {"old": state["watermark"], "new": watermark}
+    _run(con, LINKS, _CHANGED_OBJECTS, params)
+    _run(con, LINKS, _CHANGED_KEYS)
+    _run(con, LINKS, "CREATE OR REPLACE TEMP TABLE _changed_links AS "
+         + render(con, "internal", "contact_links", incremental=True))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _run(con, LINK_REMOVALS, _LOST_LINKS, {"new": watermark})
+        _run(con, LINKS, f"DELETE FROM {LINKS} AS l USING _changed_keys AS c "
+             "WHERE c.family = l.family AND c.object_key = l.object_key")
+        _run(con, LINKS, f"INSERT INTO {LINKS} SELECT * FROM _changed_links")
+        con.execute("UPDATE staging._build_state SET watermark = ?, mode = 'incremental', built_at = now() "
+                    "WHERE model = ?", [watermark, LINKS])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return "incremental"
+
+
+def _purge_link_removals(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop removals both incremental marts have already taken into account."""
+    con.execute(f"DELETE FROM {LINK_REMOVALS} WHERE load_id <= (SELECT min(watermark) FROM staging._build_state "
+                f"WHERE model IN ({', '.join(repr(m) for m in INCREMENTAL_MARTS)}))")
 
 
 def _ensure_owner_team_snapshot(con: duckdb.DuckDBPyConnection) -> None:
@@ -284,15 +350,17 @@ def _snapshot_owner_teams(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _save_state(con, model: str, *, watermark, policy_digest: str, now: datetime, full: bool) -> None:
+def _save_state(con, model: str, *, watermark, policy_digest: str, now: datetime, full: bool,
+                links_generation: int | None) -> None:
     previous = _state(con, model)
     generation = (previous["generation"] if previous else 0) + (1 if full else 0)
     upstream = MART_UPSTREAM.get(model)
     upstream_generation = _state(con, upstream)["generation"] if upstream and _state(con, upstream) else None
     con.execute(
-        "INSERT OR REPLACE INTO staging._build_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+        "INSERT OR REPLACE INTO staging._build_state (model, watermark, policy_hash, sql_hash, now_at, generation, "
+        "upstream_generation, mode, built_at, links_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
         [model, watermark, policy_digest, sql_fingerprint(), now, generation, upstream_generation,
-         "full" if full else "incremental"],
+         "full" if full else "incremental", links_generation],
     )
 
 
@@ -426,8 +494,15 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
     watermark = current_watermark(con)
     state = _state(con, model)
     reason = _full_reason(con, model, state, policy_digest, now, watermark, full_refresh)
-    if not reason and not _table_exists(con, "staging", "_link_snapshot"):
-        reason = "no link snapshot yet (database built before it existed)"
+    # the link table: rewritten with every full mql_episodes build (which makes speed_to_lead full too),
+    # otherwise synced to the watermark (a no-op for speed_to_lead right after mql_episodes)
+    if model == "mql_episodes" and reason:
+        rebuild_links(con, watermark)
+    else:
+        sync_links(con, watermark)
+    links_generation = _state(con, LINKS)["generation"]
+    if not reason and state.get("links_generation") != links_generation:
+        reason = "link table rebuilt since the last build"
     scope = None
     details: dict = {}
     if not reason:
@@ -486,8 +561,9 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
             raise
     if model == "speed_to_lead":
         _snapshot_owner_teams(con)
-        _snapshot_links(con, incremental=not reason)
-    _save_state(con, model, watermark=watermark, policy_digest=policy_digest, now=now, full=bool(reason))
+    _save_state(con, model, watermark=watermark, policy_digest=policy_digest, now=now, full=bool(reason),
+                links_generation=links_generation)
+    _purge_link_removals(con)
     return BuildResult(f"marts.{model}", "full" if reason else "incremental", _count(con, f"marts.{model}"),
                        time.perf_counter() - started, reason=reason or "changed contacts only",
                        scope_contacts=scope, details=details)

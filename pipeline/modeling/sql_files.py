@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import jinja2
 
+from pipeline.modeling.link_keys import FAMILY_CODES, family_code_sql, id_sql, key_sql
 from pipeline.modeling.raw_columns import raw_relation
 
 
@@ -37,7 +38,12 @@ _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, ke
 
 def render(con: duckdb.DuckDBPyConnection, layer: str, name: str, *, incremental: bool = False,
            raw: dict | None = None) -> str:
-    """Render a model; ``raw`` may carry already-read column maps of raw tables (table -> columns)."""
+    """Render a model; ``raw`` may carry already-read column maps of raw tables (table -> columns).
+
+    Besides ``raw(table)`` and ``incremental``, templates get the link-key helpers of
+    :mod:`pipeline.modeling.link_keys`: ``key(column)``, ``id_of(key_column, text_column)``,
+    ``family_code(column)`` and the ``family`` codes."""
     template = _ENV.from_string(read_sql(layer, name))
     known = raw or {}
-    return template.render(raw=lambda table: raw_relation(con, table, known.get(table)), incremental=incremental)
+    return template.render(raw=lambda table: raw_relation(con, table, known.get(table)), incremental=incremental,
+                           key=key_sql, id_of=id_sql, family_code=family_code_sql, family=FAMILY_CODES)

@@ -106,17 +106,18 @@ unqualified AS (
     GROUP BY o.contact_id, o.open_seq
 ),
 deal_contacts AS (
-    SELECT a.to_id AS contact_id, d.created_at
-    FROM staging.associations AS a
-    JOIN staging.deals AS d ON d.deal_id = a.from_id
-    WHERE a.from_type = 'deals' AND a.to_type = 'contacts' AND NOT d.archived AND d.created_at IS NOT NULL
-      {% if incremental %}AND a.to_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
+    -- deal -> contact links from staging._contact_links (integer keys, sql/internal/contact_links.sql)
+    SELECT l.contact_key, d.created_at
+    FROM staging._contact_links AS l
+    JOIN staging.deals AS d ON {{ key('d.deal_id') }} = l.object_key
+    WHERE l.family = {{ family.deals }} AND NOT d.archived AND d.created_at IS NOT NULL
+      {% if incremental %}AND l.contact_key IN (SELECT {{ key('contact_id') }} FROM staging._build_scope){% endif %}
 ),
 first_deal AS (
     SELECT o.contact_id, o.open_seq, min(dc.created_at) AS deal_created_at
     FROM openings AS o
     JOIN deal_contacts AS dc
-      ON dc.contact_id = o.contact_id AND dc.created_at >= o.mql_at
+      ON dc.contact_key = {{ key('o.contact_id') }} AND dc.created_at >= o.mql_at
      AND (o.next_mql_at IS NULL OR dc.created_at < o.next_mql_at)
     GROUP BY o.contact_id, o.open_seq
 )

@@ -8,38 +8,40 @@ episodes AS (
     {% if incremental %}WHERE contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
 ),
 engagement_links AS MATERIALIZED (
-    -- the links of contacts with an episode (in scope when incremental) first, so the engagement joins stay small
-    SELECT from_type AS family, from_id AS engagement_id, to_id AS contact_id
-    FROM staging.associations
-    WHERE to_type = 'contacts' AND from_type IN ('calls', 'emails', 'meetings', 'communications')
-      AND to_id IN (SELECT contact_id FROM episodes)  -- only contacts with an episode can have touches
+    -- the links of contacts with an episode (in scope when incremental) first, so the engagement joins stay
+    -- small; staging._contact_links holds them integer-keyed (sql/internal/contact_links.sql)
+    SELECT family, object_key, object_id, contact_key
+    FROM staging._contact_links
+    WHERE family IN ({{ family.calls }}, {{ family.emails }}, {{ family.meetings }}, {{ family.communications }})
+      AND contact_key IN (SELECT {{ key('contact_id') }} FROM episodes)  -- only contacts with an episode have touches
 ),
 touches AS (
-    SELECT 'calls' AS family, 'call' AS touch_type, 1 AS type_rank, engagement_id, occurred_at, owner_id
+    SELECT {{ family.calls }} AS family, 'call' AS touch_type, 1 AS type_rank, engagement_id,
+        {{ key('engagement_id') }} AS object_key, occurred_at, owner_id
     FROM staging.calls
     WHERE NOT archived AND direction = 'OUTBOUND'
-    {% if incremental %}AND engagement_id IN (SELECT engagement_id FROM engagement_links WHERE family = 'calls'){% endif %}
+    {% if incremental %}AND engagement_id IN (SELECT {{ id_of('object_key', 'object_id') }} FROM engagement_links WHERE family = {{ family.calls }}){% endif %}
     UNION ALL
-    SELECT 'emails', 'email', 2, engagement_id, occurred_at, owner_id
+    SELECT {{ family.emails }}, 'email', 2, engagement_id, {{ key('engagement_id') }}, occurred_at, owner_id
     FROM staging.emails
     WHERE NOT archived AND direction IN ('EMAIL', 'FORWARDED_EMAIL')
-    {% if incremental %}AND engagement_id IN (SELECT engagement_id FROM engagement_links WHERE family = 'emails'){% endif %}
+    {% if incremental %}AND engagement_id IN (SELECT {{ id_of('object_key', 'object_id') }} FROM engagement_links WHERE family = {{ family.emails }}){% endif %}
       AND coalesce(status, 'SENT') NOT IN ('BOUNCED', 'FAILED', 'SCHEDULED')
     UNION ALL
-    SELECT 'meetings', 'meeting', 3, engagement_id, occurred_at, owner_id
+    SELECT {{ family.meetings }}, 'meeting', 3, engagement_id, {{ key('engagement_id') }}, occurred_at, owner_id
     FROM staging.meetings
     WHERE NOT archived AND coalesce(outcome, '') <> 'CANCELED'
-    {% if incremental %}AND engagement_id IN (SELECT engagement_id FROM engagement_links WHERE family = 'meetings'){% endif %}
+    {% if incremental %}AND engagement_id IN (SELECT {{ id_of('object_key', 'object_id') }} FROM engagement_links WHERE family = {{ family.meetings }}){% endif %}
     UNION ALL
-    SELECT 'communications', 'communication', 4, engagement_id, occurred_at, owner_id
+    SELECT {{ family.communications }}, 'communication', 4, engagement_id, {{ key('engagement_id') }}, occurred_at, owner_id
     FROM staging.communications
     WHERE NOT archived AND channel IN ('SMS', 'WHATS_APP', 'LINKEDIN_MESSAGE') AND coalesce(logged_from, 'CRM') = 'CRM'
-    {% if incremental %}AND engagement_id IN (SELECT engagement_id FROM engagement_links WHERE family = 'communications'){% endif %}
+    {% if incremental %}AND engagement_id IN (SELECT {{ id_of('object_key', 'object_id') }} FROM engagement_links WHERE family = {{ family.communications }}){% endif %}
 ),
 contact_touches AS (
-    SELECT l.contact_id, t.touch_type, t.type_rank, t.engagement_id, t.occurred_at, t.owner_id
+    SELECT l.contact_key, t.touch_type, t.type_rank, t.engagement_id, t.occurred_at, t.owner_id
     FROM touches AS t
-    JOIN engagement_links AS l ON l.family = t.family AND l.engagement_id = t.engagement_id
+    JOIN engagement_links AS l ON l.family = t.family AND l.object_key = t.object_key
     WHERE t.occurred_at <= (SELECT now_at FROM p)
 ),
 episode_touches AS (
@@ -51,7 +53,7 @@ episode_touches AS (
              'id': ct.engagement_id, 'touch_type': ct.touch_type, 'owner_id': ct.owner_id}) AS first_touch
     FROM episodes AS e
     JOIN contact_touches AS ct
-      ON ct.contact_id = e.contact_id AND ct.occurred_at >= e.mql_at
+      ON ct.contact_key = {{ key('e.contact_id') }} AND ct.occurred_at >= e.mql_at
      AND (e.next_mql_at IS NULL OR ct.occurred_at < e.next_mql_at)
     GROUP BY e.mql_id
 ),
