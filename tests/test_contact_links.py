@@ -164,3 +164,25 @@ def test_a_missing_link_table_is_rebuilt_and_the_marts_rebuild_fully(raw):
     assert results["marts.mql_episodes"].reason == "link table rebuilt since the last build"
     assert results["marts.speed_to_lead"].mode == "full"
     assert outcome(raw.con) == [met("1"), overdue("2")]
+
+
+def test_a_call_that_stops_counting_is_taken_off(raw):
+    raw.call("500", "1", "2024-03-05T14:30:00Z", owner="101")
+    raw.call("501", "2", "2024-03-05T14:40:00Z", owner="101")
+    build_marts(raw, NOW)
+    raw.next_load()
+    # the rep fixes the logging: call 500 was inbound; call 501 is archived (both rows re-read, links unchanged)
+    raw.con.execute("DELETE FROM hubspot.calls WHERE id IN ('500', '501')")
+    raw.call("500", None, "2024-03-05T14:30:00Z", owner="101", direction="INBOUND")
+    raw.call("501", None, "2024-03-05T14:40:00Z", owner="101", archived=True)
+    assert build_incrementally_then_fully(raw) == [overdue("1"), overdue("2")]
+
+
+def test_an_archived_deal_no_longer_opens_the_opportunity(raw):
+    raw.deal("900", "1", "2024-03-06T09:00:00Z")
+    build_marts(raw, NOW)
+    raw.next_load()
+    raw.con.execute("DELETE FROM hubspot.deals WHERE id = '900'")
+    raw.con.execute("DELETE FROM hubspot.associations WHERE from_id = '900'")
+    raw.deal("900", "1", "2024-03-06T09:00:00Z", archived=True)
+    assert build_incrementally_then_fully(raw) == [overdue("1"), overdue("2")]

@@ -10,9 +10,10 @@ and never meet a hashed one; two non-numeric ids could only share a key by a 63-
 
 from __future__ import annotations
 
-# the families the link table holds, by code (codes keep the join keys integer)
+# the families the link table holds, by code (codes keep the join keys integer); a touch family's code is
+# also its touch type's rank in the same-instant tie-break (call < email < meeting < communication)
 FAMILY_CODES = {"calls": 1, "emails": 2, "meetings": 3, "communications": 4, "deals": 5}
-TOUCH_FAMILY_CODES = {family: code for family, code in FAMILY_CODES.items() if family != "deals"}
+TOUCH_TYPES = {"calls": "call", "emails": "email", "meetings": "meeting", "communications": "communication"}
 
 
 def key_sql(column: str) -> str:
@@ -30,3 +31,13 @@ def family_code_sql(column: str) -> str:
     """SQL for the family code of a HubSpot object type name (NULL for types the link table does not hold)."""
     cases = " ".join(f"WHEN '{family}' THEN {code}" for family, code in FAMILY_CODES.items())
     return f"CAST(CASE {column} {cases} END AS UTINYINT)"
+
+
+def touch_type_sql(rank_column: str) -> str:
+    """SQL for the touch type (``call``, ...) of a touch family code."""
+    names = ", ".join(f"'{TOUCH_TYPES[family]}'" for family in sorted(TOUCH_TYPES, key=FAMILY_CODES.get))
+    return f"([{names}])[{rank_column}]"
+
+
+# touch_type_sql indexes a list by the code: the touch families must be coded 1..n
+assert sorted(FAMILY_CODES[f] for f in TOUCH_TYPES) == list(range(1, len(TOUCH_TYPES) + 1))

@@ -207,7 +207,6 @@ CREATE OR REPLACE TABLE staging._build_scope AS
 WITH changed_links AS (
     -- rows of a newer load
     {new_load_rows}
-    {clock_moved}
 ),
 changed_owner_teams AS ({changed_owner_teams}
 )
@@ -218,13 +217,15 @@ SELECT DISTINCT contact_id FROM (
     UNION ALL
     SELECT to_id FROM staging.associations WHERE to_type = 'contacts' AND load_id > $old AND load_id <= $new
     UNION ALL
-    -- the contacts a changed engagement or deal is linked to now (the link table is synced to $new)
+    -- the contacts a changed engagement or deal counts for now (the link table is synced to $new)
     SELECT {link_contact} FROM {links} AS l
     JOIN (SELECT DISTINCT {family_code} AS family, {object_key} AS object_key FROM changed_links) AS c
       ON c.family = l.family AND c.object_key = l.object_key
     UNION ALL
-    -- the contacts that lost a link (removed, or moved to another contact) at a sync since $old
+    -- the contacts that lost a counted link (removed, moved to another contact, the object no longer counts)
+    -- at a sync since $old
     SELECT contact_id FROM {removals} WHERE load_id > $old AND load_id <= $new
+    {clock_moved}
     {team_changes}
 ) AS changed
 WHERE contact_id IS NOT NULL
@@ -260,19 +261,26 @@ def _save_scope_key(con: duckdb.DuckDBPyConnection, key: list) -> None:
                 "CAST(? AS TIMESTAMPTZ) AS new_now", key)
 
 
-# engagements the clock passed since the last build (a scheduled meeting that has now happened)
-_CLOCK_MOVED = "UNION ALL\n    " + _union_by_family(TOUCH_FAMILIES, "occurred_at > $old_now AND occurred_at <= $now")
+# contacts with a touch the clock passed since the last build (a scheduled meeting that has now happened)
+_CLOCK_MOVED = f"""UNION ALL
+    SELECT {id_sql("contact_key", "contact_id")} FROM {LINKS}
+    WHERE family IN ({", ".join(str(FAMILY_CODES[t]) for t, _ in TOUCH_FAMILIES)})
+      AND occurred_at > $old_now AND occurred_at <= $now"""
 
 
-# the engagements and deals of a newer load, and the objects whose links a newer load rewrote
+# the engagements and deals with a row of a newer load, and the objects whose links a newer load rewrote
+# (has_new_row false: their own row is older, sql/internal/contact_links.sql looks it up by id)
 _CHANGED_OBJECTS = """
 CREATE OR REPLACE TEMP TABLE _changed_objects AS
-SELECT DISTINCT family, object_id FROM (
+SELECT family, object_id, bool_or(has_new_row) AS has_new_row FROM (
+    SELECT family, object_id, true AS has_new_row FROM (
     {new_load_rows}
+    )
     UNION ALL
-    SELECT from_type, from_id FROM staging.associations
+    SELECT from_type, from_id, false FROM staging.associations
     WHERE to_type = 'contacts' AND from_type IN ({families}) AND load_id > $old AND load_id <= $new
-)""".replace("{new_load_rows}", _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, "load_id > $old AND load_id <= $new")
+)
+GROUP BY family, object_id""".replace("{new_load_rows}", _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, "load_id > $old AND load_id <= $new")
              ).replace("{families}", ", ".join(f"'{f}'" for f in FAMILY_CODES))
 
 _CHANGED_KEYS = f"""
@@ -289,7 +297,7 @@ WHERE NOT EXISTS (SELECT 1 FROM _changed_links AS n
 
 
 def rebuild_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> None:
-    """Write ``staging._contact_links`` from every raw link (a new generation: removals recorded before are
+    """Write ``staging._contact_links`` from the raw tables (a new generation: removals recorded before are
     dropped, so the marts built against the old generation rebuild fully)."""
     previous = _state(con, LINKS)
     _run(con, LINKS, f"CREATE OR REPLACE TABLE {LINKS} AS {render(con, 'internal', 'contact_links')}")
@@ -301,9 +309,9 @@ def rebuild_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> None
 
 
 def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
-    """Bring ``staging._contact_links`` up to ``watermark``: the links of every engagement or deal that a newer
-    load rewrote (its own row or its association rows) are replaced by their raw rows, and the contacts that
-    lost a link are recorded in ``staging._link_removals`` under the new load id. Returns the mode:
+    """Bring ``staging._contact_links`` up to ``watermark``: the rows of every engagement or deal that a newer
+    load rewrote (its own row or its association rows) are replaced by what the raw tables say now, and the
+    contacts that lost a counted link are recorded in ``staging._link_removals`` under the new load id. Returns the mode:
     ``current`` (nothing newer), ``incremental`` or ``full`` (no table or state yet, no load ids, raw older)."""
     state = _state(con, LINKS)
     if (state is None or state["watermark"] is None or watermark is None or state["watermark"] > watermark
@@ -315,8 +323,10 @@ def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
     params = {"old": state["watermark"], "new": watermark}
     _run(con, LINKS, _CHANGED_OBJECTS, params)
     _run(con, LINKS, _CHANGED_KEYS)
+    # objects whose associations alone changed: their rows are looked up by id in these families only
+    lookup = {r[0] for r in con.execute("SELECT DISTINCT family FROM _changed_objects WHERE NOT has_new_row").fetchall()}
     _run(con, LINKS, "CREATE OR REPLACE TEMP TABLE _changed_links AS "
-         + render(con, "internal", "contact_links", incremental=True))
+         + render(con, "internal", "contact_links", incremental=True, lookup=lookup), params)
     con.execute("BEGIN TRANSACTION")
     try:
         _run(con, LINK_REMOVALS, _LOST_LINKS, {"new": watermark})

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import jinja2
 
-from pipeline.modeling.link_keys import FAMILY_CODES, family_code_sql, id_sql, key_sql
+from pipeline.modeling.link_keys import FAMILY_CODES, family_code_sql, id_sql, key_sql, touch_type_sql
 from pipeline.modeling.raw_columns import raw_relation
 
 
@@ -37,13 +37,15 @@ _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, ke
 
 
 def render(con: duckdb.DuckDBPyConnection, layer: str, name: str, *, incremental: bool = False,
-           raw: dict | None = None) -> str:
+           raw: dict | None = None, **context) -> str:
     """Render a model; ``raw`` may carry already-read column maps of raw tables (table -> columns).
 
     Besides ``raw(table)`` and ``incremental``, templates get the link-key helpers of
     :mod:`pipeline.modeling.link_keys`: ``key(column)``, ``id_of(key_column, text_column)``,
-    ``family_code(column)`` and the ``family`` codes."""
+    ``family_code(column)``, ``touch_type(rank_column)`` and the ``family`` codes; ``context`` adds
+    model-specific variables."""
     template = _ENV.from_string(read_sql(layer, name))
     known = raw or {}
     return template.render(raw=lambda table: raw_relation(con, table, known.get(table)), incremental=incremental,
-                           key=key_sql, id_of=id_sql, family_code=family_code_sql, family=FAMILY_CODES)
+                           key=key_sql, id_of=id_sql, family_code=family_code_sql, touch_type=touch_type_sql,
+                           family=FAMILY_CODES, **context)

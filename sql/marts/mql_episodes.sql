@@ -106,12 +106,11 @@ unqualified AS (
     GROUP BY o.contact_id, o.open_seq
 ),
 deal_contacts AS (
-    -- deal -> contact links from staging._contact_links (integer keys, sql/internal/contact_links.sql)
-    SELECT l.contact_key, d.created_at
-    FROM staging._contact_links AS l
-    JOIN staging.deals AS d ON {{ key('d.deal_id') }} = l.object_key
-    WHERE l.family = {{ family.deals }} AND NOT d.archived AND d.created_at IS NOT NULL
-      {% if incremental %}AND l.contact_key IN (SELECT {{ key('contact_id') }} FROM staging._build_scope){% endif %}
+    -- live deals per linked contact, integer-keyed (sql/internal/contact_links.sql; occurred_at = created_at)
+    SELECT contact_key, occurred_at AS created_at
+    FROM staging._contact_links
+    WHERE family = {{ family.deals }}
+      {% if incremental %}AND contact_key IN (SELECT {{ key('contact_id') }} FROM staging._build_scope){% endif %}
 ),
 first_deal AS (
     SELECT o.contact_id, o.open_seq, min(dc.created_at) AS deal_created_at

@@ -7,53 +7,26 @@ episodes AS (
     FROM marts.mql_episodes
     {% if incremental %}WHERE contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
 ),
-engagement_links AS MATERIALIZED (
-    -- the links of contacts with an episode (in scope when incremental) first, so the engagement joins stay
-    -- small; staging._contact_links holds them integer-keyed (sql/internal/contact_links.sql)
-    SELECT family, object_key, object_id, contact_key
+contact_touches AS (
+    -- outreach attempts per linked contact, integer-keyed (the touch rules: sql/internal/contact_links.sql);
+    -- family is the touch type's tie-break rank
+    SELECT contact_key, family AS type_rank, object_key, object_id, occurred_at, owner_id
     FROM staging._contact_links
     WHERE family IN ({{ family.calls }}, {{ family.emails }}, {{ family.meetings }}, {{ family.communications }})
-      AND contact_key IN (SELECT {{ key('contact_id') }} FROM episodes)  -- only contacts with an episode have touches
-),
-touches AS (
-    SELECT {{ family.calls }} AS family, 'call' AS touch_type, 1 AS type_rank, engagement_id,
-        {{ key('engagement_id') }} AS object_key, occurred_at, owner_id
-    FROM staging.calls
-    WHERE NOT archived AND direction = 'OUTBOUND'
-    {% if incremental %}AND engagement_id IN (SELECT {{ id_of('object_key', 'object_id') }} FROM engagement_links WHERE family = {{ family.calls }}){% endif %}
-    UNION ALL
-    SELECT {{ family.emails }}, 'email', 2, engagement_id, {{ key('engagement_id') }}, occurred_at, owner_id
-    FROM staging.emails
-    WHERE NOT archived AND direction IN ('EMAIL', 'FORWARDED_EMAIL')
-    {% if incremental %}AND engagement_id IN (SELECT {{ id_of('object_key', 'object_id') }} FROM engagement_links WHERE family = {{ family.emails }}){% endif %}
-      AND coalesce(status, 'SENT') NOT IN ('BOUNCED', 'FAILED', 'SCHEDULED')
-    UNION ALL
-    SELECT {{ family.meetings }}, 'meeting', 3, engagement_id, {{ key('engagement_id') }}, occurred_at, owner_id
-    FROM staging.meetings
-    WHERE NOT archived AND coalesce(outcome, '') <> 'CANCELED'
-    {% if incremental %}AND engagement_id IN (SELECT {{ id_of('object_key', 'object_id') }} FROM engagement_links WHERE family = {{ family.meetings }}){% endif %}
-    UNION ALL
-    SELECT {{ family.communications }}, 'communication', 4, engagement_id, {{ key('engagement_id') }}, occurred_at, owner_id
-    FROM staging.communications
-    WHERE NOT archived AND channel IN ('SMS', 'WHATS_APP', 'LINKEDIN_MESSAGE') AND coalesce(logged_from, 'CRM') = 'CRM'
-    {% if incremental %}AND engagement_id IN (SELECT {{ id_of('object_key', 'object_id') }} FROM engagement_links WHERE family = {{ family.communications }}){% endif %}
-),
-contact_touches AS (
-    SELECT l.contact_key, t.touch_type, t.type_rank, t.engagement_id, t.occurred_at, t.owner_id
-    FROM touches AS t
-    JOIN engagement_links AS l ON l.family = t.family AND l.object_key = t.object_key
-    WHERE t.occurred_at <= (SELECT now_at FROM p)
+    {% if incremental %}AND contact_key IN (SELECT {{ key('contact_id') }} FROM episodes){% endif %}
 ),
 episode_touches AS (
     SELECT e.mql_id,
         count(*) AS attempts,
         count(*) FILTER (WHERE e.recycled_at IS NOT NULL AND ct.occurred_at < e.recycled_at) AS attempts_before_recycled,
-        -- earliest touch; ties: call < email < meeting < communication, then engagement id (numeric when numeric)
-        min({'at': ct.occurred_at, 'rank': ct.type_rank, 'num_id': try_cast(ct.engagement_id AS HUGEINT),
-             'id': ct.engagement_id, 'touch_type': ct.touch_type, 'owner_id': ct.owner_id}) AS first_touch
+        -- earliest touch; ties: call < email < meeting < communication, then engagement id (numeric when
+        -- numeric: the key of a canonical integer id is that integer; other ids keep their text)
+        min({'at': ct.occurred_at, 'rank': ct.type_rank, 'num_id': CASE WHEN ct.object_key >= 0 THEN ct.object_key END,
+             'id': ct.object_id, 'owner_id': ct.owner_id}) AS first_touch
     FROM episodes AS e
+    CROSS JOIN p
     JOIN contact_touches AS ct
-      ON ct.contact_key = {{ key('e.contact_id') }} AND ct.occurred_at >= e.mql_at
+      ON ct.occurred_at <= p.now_at AND ct.contact_key = {{ key('e.contact_id') }} AND ct.occurred_at >= e.mql_at
      AND (e.next_mql_at IS NULL OR ct.occurred_at < e.next_mql_at)
     GROUP BY e.mql_id
 ),
@@ -68,7 +41,7 @@ measured AS (
         e.*,
         CASE e.mql_type WHEN 'demo_request' THEN p.sla_minutes_demo_request ELSE p.sla_minutes_other END AS sla_minutes,
         et.first_touch.at AS first_touch_at,
-        et.first_touch.touch_type AS first_touch_type,
+        {{ touch_type('et.first_touch.rank') }} AS first_touch_type,
         et.first_touch.owner_id AS first_touch_owner_id,
         coalesce(et.attempts, 0) AS attempts,
         coalesce(et.attempts_before_recycled, 0) AS attempts_before_recycled,
