@@ -376,6 +376,22 @@ def _save_state(con, model: str, *, watermark, policy_digest: str, now: datetime
 
 CONTACT_LEADS = "staging._contact_leads"
 
+# the scope's contacts and history rows, read once for mql_episodes and staging._contact_leads
+_SCOPE_INPUTS = (
+    """CREATE OR REPLACE TEMP TABLE _scope_contacts AS
+    SELECT contact_id, owner_id, lead_source, excluded FROM staging.contacts
+    WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)""",
+    """CREATE OR REPLACE TEMP TABLE _scope_history AS
+    SELECT contact_id, property, value, changed_at, hubspot_position FROM staging.contact_property_history
+    WHERE property IN ('lifecyclestage', 'hubspot_owner_id', 'recent_conversion_event_name', 'hs_lead_status')
+      AND contact_id IN (SELECT contact_id FROM staging._build_scope)""",
+)
+
+
+def _read_scope_inputs(con: duckdb.DuckDBPyConnection) -> None:
+    for sql in _SCOPE_INPUTS:
+        _run(con, "marts.mql_episodes", sql)
+
 
 def _refresh_contact_leads(con: duckdb.DuckDBPyConnection, *, incremental: bool) -> None:
     """Keep ``staging._contact_leads`` (leads per contact, read by conversion_funnel) in step with
@@ -545,6 +561,8 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
         else:
             _new_episode_token(con, incremental=False)
     else:
+        if model == "mql_episodes":
+            _read_scope_inputs(con)
         query = render(con, "marts", model, incremental=True)
         clock_rows = ("first_touch_at IS NULL AND sla_status <> CASE WHEN $now > sla_due_at THEN 'overdue' "
                       "ELSE 'pending' END")

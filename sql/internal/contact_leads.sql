@@ -1,12 +1,12 @@
 -- staging._contact_leads (internal, maintained with marts.mql_episodes): one row per non-excluded contact
 -- that entered the `lead` stage, with the UTC month of its first entry, its current owner and source, and
 -- whether it ever became an MQL. conversion_funnel counts leads from it; incremental builds replace only the
--- contacts in staging._build_scope (the history scan is not repeated for every contact on every run).
+-- contacts in staging._build_scope (the history scan is not repeated for every contact on every run), from
+-- the temp tables _scope_history / _scope_contacts that marts.mql_episodes' incremental build read.
 WITH first_lead AS (
     SELECT contact_id, min(changed_at) AS lead_at
-    FROM staging.contact_property_history
+    FROM {% if incremental %}_scope_history{% else %}staging.contact_property_history{% endif %}
     WHERE property = 'lifecyclestage' AND value = 'lead'
-    {% if incremental %}AND contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
     GROUP BY contact_id
 )
 SELECT
@@ -15,7 +15,6 @@ SELECT
     c.owner_id,
     c.lead_source,
     c.contact_id IN (SELECT contact_id FROM marts.mql_episodes) AS became_mql
-FROM staging.contacts AS c
+FROM {% if incremental %}_scope_contacts{% else %}staging.contacts{% endif %} AS c
 JOIN first_lead AS fl ON fl.contact_id = c.contact_id
 WHERE NOT c.excluded
-{% if incremental %}AND c.contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}

@@ -1,20 +1,20 @@
 -- marts.mql_episodes: one row per MQL episode (each entry into marketingqualifiedlead), with the owner in
 -- force at mql_at, the MQL type, and the conversions credited to the episode's window.
--- Rules: docs/contracts.md "Episode rules". Incremental runs rebuild only the contacts in staging._build_scope.
+-- Rules: docs/contracts.md "Episode rules". Incremental runs rebuild only the contacts in staging._build_scope,
+-- reading their contacts and history rows from the temp tables _scope_contacts / _scope_history (runner:
+-- read once, shared with staging._contact_leads).
 WITH p AS (SELECT * FROM staging.policy),
 eligible AS (
     SELECT contact_id, lead_source
-    FROM staging.contacts
+    FROM {% if incremental %}_scope_contacts{% else %}staging.contacts{% endif %}
     WHERE NOT excluded
-    {% if incremental %}AND contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
 ),
-history AS {% if incremental %}MATERIALIZED{% else %}NOT MATERIALIZED{% endif %} (
-    -- full builds: each reader's own property filter in the scan is cheaper than a 3M-row buffer;
-    -- incremental: one scan for the scope's contacts, read four times
+history AS NOT MATERIALIZED (
+    -- full builds: each reader's own property filter in the scan is cheaper than a 3M-row buffer
+    -- (incremental: the scope's rows, already read into _scope_history)
     SELECT h.contact_id, h.property, h.value, h.changed_at, h.hubspot_position
-    FROM staging.contact_property_history AS h
+    FROM {% if incremental %}_scope_history{% else %}staging.contact_property_history{% endif %} AS h
     WHERE h.property IN ('lifecyclestage', 'hubspot_owner_id', 'recent_conversion_event_name', 'hs_lead_status')
-    {% if incremental %}AND h.contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
     -- (excluded contacts are dropped by the final join with `eligible`)
 ),
 lifecycle AS (

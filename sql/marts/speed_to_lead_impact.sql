@@ -3,7 +3,7 @@
 -- still running sit in 'never' (counted in `pending`). Conversion = the episode reached SQL (also shown:
 -- opportunity).
 WITH bucketed AS (
-    SELECT s.*,
+    SELECT s.mql_type, s.sql_at, s.opportunity_at, s.sla_status,
         CASE
             WHEN s.minutes_to_first_touch IS NULL THEN 'never'
             WHEN s.minutes_to_first_touch < 5 THEN '<5 min'
@@ -18,17 +18,26 @@ buckets(response_bucket, bucket_order) AS (
     VALUES ('<5 min', 1), ('5-60 min', 2), ('1-4 h', 3), ('4-24 h', 4), ('>24 h', 5), ('never', 6)
 ),
 types(mql_type) AS (VALUES ('all'), ('demo_request'), ('other')),
+grouped AS (
+    -- one pass: per MQL type and bucket, and per bucket over all types
+    SELECT CASE WHEN grouping(mql_type) = 1 THEN 'all' ELSE mql_type END AS mql_type, response_bucket,
+        count(*) AS episodes,
+        count(sql_at) AS conversions,
+        count(opportunity_at) AS opportunities,
+        count(*) FILTER (WHERE sla_status = 'pending') AS pending
+    FROM bucketed
+    GROUP BY GROUPING SETS ((mql_type, response_bucket), (response_bucket))
+),
 counted AS (
+    -- every (type, bucket) pair, empty ones with zero counts
     SELECT t.mql_type, b.response_bucket, b.bucket_order,
-        count(x.mql_id) AS episodes,
-        count(x.sql_at) AS conversions,
-        count(x.opportunity_at) AS opportunities,
-        count(*) FILTER (WHERE x.sla_status = 'pending') AS pending
+        coalesce(g.episodes, 0) AS episodes,
+        coalesce(g.conversions, 0) AS conversions,
+        coalesce(g.opportunities, 0) AS opportunities,
+        coalesce(g.pending, 0) AS pending
     FROM types AS t
     CROSS JOIN buckets AS b
-    LEFT JOIN bucketed AS x
-      ON x.response_bucket = b.response_bucket AND (t.mql_type = 'all' OR x.mql_type = t.mql_type)
-    GROUP BY ALL
+    LEFT JOIN grouped AS g ON g.mql_type = t.mql_type AND g.response_bucket = b.response_bucket
 ),
 rated AS (
     SELECT *,
