@@ -62,8 +62,8 @@ def test_marts_without_staging_policy_fail_with_one_line(raw_portal):
 
 def test_a_database_error_names_the_model_in_one_line(raw_portal):
     build_marts(raw_portal, "2024-03-10T00:00:00Z")
-    raw_portal.con.execute("DROP VIEW staging.calls")
+    raw_portal.con.execute("DROP VIEW staging.owner_teams")
     with pytest.raises(ModelBuildError) as err:
         build_mart(raw_portal.con, "speed_to_lead", full_refresh=True)
     message = str(err.value)
-    assert message.startswith("model marts.speed_to_lead: ") and "calls" in message and "\n" not in message
+    assert message.startswith("model marts.speed_to_lead: ") and "owner_teams" in message and "\n" not in message

@@ -64,6 +64,18 @@ def existing_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, st
     return {name: dtype.upper() for name, dtype in rows} if rows else None
 
 
+def raw_catalog(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """Every ``hubspot.*`` table's columns (as :func:`existing_columns`), in one catalog query."""
+    catalog: dict[str, dict[str, str]] = {}
+    for table, name, dtype in con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = ? ORDER BY table_name, column_index",
+        [RAW_SCHEMA],
+    ).fetchall():
+        catalog.setdefault(table, {})[name] = dtype.upper()
+    return catalog
+
+
 def _typed(column: str, kind: str, raw_type: str | None) -> str:
     col = f'"{column}"'
     if raw_type is None:

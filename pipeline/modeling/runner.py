@@ -24,7 +24,7 @@ import duckdb
 from pipeline.errors import HandoffError
 from pipeline.modeling.link_keys import FAMILY_CODES, family_code_sql, id_sql, key_sql
 from pipeline.modeling.policy_table import write_policy_table
-from pipeline.modeling.raw_columns import LOAD_ID, RAW_COLUMNS, RAW_SCHEMA, existing_columns
+from pipeline.modeling.raw_columns import LOAD_ID, RAW_COLUMNS, RAW_SCHEMA, existing_columns, raw_catalog
 from pipeline.modeling.sql_files import render, sql_fingerprint
 from pipeline.policy import Policy
 
@@ -87,11 +87,12 @@ def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
 
 
-def build_staging_view(con: duckdb.DuckDBPyConnection, table: str) -> BuildResult:
-    """(Re)create ``staging.<table>`` over the raw table as it is now (columns dlt added since are picked up)."""
+def build_staging_view(con: duckdb.DuckDBPyConnection, table: str, catalog: dict | None = None) -> BuildResult:
+    """(Re)create ``staging.<table>`` over the raw table as it is now (columns dlt added since are picked up);
+    ``catalog``: :func:`raw_catalog`, when the caller builds several views."""
     started = time.perf_counter()
     _session(con)
-    present = existing_columns(con, table)
+    present = catalog.get(table) if catalog is not None else existing_columns(con, table)
     sql = render(con, "staging", table, raw={table: present})
     # the view is replaced only when its SQL changed (raw columns added by dlt, new model file): its
     # comment holds the hash of the SQL it was created from
@@ -128,7 +129,8 @@ def _state(con: duckdb.DuckDBPyConnection, model: str) -> dict | None:
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? "
+        "AND table_name = ?", [schema, table]
     ).fetchone()[0] > 0
 
 
@@ -598,7 +600,8 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
 
 
 def build_staging(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> list[BuildResult]:
-    results = [build_staging_view(con, table) for table in STAGING_VIEWS]
+    catalog = raw_catalog(con)
+    results = [build_staging_view(con, table, catalog) for table in STAGING_VIEWS]
     return results + build_parameters(con, policy, now)
 
 
