@@ -9,8 +9,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipeline.modeling.metadata import build_metadata
-from pipeline.modeling.raw_columns import raw_catalog
-from pipeline.modeling.runner import STAGING_VIEWS, build_parameters, build_staging_view
+from pipeline.modeling.runner import STAGING_VIEWS, build_parameters, build_staging_view, staging_catalog
 from pipeline.resources import PolicyResource
 from pipeline.settings import now as clock_now
 
@@ -29,7 +28,7 @@ STAGING_SPECS = [
 @dg.multi_asset(specs=STAGING_SPECS, can_subset=True, pool="duckdb_write", name="staging_views")
 def staging_views(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     with duckdb.get_connection() as con:
-        catalog = raw_catalog(con)
+        catalog = staging_catalog(con)
         for key in sorted(context.selected_asset_keys, key=lambda k: k.path[-1]):
             result = build_staging_view(con, key.path[-1], catalog)
             yield dg.MaterializeResult(asset_key=key, metadata=build_metadata(con, result))

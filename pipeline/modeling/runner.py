@@ -87,11 +87,18 @@ def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
 
 
+def staging_catalog(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """Set the session up once and read every raw table's columns, for several :func:`build_staging_view`."""
+    _session(con)
+    return raw_catalog(con)
+
+
 def build_staging_view(con: duckdb.DuckDBPyConnection, table: str, catalog: dict | None = None) -> BuildResult:
     """(Re)create ``staging.<table>`` over the raw table as it is now (columns dlt added since are picked up);
-    ``catalog``: :func:`raw_catalog`, when the caller builds several views."""
+    ``catalog``: :func:`staging_catalog`, when the caller builds several views on one connection."""
     started = time.perf_counter()
-    _session(con)
+    if catalog is None:
+        _session(con)
     present = catalog.get(table) if catalog is not None else existing_columns(con, table)
     sql = render(con, "staging", table, raw={table: present})
     # the view is replaced only when its SQL changed (raw columns added by dlt, new model file): its
@@ -600,7 +607,7 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
 
 
 def build_staging(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> list[BuildResult]:
-    catalog = raw_catalog(con)
+    catalog = staging_catalog(con)
     results = [build_staging_view(con, table, catalog) for table in STAGING_VIEWS]
     return results + build_parameters(con, policy, now)
 
