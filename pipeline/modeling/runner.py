@@ -26,6 +26,7 @@ from pipeline.modeling.link_keys import FAMILY_CODES, family_code_sql, id_sql, k
 from pipeline.modeling.policy_table import write_policy_table
 from pipeline.modeling.raw_columns import LOAD_ID, RAW_COLUMNS, RAW_SCHEMA, existing_columns, raw_catalog
 from pipeline.modeling.sql_files import render, sql_fingerprint
+from pipeline.modeling.team_rule import PRIMARY_TEAM_SQL
 from pipeline.policy import Policy
 
 STAGING_VIEWS = tuple(RAW_COLUMNS)  # one view per raw table
@@ -203,10 +204,9 @@ def _union_by_family(families: tuple[tuple[str, str], ...], where: str) -> str:
 
 
 # owners whose (primary) team differs from the snapshot of the last build
-_CHANGED_OWNER_TEAMS = """
+_CHANGED_OWNER_TEAMS = f"""
     SELECT coalesce(now_team.owner_id, was.owner_id) AS owner_id
-    FROM (SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
-          FROM staging.owner_teams WHERE team_name IS NOT NULL GROUP BY owner_id) AS now_team
+    FROM ({PRIMARY_TEAM_SQL}) AS now_team
     FULL OUTER JOIN staging._owner_team_snapshot AS was ON was.owner_id = now_team.owner_id
     WHERE now_team.team IS DISTINCT FROM was.team"""
 
@@ -362,11 +362,7 @@ def _ensure_owner_team_snapshot(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _snapshot_owner_teams(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "CREATE OR REPLACE TABLE staging._owner_team_snapshot AS SELECT owner_id, "
-        "arg_min(team_name, (NOT is_primary, team_name)) AS team FROM staging.owner_teams "
-        "WHERE team_name IS NOT NULL GROUP BY owner_id"
-    )
+    con.execute(f"CREATE OR REPLACE TABLE staging._owner_team_snapshot AS {PRIMARY_TEAM_SQL}")
 
 
 def _save_state(con, model: str, *, watermark, policy_digest: str, now: datetime, full: bool,

@@ -44,8 +44,8 @@ mql_counts AS (
         (period_type, period_start, lead_source), (period_type, period_start))
 ),
 primary_team AS (
-    SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
-    FROM staging.owner_teams WHERE team_name IS NOT NULL GROUP BY owner_id
+    -- pipeline/modeling/team_rule.py
+    {{ primary_team }}
 ),
 lead_months AS (
     -- staging._contact_leads: one row per counted lead (sql/internal/contact_leads.sql, kept with mql_episodes)

@@ -31,10 +31,8 @@ episode_touches AS (
     GROUP BY e.mql_id
 ),
 primary_team AS (
-    SELECT owner_id, arg_min(team_name, (NOT is_primary, team_name)) AS team
-    FROM staging.owner_teams
-    WHERE team_name IS NOT NULL
-    GROUP BY owner_id
+    -- pipeline/modeling/team_rule.py
+    {{ primary_team }}
 ),
 measured AS (
     SELECT
