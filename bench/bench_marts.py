@@ -4,6 +4,7 @@ directly in SQL (``quick``: 1/50 of that), and report, against baselines measure
 - full build of all staging + marts / one scan of the raw columns the models read   (target <= 3)
 - incremental rebuild after a sync that changed 1% of contacts / full build          (target <= 0.1)
 - peak resident memory of the process during the builds                              (target <= 4 GiB)
+- rows differing between the incremental build and the full rebuild of the same data (must be 0)
 """
 
 from __future__ import annotations
@@ -213,6 +214,26 @@ class PeakMemory:
         self._thread.join()
 
 
+# every mart, ordered, for the exactness check (computed_at is the build's clock by design)
+MART_TABLES = ("mql_episodes", "speed_to_lead", "conversion_funnel", "rep_scorecard", "speed_to_lead_impact")
+
+
+def _snapshot_marts(con: duckdb.DuckDBPyConnection, tag: str) -> None:
+    for mart in MART_TABLES:
+        cols = [r[0] for r in con.execute(f"DESCRIBE marts.{mart}").fetchall() if r[0] != "computed_at"]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {tag}_{mart} AS SELECT {', '.join(cols)} FROM marts.{mart}")
+
+
+def _rows_differing(con: duckdb.DuckDBPyConnection, a: str, b: str) -> int:
+    """Rows of the incremental build missing from the full rebuild, and the other way round, over all marts."""
+    total = 0
+    for mart in MART_TABLES:
+        for x, y in ((a, b), (b, a)):
+            total += con.execute(f"SELECT count(*) FROM (SELECT * FROM {x}_{mart} EXCEPT ALL "
+                                 f"SELECT * FROM {y}_{mart})").fetchone()[0]
+    return total
+
+
 def _timed_build(con, *, full_refresh: bool) -> tuple[float, list]:
     started = time.perf_counter()
     results = build_all(con, load_policy(), NOW, full_refresh=full_refresh)
@@ -241,8 +262,11 @@ def main(quick: bool) -> list[Result]:
             incremental, inc_results = _timed_build(con, full_refresh=False)
         modes = {r.model: r.mode for r in inc_results if r.model.startswith("marts.")}
         assert modes["marts.speed_to_lead"] == "incremental", modes
+        _snapshot_marts(con, "incremental")
         # the baseline for the ratio: a full rebuild of the same (changed) data, in the same run
         full_again, _ = _timed_build(con, full_refresh=True)
+        _snapshot_marts(con, "full")
+        differing = _rows_differing(con, "incremental", "full")
         con.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -255,6 +279,8 @@ def main(quick: bool) -> list[Result]:
         Result(SUITE, "incremental rebuild after 1% change / full rebuild", incremental / full_again, "<= 0.1",
                incremental / full_again <= 0.1,
                f"{incremental:.2f}s incremental ({changed:,} contacts changed) / {full_again:.2f}s full"),
+        Result(SUITE, "rows differing between the incremental build and a full rebuild", differing, "= 0",
+               differing == 0, "every mart, every column but computed_at (EXCEPT ALL both ways)"),
         Result(SUITE, "peak memory during the builds (GiB)", memory.peak / 2**30, "<= 4", memory.peak <= 4 * 2**30,
                f"{memory.peak / 2**20:.0f} MiB resident at peak"),
     ]
