@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -17,7 +16,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipeline.errors import ConfigError
 from pipeline.policy import Policy, load_policy
-from pipeline.settings import DEFAULT_API_BASE, DEFAULT_DB
+from pipeline.settings import DEFAULT_API_BASE, parse_api_base, parse_db_path, parse_policy_path, parse_secret
 
 
 class WarehouseResource(DuckDBResource):
@@ -49,14 +48,15 @@ class HubSpotResource(dg.ConfigurableResource):
         """The paced, retrying client (``pipeline.hubspot.client.HubSpotClient``)."""
         from pipeline.hubspot.client import HubSpotClient
 
-        if not self.access_token:
+        token = parse_secret(self.access_token)
+        if not token:
             raise ConfigError(
                 "HUBSPOT_ACCESS_TOKEN is not set: export a private-app token, or use `handoff run`/`handoff dev` "
                 "which start the embedded sandbox"
             )
         return HubSpotClient(
-            access_token=self.access_token,
-            api_base=self.api_base,
+            access_token=token,
+            api_base=parse_api_base(self.api_base),
             limit_per_10s=self.limit_per_10s,
             search_per_s=self.search_per_s,
             give_up_after_s=self.give_up_after_s,
@@ -69,13 +69,17 @@ class PolicyResource(dg.ConfigurableResource):
     path: str = ""
 
     def load(self) -> Policy:
-        return load_policy(self.path or None)
+        return load_policy(parse_policy_path(self.path))
 
 
 class SlackResource(dg.ConfigurableResource):
     """Slack incoming webhook for alert delivery; empty = deliver to the DuckDB outbox only."""
 
     webhook_url: str = ""
+
+    def url(self) -> str | None:
+        """The webhook URL, stripped; None when alerts go to the outbox only."""
+        return parse_secret(self.webhook_url)
 
 
 def _env_or(name: str, default: str):
@@ -97,10 +101,10 @@ def rate_limit_from_env() -> int:
 
 
 def build_resources() -> dict[str, object]:
-    db = os.environ.get("HANDOFF_DB", "").strip() or DEFAULT_DB
-    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    db = parse_db_path(os.environ.get("HANDOFF_DB"))
+    db.parent.mkdir(parents=True, exist_ok=True)
     return {
-        "duckdb": WarehouseResource(database=db),
+        "duckdb": WarehouseResource(database=str(db)),
         "hubspot": HubSpotResource(
             access_token=_env_or("HUBSPOT_ACCESS_TOKEN", ""),
             api_base=_env_or("HUBSPOT_API_BASE", DEFAULT_API_BASE),

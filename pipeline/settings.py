@@ -93,21 +93,46 @@ def published_db_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + ".published" + db_path.suffix)
 
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
-    env = dict(os.environ if env is None else env)
-    policy = env.get("HANDOFF_POLICY", "").strip()
-    if policy and not Path(policy).is_file():
-        raise ConfigError(f"HANDOFF_POLICY={policy!r}: no such file (unset it to use the packaged default policy)")
-    api_base = env.get("HUBSPOT_API_BASE", "").strip() or DEFAULT_API_BASE
+# One parser per value, shared by load_settings and the Dagster resources (which receive the same variables
+# through EnvVar): both strip, validate and default them alike.
+
+def parse_api_base(value: str | None) -> str:
+    """``HUBSPOT_API_BASE``: stripped, defaulted, an http(s) URL without a trailing slash."""
+    api_base = (value or "").strip() or DEFAULT_API_BASE
     if not api_base.startswith(("http://", "https://")):
         raise ConfigError(f"HUBSPOT_API_BASE={api_base!r} must be an http(s) URL, e.g. {DEFAULT_API_BASE}")
+    return api_base.rstrip("/")
+
+
+def parse_policy_path(value: str | None) -> Path | None:
+    """``HANDOFF_POLICY``: None (the packaged default) when unset, else a file that exists."""
+    policy = (value or "").strip()
+    if policy and not Path(policy).is_file():
+        raise ConfigError(f"HANDOFF_POLICY={policy!r}: no such file (unset it to use the packaged default policy)")
+    return Path(policy) if policy else None
+
+
+def parse_db_path(value: str | None) -> Path:
+    """``HANDOFF_DB``: the DuckDB file the pipeline writes."""
+    return Path((value or "").strip() or DEFAULT_DB)
+
+
+def parse_secret(value: str | None) -> str | None:
+    """A token or webhook URL: stripped (a pasted newline must not reach an HTTP header), None when empty."""
+    return (value or "").strip() or None
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    policy_path = parse_policy_path(env.get("HANDOFF_POLICY"))
+    api_base = parse_api_base(env.get("HUBSPOT_API_BASE"))
     if env.get("HANDOFF_NOW", "").strip():
         parse_instant(env["HANDOFF_NOW"])  # validate early, one line on error
     return Settings(
-        access_token=env.get("HUBSPOT_ACCESS_TOKEN", "").strip() or None,
-        api_base=api_base.rstrip("/"),
-        db_path=Path(env.get("HANDOFF_DB", "").strip() or DEFAULT_DB),
-        policy_path=Path(policy) if policy else None,
-        slack_webhook_url=env.get("SLACK_WEBHOOK_URL", "").strip() or None,
+        access_token=parse_secret(env.get("HUBSPOT_ACCESS_TOKEN")),
+        api_base=api_base,
+        db_path=parse_db_path(env.get("HANDOFF_DB")),
+        policy_path=policy_path,
+        slack_webhook_url=parse_secret(env.get("SLACK_WEBHOOK_URL")),
         dagster_home=Path(env.get("DAGSTER_HOME", "").strip() or DEFAULT_DAGSTER_HOME),
     )

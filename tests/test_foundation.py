@@ -126,3 +126,21 @@ def test_warehouse_connection_is_closed_when_the_step_fails(tmp_path):
     reader = duckdb.connect(str(db), read_only=True)  # would fail while a read-write connection stayed open
     assert reader.execute("SELECT x FROM t").fetchone() == (1,)
     reader.close()
+
+
+def test_resources_parse_their_values_like_load_settings(tmp_path):
+    """Values reach the resources through EnvVar unparsed: they strip and validate them the same way."""
+    from pipeline.resources import HubSpotResource, PolicyResource, SlackResource
+
+    client = HubSpotResource(access_token="  pat-na1-abc\n", api_base=" http://127.0.0.1:9/ ").get_client()
+    assert load_settings({"HUBSPOT_API_BASE": " http://127.0.0.1:9/ "}).api_base == "http://127.0.0.1:9"
+    assert client.api_base == "http://127.0.0.1:9"
+    with pytest.raises(ConfigError, match="HUBSPOT_API_BASE='ftp://x' must be an http"):
+        HubSpotResource(access_token="pat", api_base="ftp://x").get_client()
+    with pytest.raises(ConfigError, match="HUBSPOT_ACCESS_TOKEN is not set"):
+        HubSpotResource(access_token="  ").get_client()
+    with pytest.raises(ConfigError, match="HANDOFF_POLICY='/nope.yaml': no such file"):
+        PolicyResource(path=" /nope.yaml ").load()
+    assert PolicyResource(path="  ").load().sla.minutes.other == 1440  # blank = the packaged default
+    assert SlackResource(webhook_url=" \n").url() is None
+    assert SlackResource(webhook_url=" http://127.0.0.1:9/hook\n").url() == "http://127.0.0.1:9/hook"

@@ -38,7 +38,7 @@ def open_enforcer(
     mode = write_mode or loaded.write_mode
     if mode not in ("dry_run", "live"):
         raise ConfigError(f"write_mode={mode!r}: use dry_run or live")
-    sender = SlackWebhookSender(slack.webhook_url) if slack.webhook_url else None
+    sender = SlackWebhookSender(slack.url()) if slack.url() else None
     crm = LiveCrm(hubspot.get_client())
     with duckdb.get_connection() as con:
         try:
