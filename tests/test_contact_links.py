@@ -186,3 +186,20 @@ def test_an_archived_deal_no_longer_opens_the_opportunity(raw):
     raw.con.execute("DELETE FROM hubspot.associations WHERE from_id = '900'")
     raw.deal("900", "1", "2024-03-06T09:00:00Z", archived=True)
     assert build_incrementally_then_fully(raw) == [overdue("1"), overdue("2")]
+
+
+def test_a_failed_link_rebuild_changes_nothing(raw):
+    """The rewrite of the table, the removals and the state commit together or not at all."""
+    from pipeline.modeling import runner
+
+    raw.call("500", "1", "2024-03-05T14:30:00Z", owner="101")
+    build_marts(raw, NOW)
+    before = rows(raw.con, "SELECT * FROM staging._build_state WHERE model = 'staging._contact_links'")
+    raw.next_load()
+    raw.call("501", "2", "2024-03-05T14:40:00Z", owner="101")
+    raw.con.execute("DROP TABLE staging._link_removals")  # the step after the table's rewrite fails
+    with pytest.raises(duckdb.Error, match="_link_removals"):
+        runner.rebuild_links(raw.con, raw.load_id)
+    assert rows(raw.con, "SELECT * FROM staging._build_state WHERE model = 'staging._contact_links'") == before
+    assert rows(raw.con, f"SELECT {id_sql('object_key', 'object_id')} AS call FROM staging._contact_links") == [
+        {"call": "500"}]

@@ -309,12 +309,18 @@ def rebuild_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> None
     """Write ``staging._contact_links`` from the raw tables (a new generation: removals recorded before are
     dropped, so the marts built against the old generation rebuild fully)."""
     previous = _state(con, LINKS)
-    _run(con, LINKS, f"CREATE OR REPLACE TABLE {LINKS} AS {render(con, 'internal', 'contact_links')}")
-    con.execute(f"DELETE FROM {LINK_REMOVALS}")
-    con.execute("DROP TABLE IF EXISTS staging._link_snapshot")  # its predecessor (text-keyed, episode contacts)
-    con.execute("INSERT OR REPLACE INTO staging._build_state (model, watermark, generation, mode, built_at) "
-                "VALUES (?, ?, ?, 'full', now())",
-                [LINKS, watermark, (previous["generation"] if previous else 0) + 1])
+    con.execute("BEGIN TRANSACTION")  # table, removals and state together: a half-done rebuild would lose removals
+    try:
+        _run(con, LINKS, f"CREATE OR REPLACE TABLE {LINKS} AS {render(con, 'internal', 'contact_links')}")
+        con.execute(f"DELETE FROM {LINK_REMOVALS}")
+        con.execute("DROP TABLE IF EXISTS staging._link_snapshot")  # its predecessor (text-keyed)
+        con.execute("INSERT OR REPLACE INTO staging._build_state (model, watermark, generation, mode, built_at) "
+                    "VALUES (?, ?, ?, 'full', now())",
+                    [LINKS, watermark, (previous["generation"] if previous else 0) + 1])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
