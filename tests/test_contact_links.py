@@ -69,15 +69,38 @@ def overdue(contact, opportunity=None):
     return {"contact_id": contact, "attempts": 0, "sla_status": "overdue", "opportunity_at": opportunity}
 
 
+def clear_links(raw: RawPortal, from_type: str, from_id: str) -> None:
+    """What a sync writes for an object with no contact left: its rows replaced by one marker row."""
+    raw.con.execute("DELETE FROM hubspot.associations WHERE from_type = ? AND from_id = ? AND to_type = 'contacts'",
+                    [from_type, from_id])
+    raw.link(from_type, from_id, "contacts", "")
+
+
 def test_a_call_whose_links_were_all_cleared_stops_counting(raw):
     raw.call("500", "1", "2024-03-05T14:30:00Z", owner="101")
     build_marts(raw, NOW)
     assert outcome(raw.con) == [met("1"), overdue("2")]
     raw.next_load()
-    # the sync re-reads the call: no association left (dlt's hard-delete tombstone removed the old row)
-    raw.con.execute("DELETE FROM hubspot.associations WHERE from_id = '500'")
+    # the sync re-reads the call: no association left
+    clear_links(raw, "calls", "500")
     raw.con.execute("DELETE FROM hubspot.calls WHERE id = '500'")
     raw.call("500", None, "2024-03-05T14:30:00Z", owner="101")
+    assert build_incrementally_then_fully(raw) == [overdue("1"), overdue("2")]
+
+
+@pytest.mark.parametrize("family", ["calls", "emails", "meetings", "communications", "deals"])
+def test_links_cleared_by_association_rows_alone_are_taken_off(raw, family):
+    """Only the associations were re-read (a merge follow-up, a run that loaded associations alone): the marker
+    row is the only trace of the cleared link."""
+    if family == "deals":
+        raw.deal("500", "1", "2024-03-06T09:00:00Z")
+    else:
+        getattr(raw, {"calls": "call", "emails": "email", "meetings": "meeting",
+                      "communications": "communication"}[family])("500", "1", "2024-03-05T14:30:00Z", owner="101")
+    build_marts(raw, NOW)
+    raw.next_load()
+    clear_links(raw, family, "500")
+    raw.contact("99", lifecycle=[("2024-03-01T00:00:00Z", "lead")])  # something else in the load
     assert build_incrementally_then_fully(raw) == [overdue("1"), overdue("2")]
 
 
@@ -203,3 +226,36 @@ def test_a_failed_link_rebuild_changes_nothing(raw):
     assert rows(raw.con, "SELECT * FROM staging._build_state WHERE model = 'staging._contact_links'") == before
     assert rows(raw.con, f"SELECT {id_sql('object_key', 'object_id')} AS call FROM staging._contact_links") == [
         {"call": "500"}]
+
+
+def test_speed_to_lead_built_alone_after_a_sync_catches_up_with_its_upstream(raw):
+    """speed_to_lead materialized on its own after a sync must not claim loads mql_episodes has not read."""
+    from pipeline.modeling.runner import build_mart, build_parameters
+    from pipeline.policy import load_policy
+
+    raw.call("500", "1", "2024-03-05T14:30:00Z", owner="101")
+    build_marts(raw, NOW)
+    raw.next_load()
+    raw.history("2", "lifecyclestage", "2024-03-10T10:00:00Z", "lead")  # contact 2 recycled...
+    raw.history("2", "lifecyclestage", "2024-03-10T10:00:00.001Z", "")
+    raw.history("2", "lifecyclestage", "2024-03-12T09:00:00Z", "marketingqualifiedlead")  # ...and MQL again
+    raw.call("501", "2", "2024-03-12T09:10:00Z", owner="101")
+    build_parameters(raw.con, load_policy(), ts(NOW))
+    build_mart(raw.con, "speed_to_lead")  # alone: mql_episodes has not seen the new load
+    build_mart(raw.con, "mql_episodes")
+    build_mart(raw.con, "speed_to_lead")
+    incremental = rows(raw.con, "SELECT mql_id, attempts, sla_status FROM marts.speed_to_lead ORDER BY mql_id")
+    build_marts(raw, NOW, full_refresh=True)
+    assert rows(raw.con, "SELECT mql_id, attempts, sla_status FROM marts.speed_to_lead ORDER BY mql_id") == incremental
+    assert [r["sla_status"] for r in incremental] == ["met", "overdue", "met"]
+
+
+def test_the_same_instant_tie_break_is_numeric_for_non_canonical_numeric_ids(raw):
+    """docs/contracts.md: ties break by type, then by id numerically when numeric: '007' (7) before '10'."""
+    raw.owner("102", team="EMEA")
+    raw.call("10", "1", "2024-03-05T14:30:00Z", owner="101")
+    raw.call("007", "1", "2024-03-05T14:30:00Z", owner="102")
+    raw.call("c-9", "1", "2024-03-05T14:30:00Z", owner="101")  # text ids sort after numeric ones
+    build_marts(raw, NOW)
+    assert rows(raw.con, "SELECT first_touch_owner_id, attempts FROM marts.speed_to_lead WHERE contact_id = '1'") == [
+        {"first_touch_owner_id": "102", "attempts": 3}]

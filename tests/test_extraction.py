@@ -238,3 +238,24 @@ def test_reconcile_job_is_defined():
     specs = {spec.key.to_user_string(): spec for spec in hubspot_raw_assets.specs}
     assert "hubspot/contacts" in specs and specs["hubspot/contacts"].group_name == "hubspot_raw"
     assert all(not spec.deps for spec in specs.values())  # no phantom upstream source assets
+
+
+def test_a_call_whose_contact_links_are_all_removed_leaves_a_marker_row(tmp_path):
+    """The re-read call has no contact left: its old row is replaced by a marker (to_id '') under the new load,
+    so incremental models see which load cleared the link (docs/contracts.md)."""
+    portal = Portal.from_snapshot(build_portal(contacts=30))
+    with run_in_thread(portal, limits=RateLimits.unlimited()) as sandbox:
+        db = tmp_path / "raw.duckdb"
+        resources = extraction_resources(sandbox.base_url, sandbox.token, db)
+        assert materialize_raw(resources).success
+        call, contact = query(db, """
+            SELECT from_id, min(to_id) FROM hubspot.associations WHERE from_type = 'calls' AND to_type = 'contacts'
+            GROUP BY from_id HAVING count(*) = 1 ORDER BY from_id LIMIT 1""")[0]
+        with portal.lock:
+            portal._unlink("calls", call, "contacts", contact)
+        portal.update("calls", call, {"hs_call_title": "logged on the wrong contact"})  # edited: the sync re-reads it
+        assert materialize_raw(resources).success
+        newest = query(db, "SELECT max(load_id) FROM hubspot._dlt_loads")[0][0]
+        assert query(db, "SELECT to_id, _dlt_load_id FROM hubspot.associations WHERE from_type = 'calls' "
+                         "AND from_id = ? AND to_type = 'contacts'", [call]) == [("", newest)]
+        assert mismatches(db, portal) == []

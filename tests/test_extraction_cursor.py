@@ -88,5 +88,5 @@ def test_rows_follow_the_contract():
     assert rows == [
         {"from_type": "calls", "from_id": "1", "to_type": "contacts", "to_id": "7", "deleted": False},
         {"from_type": "calls", "from_id": "1", "to_type": "contacts", "to_id": "8", "deleted": False},
-        {"from_type": "calls", "from_id": "2", "to_type": "contacts", "to_id": "", "deleted": True},
+        {"from_type": "calls", "from_id": "2", "to_type": "contacts", "to_id": "", "deleted": False},  # marker
     ]

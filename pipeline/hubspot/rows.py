@@ -102,11 +102,13 @@ def owner_team_rows(owner: dict) -> list[dict]:
 
 
 def association_rows(from_type: str, to_type: str, targets: dict[str, list[str]]) -> list[dict]:
-    """Rows for every (from, to) pair; an object with none gets a tombstone that clears its old rows."""
+    """Rows for every (from, to) pair. An object with none gets one marker row (``to_id`` empty): the merge on
+    (from_type, from_id, to_type) replaces its old rows with the marker, which stays, so the load that cleared
+    the links is visible to incremental models (a hard-delete tombstone would leave no trace)."""
     rows: list[dict] = []
     for from_id, to_ids in targets.items():
         if not to_ids:
-            rows.append({"from_type": from_type, "from_id": from_id, "to_type": to_type, "to_id": "", "deleted": True})
+            rows.append({"from_type": from_type, "from_id": from_id, "to_type": to_type, "to_id": "", "deleted": False})
         for to_id in to_ids:
             rows.append({"from_type": from_type, "from_id": from_id, "to_type": to_type, "to_id": to_id, "deleted": False})
     return rows

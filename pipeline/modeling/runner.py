@@ -528,15 +528,21 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
 
     _ensure_owner_team_snapshot(con)
     now, policy_digest = parameters_in_force(con)
-    watermark = current_watermark(con)
+    raw_watermark = watermark = current_watermark(con)
+    if model in MART_UPSTREAM:
+        # episodes come from the upstream mart: a build may only claim the loads the upstream has seen (built
+        # alone after a sync, it would otherwise skip those loads' changes for good once the upstream catches up)
+        up = _state(con, MART_UPSTREAM[model])
+        if up and up["watermark"] is not None and watermark is not None and up["watermark"] < watermark:
+            watermark = up["watermark"]
     state = _state(con, model)
     reason = _full_reason(con, model, state, policy_digest, now, watermark, full_refresh)
     # the link table: rewritten with every full mql_episodes build (which makes speed_to_lead full too),
-    # otherwise synced to the watermark (a no-op for speed_to_lead right after mql_episodes)
+    # otherwise synced to the newest load (a no-op for speed_to_lead right after mql_episodes)
     if model == "mql_episodes" and reason:
-        rebuild_links(con, watermark)
+        rebuild_links(con, raw_watermark)
     else:
-        sync_links(con, watermark)
+        sync_links(con, raw_watermark)
     links_generation = _state(con, LINKS)["generation"]
     if not reason and state.get("links_generation") != links_generation:
         reason = "link table rebuilt since the last build"

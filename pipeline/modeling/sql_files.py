@@ -25,10 +25,16 @@ def read_sql(layer: str, name: str) -> str:
     return (sql_dir() / layer / f"{name}.sql").read_text(encoding="utf-8")
 
 
+# Python modules whose SQL is rendered into the models (their text changes the models like a .sql file does)
+_SQL_MODULES = ("link_keys.py", "team_rule.py")
+
+
 def sql_fingerprint() -> str:
-    """Hash of every model file: a changed model forces a full rebuild."""
-    digest = hashlib.sha256()
-    for path in sorted(sql_dir().glob("*/*.sql")):
+    """Hash of every model file, of the modules rendered into them, and of the DuckDB version (the link
+    table's keys of non-canonical ids are DuckDB ``hash()`` values): any change forces a full rebuild."""
+    digest = hashlib.sha256(duckdb.__version__.encode())
+    here = Path(__file__).resolve().parent
+    for path in [*sorted(sql_dir().glob("*/*.sql")), *(here / name for name in _SQL_MODULES)]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

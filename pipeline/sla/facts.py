@@ -182,7 +182,7 @@ def leads(con, mql_ids: list[str] | None = None) -> pl.DataFrame:
         FROM marts.speed_to_lead s
         LEFT JOIN {raw_relation(con, 'contacts')} c ON c.id = s.contact_id
         LEFT JOIN (SELECT from_id, min(to_id) AS company_id FROM {raw_relation(con, 'associations')}
-                   WHERE from_type = 'contacts' AND to_type = 'companies' GROUP BY from_id) ac
+                   WHERE from_type = 'contacts' AND to_type = 'companies' AND to_id <> '' GROUP BY from_id) ac
           ON ac.from_id = s.contact_id
         LEFT JOIN {raw_relation(con, 'companies')} co ON co.id = ac.company_id AND NOT coalesce(co.archived, false)
         {where} ORDER BY s.mql_at, s.mql_id"""

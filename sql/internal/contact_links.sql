@@ -15,7 +15,7 @@ WITH links AS (
         CASE WHEN {{ key('a.to_id') }} < 0 THEN a.to_id END AS contact_id
     FROM staging.associations AS a
     {% if incremental %}JOIN _changed_objects AS c ON c.family = a.from_type AND c.object_id = a.from_id{% endif %}
-    WHERE a.to_type = 'contacts'
+    WHERE a.to_type = 'contacts' AND a.to_id IS NOT NULL  -- (NULL: a cleared object's marker)
       AND a.from_type IN ({% for f in family %}'{{ f }}'{{ ", " if not loop.last }}{% endfor %})
 ),
 {% macro changed(table, id_column) -%}

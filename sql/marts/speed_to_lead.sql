@@ -20,8 +20,10 @@ episode_touches AS (
         count(*) AS attempts,
         count(*) FILTER (WHERE e.recycled_at IS NOT NULL AND ct.occurred_at < e.recycled_at) AS attempts_before_recycled,
         -- earliest touch; ties: call < email < meeting < communication, then engagement id (numeric when
-        -- numeric: the key of a canonical integer id is that integer; other ids keep their text)
-        min({'at': ct.occurred_at, 'rank': ct.type_rank, 'num_id': CASE WHEN ct.object_key >= 0 THEN ct.object_key END,
+        -- numeric: the key of a canonical integer id is that integer; other ids keep their text, e.g. '007')
+        min({'at': ct.occurred_at, 'rank': ct.type_rank,
+             'num_id': CASE WHEN ct.object_key >= 0 THEN CAST(ct.object_key AS HUGEINT)
+                            ELSE TRY_CAST(ct.object_id AS HUGEINT) END,
              'id': ct.object_id, 'owner_id': ct.owner_id}) AS first_touch
     FROM episodes AS e
     CROSS JOIN p
