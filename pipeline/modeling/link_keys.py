@@ -19,7 +19,8 @@ TOUCH_TYPES = {"calls": "call", "emails": "email", "meetings": "meeting", "commu
 def key_sql(column: str) -> str:
     """SQL for the BIGINT key of the text id in ``column``."""
     number = f"TRY_CAST({column} AS BIGINT)"
-    return f"(CASE WHEN CAST({number} AS VARCHAR) = {column} THEN {number} ELSE -1 - CAST(hash({column}) >> 1 AS BIGINT) END)"
+    hashed = f"-1 - CAST(hash({column}) >> 1 AS BIGINT)"
+    return f"(CASE WHEN CAST({number} AS VARCHAR) = {column} THEN {number} ELSE {hashed} END)"
 
 
 def id_sql(key_column: str, text_column: str) -> str:

@@ -4,8 +4,8 @@ Staging: one view per raw table (typed over ``hubspot.*``), plus ``staging.polic
 "now") and ``staging.business_calendar``. Marts: ``mql_episodes`` and ``speed_to_lead`` rebuild only
 the contacts touched since their last build (``_dlt_load_id`` newer than the stored watermark, engagements
 that became "past" since the last clock, owners whose team changed). Internal helpers keep the aggregates
-cheap: ``staging._contact_links`` (integer-keyed engagement/deal -> contact links, synced by load id, with
-the contacts that lost a link in ``staging._link_removals``), ``staging._contact_leads`` (leads per contact
+cheap: ``staging._contact_links`` (the touches and deals that count per contact, integer-keyed, synced by
+load id, with the contacts that lost one in ``staging._link_removals``), ``staging._contact_leads`` (leads per contact
 for conversion_funnel, kept with mql_episodes) and
 ``staging._episode_changes`` (signed old/new versions of the episodes an incremental speed_to_lead changed),
 by which rep_scorecard updates only the affected (period, owner) groups; the impact table is recomputed. Anything that could make a partial rebuild wrong (first
@@ -37,8 +37,8 @@ MARTS = INCREMENTAL_MARTS + AGGREGATE_MARTS
 MART_UPSTREAM = {"speed_to_lead": "mql_episodes"}
 # above this share of contacts in scope, a full rebuild is cheaper than delete + insert
 FULL_REBUILD_SHARE = 0.2
-# engagement/deal -> contact links, integer-keyed (sql/internal/contact_links.sql), and the contacts that lost a
-# link at a sync (a link removed or moved: the raw table forgets the old contact), tagged with that sync's load id
+# the links that count (touches and live deals per contact, integer-keyed: sql/internal/contact_links.sql), and
+# the contacts that lost one at a sync (the raw tables no longer name them), tagged with that sync's load id
 LINKS = "staging._contact_links"
 LINK_REMOVALS = "staging._link_removals"
 # raw tables whose new rows can change an episode (notes, tasks, companies, account cannot)
@@ -203,6 +203,10 @@ def _union_by_family(families: tuple[tuple[str, str], ...], where: str) -> str:
         for table, id_column in families)
 
 
+# the engagements and deals with a row of a load in ($old, $new] (family, object_id)
+_NEW_LOAD_OBJECTS = _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, "load_id > $old AND load_id <= $new")
+
+
 # owners whose (primary) team differs from the snapshot of the last build
 _CHANGED_OWNER_TEAMS = f"""
     SELECT coalesce(now_team.owner_id, was.owner_id) AS owner_id
@@ -239,7 +243,7 @@ SELECT DISTINCT contact_id FROM (
 ) AS changed
 WHERE contact_id IS NOT NULL
 """.replace("{changed_owner_teams}", _CHANGED_OWNER_TEAMS).replace(
-    "{new_load_rows}", _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, "load_id > $old AND load_id <= $new")).replace(
+    "{new_load_rows}", _NEW_LOAD_OBJECTS).replace(
     "{link_contact}", id_sql("l.contact_key", "l.contact_id")).replace("{links}", LINKS).replace(
     "{family_code}", family_code_sql("family")).replace("{object_key}", key_sql("object_id")).replace(
     "{removals}", LINK_REMOVALS)
@@ -289,8 +293,8 @@ SELECT family, object_id, bool_or(has_new_row) AS has_new_row FROM (
     SELECT from_type, from_id, false FROM staging.associations
     WHERE to_type = 'contacts' AND from_type IN ({families}) AND load_id > $old AND load_id <= $new
 )
-GROUP BY family, object_id""".replace("{new_load_rows}", _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, "load_id > $old AND load_id <= $new")
-             ).replace("{families}", ", ".join(f"'{f}'" for f in FAMILY_CODES))
+GROUP BY family, object_id""".replace("{new_load_rows}", _NEW_LOAD_OBJECTS).replace(
+    "{families}", ", ".join(f"'{f}'" for f in FAMILY_CODES))
 
 _CHANGED_KEYS = f"""
 CREATE OR REPLACE TEMP TABLE _changed_keys AS
@@ -326,8 +330,9 @@ def rebuild_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> None
 def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
     """Bring ``staging._contact_links`` up to ``watermark``: the rows of every engagement or deal that a newer
     load rewrote (its own row or its association rows) are replaced by what the raw tables say now, and the
-    contacts that lost a counted link are recorded in ``staging._link_removals`` under the new load id. Returns the mode:
-    ``current`` (nothing newer), ``incremental`` or ``full`` (no table or state yet, no load ids, raw older)."""
+    contacts that lost a counted link are recorded in ``staging._link_removals`` under the new load id. Returns
+    the mode: ``current`` (nothing newer), ``incremental`` or ``full`` (no table or state yet, no load ids, raw
+    older)."""
     state = _state(con, LINKS)
     if (state is None or state["watermark"] is None or watermark is None or state["watermark"] > watermark
             or not _table_exists(con, "staging", "_contact_links")):
@@ -339,7 +344,8 @@ def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
     _run(con, LINKS, _CHANGED_OBJECTS, params)
     _run(con, LINKS, _CHANGED_KEYS)
     # objects whose associations alone changed: their rows are looked up by id in these families only
-    lookup = {r[0] for r in con.execute("SELECT DISTINCT family FROM _changed_objects WHERE NOT has_new_row").fetchall()}
+    lookup = {row[0] for row in con.execute(
+        "SELECT DISTINCT family FROM _changed_objects WHERE NOT has_new_row").fetchall()}
     _run(con, LINKS, "CREATE OR REPLACE TEMP TABLE _changed_links AS "
          + render(con, "internal", "contact_links", incremental=True, lookup=lookup), params)
     con.execute("BEGIN TRANSACTION")
