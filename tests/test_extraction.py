@@ -259,3 +259,27 @@ def test_a_call_whose_contact_links_are_all_removed_leaves_a_marker_row(tmp_path
         assert query(db, "SELECT to_id, _dlt_load_id FROM hubspot.associations WHERE from_type = 'calls' "
                          "AND from_id = ? AND to_type = 'contacts'", [call]) == [("", newest)]
         assert mismatches(db, portal) == []
+
+
+def test_a_merged_away_contact_is_stamped_with_the_load_that_revealed_the_merge(tmp_path):
+    """set_merged_into changes a row loaded earlier: it takes the newest load id, so the incremental marts
+    (which find changed contacts by load id) rebuild the merged-away contact too."""
+    import duckdb
+
+    from pipeline.hubspot.post_load import create_missing_tables, set_merged_into
+
+    con = duckdb.connect(str(tmp_path / "raw.duckdb"))
+    create_missing_tables(con)
+    con.execute("CREATE TABLE hubspot._dlt_loads (load_id VARCHAR, schema_name VARCHAR, status BIGINT)")
+    con.execute("INSERT INTO hubspot._dlt_loads VALUES ('1700001000.1', 'hubspot', 0), ('1700002000.1', 'hubspot', 0)")
+    con.execute("INSERT INTO hubspot.contacts (id, archived, hs_merged_object_ids, _dlt_load_id, _dlt_id) VALUES "
+                "('6', false, NULL, '1700001000.1', 'a'), ('7', false, NULL, '1700001000.1', 'b'), "
+                "('4', false, '6', '1700002000.1', 'c')")
+    assert set_merged_into(con) == 1
+    assert query_rows(con) == [("4", None, "1700002000.1"), ("6", "4", "1700002000.1"), ("7", None, "1700001000.1")]
+    assert set_merged_into(con) == 0  # already set: nothing changes, no load id moves
+    con.close()
+
+
+def query_rows(con):
+    return con.execute("SELECT id, merged_into_id, _dlt_load_id FROM hubspot.contacts ORDER BY id").fetchall()

@@ -25,11 +25,13 @@ def table(con, mart, exclude=()):
     return rows(con, f"SELECT {', '.join(cols)} FROM marts.{mart} ORDER BY {ORDER[mart]}")
 
 
-@pytest.fixture
-def portal(tmp_path):
+@pytest.fixture(params=[False, True], ids=["load-ids-only", "dlt-loads-table"])
+def portal(tmp_path, request):
+    """The raw tables with and without dlt's ``_dlt_loads`` (with it, the incremental filters also prune by
+    the first new complete load: runner.load_range)."""
     snapshot, truth = generate_portal(500, 11)
     con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
-    raw = RawPortal(con)
+    raw = RawPortal(con, dlt_loads=request.param)
     load_snapshot(raw, snapshot)
     yield raw, truth["now"]
     con.close()
@@ -154,4 +156,44 @@ def test_an_engagement_moved_to_another_contact_is_taken_off_the_first(tmp_path)
     assert rows(con, "SELECT contact_id, attempts, sla_status FROM marts.speed_to_lead ORDER BY contact_id") == expected
     build_marts(raw, "2024-03-20T00:00:00Z", full_refresh=True)
     assert rows(con, "SELECT contact_id, attempts, sla_status FROM marts.speed_to_lead ORDER BY contact_id") == expected
+    con.close()
+
+
+def test_changes_of_every_load_since_the_last_build_are_read(portal):
+    """Two syncs between builds: the first new load's rows count as much as the newest's."""
+    raw, now = portal
+    build_marts(raw, now)
+    overdue = pick(raw.con, "sla_status = 'overdue'")
+    pending = pick(raw.con, "sla_status = 'pending'", last=True)
+    raw.next_load()
+    raw.call("99000021", overdue["contact_id"], now, owner=overdue["owner_id"])
+    raw.next_load()
+    raw.call("99000022", pending["contact_id"], now, owner=pending["owner_id"])
+    results = {r.model: r for r in build_marts(raw, now)}
+    assert (results["marts.speed_to_lead"].mode, results["marts.speed_to_lead"].scope_contacts) == ("incremental", 2)
+    assert rows(raw.con, "SELECT contact_id, first_touch_at IS NOT NULL AS touched FROM marts.speed_to_lead "
+                         "WHERE (contact_id, mql_at) IN ((?, ?), (?, ?)) ORDER BY contact_id",
+                [overdue["contact_id"], overdue["mql_at"], pending["contact_id"], pending["mql_at"]]) == sorted(
+        [{"contact_id": overdue["contact_id"], "touched": True}, {"contact_id": pending["contact_id"], "touched": True}],
+        key=lambda r: r["contact_id"])
+    incremental = {m: table(raw.con, m) for m in MARTS}
+    build_marts(raw, now, full_refresh=True)
+    for mart in MARTS:
+        assert incremental[mart] == table(raw.con, mart), mart
+
+
+def test_load_range_starts_at_the_oldest_complete_new_load(tmp_path):
+    from pipeline.modeling.runner import load_range
+
+    con = duckdb.connect(str(tmp_path / "loads.duckdb"))
+    con.execute("CREATE SCHEMA hubspot")
+    # no _dlt_loads (raw tables written by hand): the range starts after the old watermark
+    assert load_range(con, "1700001000.1", "1700004000.1") == {
+        "old": "1700001000.1", "new": "1700004000.1", "first": "1700001000.1"}
+    con.execute("CREATE TABLE hubspot._dlt_loads (load_id VARCHAR, schema_name VARCHAR, status BIGINT)")
+    con.execute("INSERT INTO hubspot._dlt_loads VALUES ('1700001000.1', 'hubspot', 0), "
+                "('1700002000.1', 'hubspot', 1), ('1700003000.1', 'hubspot', 0), ('1700004000.1', 'hubspot', 0)")
+    # 1700002000.1 has not completed (status 1): the first complete load after the watermark is 1700003000.1
+    assert load_range(con, "1700001000.1", "1700004000.1")["first"] == "1700003000.1"
+    assert load_range(con, "1700000000.1", "1700004000.1")["first"] == "1700001000.1"
     con.close()

@@ -57,15 +57,21 @@ def create_missing_tables(con) -> list[str]:
 
 
 def set_merged_into(con) -> int:
-    """``merged_into_id`` = the live contact whose ``hs_merged_object_ids`` lists this one; returns rows changed."""
+    """``merged_into_id`` = the live contact whose ``hs_merged_object_ids`` lists this one; returns rows changed.
+
+    A changed row takes the newest complete load's ``_dlt_load_id`` (the load that revealed the merge): the
+    incremental marts find changed contacts by load id, and the merged-away row itself was loaded earlier."""
     survivors = f"""
         SELECT DISTINCT trim(merged.id) AS merged_id, c.id AS survivor_id
         FROM {SCHEMA}.contacts c, unnest(string_split(c.hs_merged_object_ids, ';')) AS merged(id)
         WHERE coalesce(c.hs_merged_object_ids, '') <> '' AND NOT coalesce(c.archived, false)
           AND trim(merged.id) <> '' AND trim(merged.id) <> c.id
     """
+    newest = "t._dlt_load_id"
+    if "_dlt_loads" in existing_tables(con):
+        newest = f"coalesce((SELECT max(load_id) FROM {SCHEMA}._dlt_loads WHERE status = 0), t._dlt_load_id)"
     changed = con.execute(f"""
-        UPDATE {SCHEMA}.contacts AS t SET merged_into_id = s.survivor_id
+        UPDATE {SCHEMA}.contacts AS t SET merged_into_id = s.survivor_id, _dlt_load_id = {newest}
         FROM ({survivors}) AS s
         WHERE t.id = s.merged_id AND t.merged_into_id IS DISTINCT FROM s.survivor_id
     """).fetchone()

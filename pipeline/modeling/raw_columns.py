@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import duckdb
 
+# the rows of the loads in ($old, $new] of a staging view (``load_id``): $first is the oldest of those loads
+# recorded as complete in ``_dlt_loads`` (dlt's contract: a load's rows count once it is recorded there), or
+# $old when the raw tables have none. Redundant for the result, it lets DuckDB skip the old row groups: zone
+# maps keep an 8-byte prefix of each string, so `load_id > $old` cannot rule out a row group holding just $old,
+# while `load_id >= $first` can whenever the two ids differ in their first 8 characters (loads >= 100 s apart).
+NEW_LOADS = "load_id > $old AND load_id >= $first AND load_id <= $new"
+
 TEXT, TS, BOOL, BIGINT, DOUBLE = "text", "ts", "bool", "bigint", "double"
 SQL_TYPE = {TEXT: "VARCHAR", TS: "TIMESTAMPTZ", BOOL: "BOOLEAN", BIGINT: "BIGINT", DOUBLE: "DOUBLE"}
 

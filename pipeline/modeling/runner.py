@@ -24,7 +24,8 @@ import duckdb
 from pipeline.errors import HandoffError
 from pipeline.modeling.link_keys import FAMILY_CODES, family_code_sql, id_sql, key_sql
 from pipeline.modeling.policy_table import write_policy_table
-from pipeline.modeling.raw_columns import LOAD_ID, RAW_COLUMNS, RAW_SCHEMA, existing_columns, raw_catalog
+from pipeline.modeling.raw_columns import (LOAD_ID, NEW_LOADS, RAW_COLUMNS, RAW_SCHEMA, existing_columns,
+                                           raw_catalog)
 from pipeline.modeling.sql_files import render, sql_fingerprint
 from pipeline.modeling.team_rule import PRIMARY_TEAM_SQL
 from pipeline.policy import Policy
@@ -160,6 +161,15 @@ def current_watermark(con: duckdb.DuckDBPyConnection) -> str | None:
     return max(newest) if newest else ""
 
 
+def load_range(con: duckdb.DuckDBPyConnection, old: str, new: str) -> dict:
+    """The query parameters of :data:`NEW_LOADS` for the loads in (``old``, ``new``]."""
+    first = None
+    if _table_exists(con, RAW_SCHEMA, "_dlt_loads"):
+        first = con.execute(f"SELECT min(load_id) FROM {RAW_SCHEMA}._dlt_loads WHERE status = 0 AND load_id > ?",
+                            [old]).fetchone()[0]
+    return {"old": old, "new": new, "first": first if first is not None else old}
+
+
 def parameters_in_force(con: duckdb.DuckDBPyConnection) -> tuple[datetime, str]:
     """The clock and policy hash in ``staging.policy`` (written by :func:`build_parameters` this run)."""
     if not _table_exists(con, "staging", "policy"):
@@ -204,7 +214,7 @@ def _union_by_family(families: tuple[tuple[str, str], ...], where: str) -> str:
 
 
 # the engagements and deals with a row of a load in ($old, $new] (family, object_id)
-_NEW_LOAD_OBJECTS = _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, "load_id > $old AND load_id <= $new")
+_NEW_LOAD_OBJECTS = _union_by_family(TOUCH_FAMILIES + DEAL_FAMILY, NEW_LOADS)
 
 
 # owners whose (primary) team differs from the snapshot of the last build
@@ -224,11 +234,11 @@ WITH changed_links AS (
 changed_owner_teams AS ({changed_owner_teams}
 )
 SELECT DISTINCT contact_id FROM (
-    SELECT contact_id FROM staging.contacts WHERE load_id > $old AND load_id <= $new
+    SELECT contact_id FROM staging.contacts WHERE {new_loads}
     UNION ALL
-    SELECT contact_id FROM staging.contact_property_history WHERE load_id > $old AND load_id <= $new
+    SELECT contact_id FROM staging.contact_property_history WHERE {new_loads}
     UNION ALL
-    SELECT to_id FROM staging.associations WHERE to_type = 'contacts' AND load_id > $old AND load_id <= $new
+    SELECT to_id FROM staging.associations WHERE to_type = 'contacts' AND {new_loads}
     UNION ALL
     -- the contacts a changed engagement or deal counts for now (the link table is synced to $new)
     SELECT {link_contact} FROM {links} AS l
@@ -246,7 +256,7 @@ WHERE contact_id IS NOT NULL
     "{new_load_rows}", _NEW_LOAD_OBJECTS).replace(
     "{link_contact}", id_sql("l.contact_key", "l.contact_id")).replace("{links}", LINKS).replace(
     "{family_code}", family_code_sql("family")).replace("{object_key}", key_sql("object_id")).replace(
-    "{removals}", LINK_REMOVALS)
+    "{removals}", LINK_REMOVALS).replace("{new_loads}", NEW_LOADS)
 
 
 _TEAM_CHANGES = """UNION ALL
@@ -291,10 +301,10 @@ SELECT family, object_id, bool_or(has_new_row) AS has_new_row FROM (
     )
     UNION ALL
     SELECT from_type, from_id, false FROM staging.associations
-    WHERE to_type = 'contacts' AND from_type IN ({families}) AND load_id > $old AND load_id <= $new
+    WHERE to_type = 'contacts' AND from_type IN ({families}) AND {new_loads}
 )
 GROUP BY family, object_id""".replace("{new_load_rows}", _NEW_LOAD_OBJECTS).replace(
-    "{families}", ", ".join(f"'{f}'" for f in FAMILY_CODES))
+    "{families}", ", ".join(f"'{f}'" for f in FAMILY_CODES)).replace("{new_loads}", NEW_LOADS)
 
 _CHANGED_KEYS = f"""
 CREATE OR REPLACE TEMP TABLE _changed_keys AS
@@ -340,7 +350,7 @@ def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
         return "full"
     if state["watermark"] == watermark:
         return "current"
-    params = {"old": state["watermark"], "new": watermark}
+    params = load_range(con, state["watermark"], watermark)
     _run(con, LINKS, _CHANGED_OBJECTS, params)
     _run(con, LINKS, _CHANGED_KEYS)
     # objects whose associations alone changed: their rows are looked up by id in these families only
@@ -564,7 +574,7 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
         else:
             team_changes = _TEAM_CHANGES if model == "speed_to_lead" else ""
             clock_moved = _CLOCK_MOVED if now != state["now_at"] else ""
-            params = {"old": state["watermark"], "new": watermark}
+            params = load_range(con, state["watermark"], watermark)
             if clock_moved:
                 params.update(old_now=state["now_at"], now=now)
             sql = _SCOPE_SQL.replace("{team_changes}", team_changes).replace("{clock_moved}", clock_moved)

@@ -10,7 +10,7 @@ import duckdb
 import jinja2
 
 from pipeline.modeling.link_keys import FAMILY_CODES, family_code_sql, id_sql, key_sql, touch_type_sql
-from pipeline.modeling.raw_columns import raw_relation
+from pipeline.modeling.raw_columns import NEW_LOADS, raw_relation
 from pipeline.modeling.team_rule import PRIMARY_TEAM_SQL
 
 
@@ -26,7 +26,7 @@ def read_sql(layer: str, name: str) -> str:
 
 
 # Python modules whose SQL is rendered into the models (their text changes the models like a .sql file does)
-_SQL_MODULES = ("link_keys.py", "team_rule.py")
+_SQL_MODULES = ("link_keys.py", "raw_columns.py", "team_rule.py")
 
 
 def sql_fingerprint() -> str:
@@ -50,10 +50,11 @@ def render(con: duckdb.DuckDBPyConnection, layer: str, name: str, *, incremental
     Besides ``raw(table)`` and ``incremental``, templates get the link-key helpers of
     :mod:`pipeline.modeling.link_keys`: ``key(column)``, ``id_of(key_column, text_column)``,
     ``family_code(column)``, ``touch_type(rank_column)`` and the ``family`` codes, and ``primary_team`` (the
-    owner -> team query of :mod:`pipeline.modeling.team_rule`); ``context`` adds
+    owner -> team query of :mod:`pipeline.modeling.team_rule`), ``new_loads`` (the load-id range filter); ``context`` adds
     model-specific variables."""
     template = _ENV.from_string(read_sql(layer, name))
     known = raw or {}
     return template.render(raw=lambda table: raw_relation(con, table, known.get(table)), incremental=incremental,
                            key=key_sql, id_of=id_sql, family_code=family_code_sql, touch_type=touch_type_sql,
-                           family=FAMILY_CODES, primary_team=PRIMARY_TEAM_SQL, **context)
+                           family=FAMILY_CODES, primary_team=PRIMARY_TEAM_SQL, new_loads=NEW_LOADS,
+                           **context)

@@ -6,9 +6,9 @@
 -- family: pipeline.modeling.link_keys.FAMILY_CODES, which is also the touch type's tie-break rank (call <
 -- email < meeting < communication); object_key / contact_key: the ids as BIGINT, their text kept in
 -- object_id / contact_id only for ids that are not canonical integers (NULL for HubSpot's ids).
--- Full builds read everything. Incremental syncs (runner.sync_links, parameters $old/$new = the load-id
--- range) read only the objects in the temp table _changed_objects: their engagement/deal rows of the new
--- loads, plus, for the families in `lookup`, the unchanged rows of objects whose associations alone changed.
+-- Full builds read everything. Incremental syncs (runner.sync_links; $old/$new/$first: the load-id range,
+-- raw_columns.NEW_LOADS) read only the objects in the temp table _changed_objects: their engagement/deal rows
+-- of the new loads, plus, for the families in `lookup`, the unchanged rows of objects whose associations alone changed.
 WITH links AS (
     SELECT {{ family_code('a.from_type') }} AS family, {{ key('a.from_id') }} AS object_key,
         {{ key('a.to_id') }} AS contact_key,
@@ -20,7 +20,7 @@ WITH links AS (
 ),
 {% macro changed(table, id_column) -%}
     {% if incremental -%}
-    AND ((load_id > $old AND load_id <= $new)
+    AND (({{ new_loads }})
          {% if table in lookup %}OR {{ id_column }} IN (SELECT object_id FROM _changed_objects WHERE family = '{{ table }}' AND NOT has_new_row){% endif %})
     {%- endif %}
 {%- endmacro %}
