@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -75,6 +78,28 @@ def _session(con: duckdb.DuckDBPyConnection) -> None:
     # the link table's generation a mart last built against (a rebuilt link table forgets old removals)
     con.execute("ALTER TABLE staging._build_state ADD COLUMN IF NOT EXISTS links_generation BIGINT")
     con.execute(f"CREATE TABLE IF NOT EXISTS {LINK_REMOVALS} (contact_id VARCHAR, load_id VARCHAR)")
+
+
+_IN_TRANSACTION: weakref.WeakSet = weakref.WeakSet()
+
+
+@contextmanager
+def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction around the block, or part of the caller's when one is already open on ``con`` (a mart
+    build is one transaction: all of it or none, and one WAL flush instead of one per statement)."""
+    if con in _IN_TRANSACTION:
+        yield
+        return
+    con.execute("BEGIN TRANSACTION")
+    _IN_TRANSACTION.add(con)
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        _IN_TRANSACTION.discard(con)
 
 
 def _run(con: duckdb.DuckDBPyConnection, model: str, sql: str, params=None) -> None:
@@ -323,18 +348,13 @@ def rebuild_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> None
     """Write ``staging._contact_links`` from the raw tables (a new generation: removals recorded before are
     dropped, so the marts built against the old generation rebuild fully)."""
     previous = _state(con, LINKS)
-    con.execute("BEGIN TRANSACTION")  # table, removals and state together: a half-done rebuild would lose removals
-    try:
+    with _atomic(con):  # table, removals and state together: a half-done rebuild would lose removals
         _run(con, LINKS, f"CREATE OR REPLACE TABLE {LINKS} AS {render(con, 'internal', 'contact_links')}")
         con.execute(f"DELETE FROM {LINK_REMOVALS}")
         con.execute("DROP TABLE IF EXISTS staging._link_snapshot")  # its predecessor (text-keyed)
         con.execute("INSERT OR REPLACE INTO staging._build_state (model, watermark, generation, mode, built_at) "
                     "VALUES (?, ?, ?, 'full', now())",
                     [LINKS, watermark, (previous["generation"] if previous else 0) + 1])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
@@ -358,18 +378,13 @@ def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
         "SELECT DISTINCT family FROM _changed_objects WHERE NOT has_new_row").fetchall()}
     _run(con, LINKS, "CREATE OR REPLACE TEMP TABLE _changed_links AS "
          + render(con, "internal", "contact_links", incremental=True, lookup=lookup), params)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with _atomic(con):
         _run(con, LINK_REMOVALS, _LOST_LINKS, {"new": watermark})
         _run(con, LINKS, f"DELETE FROM {LINKS} AS l USING _changed_keys AS c "
              "WHERE c.family = l.family AND c.object_key = l.object_key")
         _run(con, LINKS, f"INSERT INTO {LINKS} SELECT * FROM _changed_links")
         con.execute("UPDATE staging._build_state SET watermark = ?, mode = 'incremental', built_at = now() "
                     "WHERE model = ?", [watermark, LINKS])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return "incremental"
 
 
@@ -439,28 +454,40 @@ SCORECARD_INPUTS = ("mql_id", "owner_id", "mql_at", "team", "first_touch_at", "m
                     "recycled_below_minimum_attempts", "sql_at", "opportunity_at", "customer_at")
 
 
-def _episode_changes_start(con: duckdb.DuckDBPyConnection) -> None:
-    """Before speed_to_lead's incremental delete: keep the scope's current rows (their old versions)."""
+def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str) -> None:
+    """Delete the scope's rows of ``marts.<model>`` and insert their new versions; for speed_to_lead, also
+    settle the untouched episodes whose status only the clock changed and record every changed episode in
+    ``staging._episode_changes``, signed (-1 old version, +1 new), for rep_scorecard. The old and new versions
+    come from the statements' RETURNING rows, so the mart is not scanned again for them."""
+    scope = "contact_id IN (SELECT contact_id FROM staging._build_scope)"
+    if model != "speed_to_lead":
+        _run(con, f"marts.{model}", f"DELETE FROM marts.{model} WHERE {scope}")
+        _run(con, f"marts.{model}", f"INSERT INTO marts.{model} BY NAME {query}")
+        return
     cols = ", ".join(SCORECARD_INPUTS)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _episodes_before AS SELECT {cols} FROM marts.speed_to_lead "
-                "WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)")
-
-
-def _episode_changes_finish(con: duckdb.DuckDBPyConnection, clock_rows: str, clock_status: str) -> None:
-    """After the insert: ``staging._episode_changes`` = the versions of the episodes that differ, signed
-    (-1 old, +1 new; plus ``clock_rows``, whose status the clock update is about to set to ``clock_status``),
-    and a new token in the key table."""
-    cols = ", ".join(SCORECARD_INPUTS)
-    clocked = ", ".join(f"{clock_status} AS sla_status" if c == "sla_status" else c for c in SCORECARD_INPUTS)
+    mart = "marts.speed_to_lead"
+    _run(con, mart, f"CREATE OR REPLACE TEMP TABLE _episodes_before AS "
+                    f"WITH d AS (DELETE FROM {mart} WHERE {scope} RETURNING {cols}) SELECT * FROM d")
+    _run(con, mart, f"CREATE OR REPLACE TEMP TABLE _episodes_after AS "
+                    f"WITH i AS (INSERT INTO {mart} BY NAME SELECT * FROM ({query}) RETURNING {cols}) SELECT * FROM i")
+    # untouched episodes outside the scope: only the clock changed their status (pending <-> overdue)
+    clock_status = "CASE WHEN p.now_at > sla_due_at THEN 'overdue' ELSE 'pending' END"
+    _run(con, mart, f"""
+        CREATE OR REPLACE TEMP TABLE _episodes_clocked AS
+        WITH u AS (UPDATE {mart} SET sla_status = {clock_status}, computed_at = p.now_at
+                   FROM staging.policy AS p
+                   WHERE first_touch_at IS NULL AND sla_status <> {clock_status}
+                   RETURNING {cols})
+        SELECT * FROM u""")
+    was = ", ".join("CASE sla_status WHEN 'overdue' THEN 'pending' ELSE 'overdue' END AS sla_status"
+                    if c == "sla_status" else c for c in SCORECARD_INPUTS)
     _run(con, "staging._episode_changes", f"""
         CREATE OR REPLACE TABLE staging._episode_changes AS
-        WITH after AS (SELECT {cols} FROM marts.speed_to_lead
-                       WHERE contact_id IN (SELECT contact_id FROM staging._build_scope))
-        SELECT -1 AS sign, * FROM (SELECT * FROM _episodes_before EXCEPT ALL SELECT * FROM after)
-        UNION ALL SELECT 1, * FROM (SELECT * FROM after EXCEPT ALL SELECT * FROM _episodes_before)
-        UNION ALL SELECT -1, {cols} FROM marts.speed_to_lead WHERE {clock_rows}
-        UNION ALL SELECT 1, {clocked} FROM marts.speed_to_lead WHERE {clock_rows}""")
-    con.execute("DROP TABLE IF EXISTS _episodes_before")
+        SELECT -1 AS sign, * FROM (SELECT * FROM _episodes_before EXCEPT ALL SELECT * FROM _episodes_after)
+        UNION ALL SELECT 1, * FROM (SELECT * FROM _episodes_after EXCEPT ALL SELECT * FROM _episodes_before)
+        UNION ALL SELECT -1, {was} FROM _episodes_clocked
+        UNION ALL SELECT 1, {cols} FROM _episodes_clocked""")
+    con.execute("DROP TABLE _episodes_before; DROP TABLE _episodes_after; DROP TABLE _episodes_clocked")
     _new_episode_token(con, incremental=True)
 
 
@@ -498,8 +525,7 @@ def _build_scorecard(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tupl
         _run(con, "marts.rep_scorecard",
              f"CREATE OR REPLACE TABLE marts.rep_scorecard AS {render(con, 'marts', 'rep_scorecard')}")
     else:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with _atomic(con):
             if seen == key[0]:
                 _run(con, "marts.rep_scorecard", "CREATE OR REPLACE TEMP TABLE _scorecard_delta AS "
                      + render(con, "internal", "scorecard_delta"))
@@ -517,21 +543,26 @@ def _build_scorecard(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tupl
                                           WHERE o.owner_id = s.owner_id) AS owner_name
                       FROM (SELECT DISTINCT owner_id FROM marts.rep_scorecard WHERE owner_id IS NOT NULL) AS s) AS n
                 WHERE n.owner_id = r.owner_id AND r.owner_name IS DISTINCT FROM n.owner_name""")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     con.execute("INSERT OR REPLACE INTO staging._aggregate_tokens VALUES ('rep_scorecard', ?)",
                 [key[1] if key else None])
     return mode, reason
 
 
 def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool = False) -> BuildResult:
-    """Build ``marts.<model>`` with the clock and policy in ``staging.policy`` (see :func:`build_all`)."""
+    """Build ``marts.<model>`` with the clock and policy in ``staging.policy`` (see :func:`build_all`), in one
+    transaction: a failed build leaves the mart, its helpers and its state as they were."""
     if model not in MARTS:
         raise ModelBuildError(f"unknown mart {model!r}; known: {', '.join(MARTS)}")
     started = time.perf_counter()
     _session(con)
+    with _atomic(con):
+        result = _build_mart(con, model, full_refresh)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) -> BuildResult:
+    started = time.perf_counter()
     if model == "rep_scorecard":
         mode, reason = _build_scorecard(con, full_refresh)
         return BuildResult("marts.rep_scorecard", mode, _count(con, "marts.rep_scorecard"),
@@ -596,30 +627,9 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
     else:
         if model == "mql_episodes":
             _read_scope_inputs(con)
-        query = render(con, "marts", model, incremental=True)
-        clock_rows = ("first_touch_at IS NULL AND sla_status <> CASE WHEN $now > sla_due_at THEN 'overdue' "
-                      "ELSE 'pending' END")
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if model == "speed_to_lead":
-                _episode_changes_start(con)
-            _run(con, f"marts.{model}",
-                 f"DELETE FROM marts.{model} WHERE contact_id IN (SELECT contact_id FROM staging._build_scope)")
-            _run(con, f"marts.{model}", f"INSERT INTO marts.{model} BY NAME {query}")
-            if model == "mql_episodes":
-                _refresh_contact_leads(con, incremental=True)
-            if model == "speed_to_lead":
-                now_sql = "(SELECT now_at FROM staging.policy)"
-                _episode_changes_finish(con, clock_rows.replace("$now", now_sql),
-                                        f"CASE WHEN {now_sql} > sla_due_at THEN 'overdue' ELSE 'pending' END")
-                # untouched episodes outside the scope: only the clock changed their status
-                _run(con, "marts.speed_to_lead",
-                     "UPDATE marts.speed_to_lead SET sla_status = CASE WHEN $now > sla_due_at THEN 'overdue' "
-                     f"ELSE 'pending' END, computed_at = $now WHERE {clock_rows}", {"now": now})
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        _replace_scope_rows(con, model, render(con, "marts", model, incremental=True))
+        if model == "mql_episodes":
+            _refresh_contact_leads(con, incremental=True)
     if model == "speed_to_lead":
         _snapshot_owner_teams(con)
     _save_state(con, model, watermark=watermark, policy_digest=policy_digest, now=now, full=bool(reason),

@@ -29,9 +29,11 @@ def read_sql(layer: str, name: str) -> str:
 _SQL_MODULES = ("link_keys.py", "raw_columns.py", "team_rule.py")
 
 
+@lru_cache(maxsize=None)
 def sql_fingerprint() -> str:
     """Hash of every model file, of the modules rendered into them, and of the DuckDB version (the link
-    table's keys of non-canonical ids are DuckDB ``hash()`` values): any change forces a full rebuild."""
+    table's keys of non-canonical ids are DuckDB ``hash()`` values): any change forces a full rebuild. Read once
+    per process, like the model files themselves (:func:`read_sql`)."""
     digest = hashlib.sha256(duckdb.__version__.encode())
     here = Path(__file__).resolve().parent
     for path in [*sorted(sql_dir().glob("*/*.sql")), *(here / name for name in _SQL_MODULES)]:
@@ -43,6 +45,11 @@ def sql_fingerprint() -> str:
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
+@lru_cache(maxsize=None)
+def _template(layer: str, name: str) -> jinja2.Template:
+    return _ENV.from_string(read_sql(layer, name))  # compiling costs ~2 ms a model: once per process
+
+
 def render(con: duckdb.DuckDBPyConnection, layer: str, name: str, *, incremental: bool = False,
            raw: dict | None = None, **context) -> str:
     """Render a model; ``raw`` may carry already-read column maps of raw tables (table -> columns).
@@ -52,7 +59,7 @@ def render(con: duckdb.DuckDBPyConnection, layer: str, name: str, *, incremental
     ``family_code(column)``, ``touch_type(rank_column)`` and the ``family`` codes, and ``primary_team`` (the
     owner -> team query of :mod:`pipeline.modeling.team_rule`), ``new_loads`` (the load-id range filter); ``context`` adds
     model-specific variables."""
-    template = _ENV.from_string(read_sql(layer, name))
+    template = _template(layer, name)
     known = raw or {}
     return template.render(raw=lambda table: raw_relation(con, table, known.get(table)), incremental=incremental,
                            key=key_sql, id_of=id_sql, family_code=family_code_sql, touch_type=touch_type_sql,
