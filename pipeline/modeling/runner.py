@@ -114,37 +114,56 @@ def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
 
 
-def staging_catalog(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
-    """Set the session up once and read every raw table's columns, for several :func:`build_staging_view`."""
+@dataclass
+class StagingCatalog:
+    """What :func:`build_staging_view` needs to know, read in three catalog queries for all views at once:
+    each raw table's columns, the SQL hash each staging view was created from, each raw table's row count."""
+
+    columns: dict[str, dict[str, str]]
+    view_hashes: dict[str, str]
+    row_counts: dict[str, int]
+
+
+def staging_catalog(con: duckdb.DuckDBPyConnection) -> StagingCatalog:
+    """Set the session up once and read the catalog, for several :func:`build_staging_view` on ``con``."""
     _session(con)
-    return raw_catalog(con)
+    columns = raw_catalog(con)
+    hashes = dict(con.execute("SELECT view_name, comment FROM duckdb_views() WHERE database_name = current_database() "
+                              "AND schema_name = 'staging'").fetchall())
+    present = [t for t in STAGING_VIEWS if t in columns]
+    # the raw tables' row counts (a view count would scan it: too slow on every run), from table metadata
+    counts = con.execute("SELECT " + ", ".join(f'(SELECT count(*) FROM {RAW_SCHEMA}."{t}")' for t in present)
+                         ).fetchone() if present else ()
+    return StagingCatalog(columns, hashes, dict(zip(present, counts)))
 
 
-def build_staging_view(con: duckdb.DuckDBPyConnection, table: str, catalog: dict | None = None) -> BuildResult:
+def build_staging_view(con: duckdb.DuckDBPyConnection, table: str, catalog: StagingCatalog | None = None
+                       ) -> BuildResult:
     """(Re)create ``staging.<table>`` over the raw table as it is now (columns dlt added since are picked up);
     ``catalog``: :func:`staging_catalog`, when the caller builds several views on one connection."""
     started = time.perf_counter()
     if catalog is None:
-        _session(con)
-    present = catalog.get(table) if catalog is not None else existing_columns(con, table)
+        catalog = staging_catalog(con)
+    present = catalog.columns.get(table)
     sql = render(con, "staging", table, raw={table: present})
     # the view is replaced only when its SQL changed (raw columns added by dlt, new model file): its
     # comment holds the hash of the SQL it was created from
     digest = hashlib.sha256(sql.encode()).hexdigest()[:16]
-    current = con.execute("SELECT comment FROM duckdb_views() WHERE database_name = current_database() "
-                          "AND schema_name = 'staging' AND view_name = ?", [table]).fetchone()
-    if current is None or current[0] != digest:
+    if catalog.view_hashes.get(table) != digest:
         _run(con, f"staging.{table}", f"CREATE OR REPLACE VIEW staging.{table} AS {sql}")
         con.execute(f"COMMENT ON VIEW staging.{table} IS '{digest}'")
-    # the raw table's row count (a view count would scan it: too slow on every run)
-    rows = _count(con, f'{RAW_SCHEMA}."{table}"') if present is not None else 0
-    return BuildResult(f"staging.{table}", "view", rows, time.perf_counter() - started)
+        catalog.view_hashes[table] = digest
+    return BuildResult(f"staging.{table}", "view", catalog.row_counts.get(table, 0), time.perf_counter() - started)
 
 
 def build_parameters(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> list[BuildResult]:
     """``staging.policy`` (this run's policy values and clock) and ``staging.business_calendar``."""
-    started = time.perf_counter()
     _session(con)
+    return _build_parameters(con, policy, now)
+
+
+def _build_parameters(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> list[BuildResult]:
+    started = time.perf_counter()
     write_policy_table(con, policy, now)
     policy_result = BuildResult("staging.policy", "table", 1, time.perf_counter() - started)
     started = time.perf_counter()
@@ -458,11 +477,15 @@ def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str) 
     """Delete the scope's rows of ``marts.<model>`` and insert their new versions; for speed_to_lead, also
     settle the untouched episodes whose status only the clock changed and record every changed episode in
     ``staging._episode_changes``, signed (-1 old version, +1 new), for rep_scorecard. The old and new versions
-    come from the statements' RETURNING rows, so the mart is not scanned again for them."""
+    come from the statements' RETURNING rows, so the mart is not scanned again for them (mql_episodes: the
+    contacts inserted for, in ``_scope_mql_contacts``)."""
     scope = "contact_id IN (SELECT contact_id FROM staging._build_scope)"
-    if model != "speed_to_lead":
-        _run(con, f"marts.{model}", f"DELETE FROM marts.{model} WHERE {scope}")
-        _run(con, f"marts.{model}", f"INSERT INTO marts.{model} BY NAME {query}")
+    if model == "mql_episodes":
+        # the scope's contacts that have an episode now (staging._contact_leads' became_mql, incremental)
+        _run(con, "marts.mql_episodes", f"DELETE FROM marts.mql_episodes WHERE {scope}")
+        _run(con, "marts.mql_episodes", "CREATE OR REPLACE TEMP TABLE _scope_mql_contacts AS WITH i AS ("
+             f"INSERT INTO marts.mql_episodes BY NAME SELECT * FROM ({query}) RETURNING contact_id) "
+             "SELECT DISTINCT contact_id FROM i")
         return
     cols = ", ".join(SCORECARD_INPUTS)
     mart = "marts.speed_to_lead"
@@ -553,8 +576,12 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
     transaction: a failed build leaves the mart, its helpers and its state as they were."""
     if model not in MARTS:
         raise ModelBuildError(f"unknown mart {model!r}; known: {', '.join(MARTS)}")
-    started = time.perf_counter()
     _session(con)
+    return _build_mart_atomically(con, model, full_refresh)
+
+
+def _build_mart_atomically(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) -> BuildResult:
+    started = time.perf_counter()
     with _atomic(con):
         result = _build_mart(con, model, full_refresh)
     result.seconds = time.perf_counter() - started
@@ -641,15 +668,15 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
 
 
 def build_staging(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> list[BuildResult]:
-    catalog = staging_catalog(con)
+    catalog = staging_catalog(con)  # sets the session up
     results = [build_staging_view(con, table, catalog) for table in STAGING_VIEWS]
-    return results + build_parameters(con, policy, now)
+    return results + _build_parameters(con, policy, now)
 
 
 def build_all(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime, *,
               full_refresh: bool = False) -> list[BuildResult]:
-    """Every staging view/table, then every mart, in dependency order."""
+    """Every staging view/table, then every mart, in dependency order (one session setup for all)."""
     results = build_staging(con, policy, now)
     for model in MARTS:
-        results.append(build_mart(con, model, full_refresh=full_refresh))
+        results.append(_build_mart_atomically(con, model, full_refresh))
     return results
