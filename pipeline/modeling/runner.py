@@ -180,11 +180,19 @@ def _state(con: duckdb.DuckDBPyConnection, model: str) -> dict | None:
     return dict(zip([d[0] for d in cur.description], row)) if row else None
 
 
+# the tables of the database as a mart build started (one catalog query instead of one per check): every
+# existence check of a build happens before that build creates or drops the table it asks about
+_TABLES_AT_START: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _all_tables(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    return set(con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                           "WHERE database_name = current_database()").fetchall())
+
+
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? "
-        "AND table_name = ?", [schema, table]
-    ).fetchone()[0] > 0
+    known = _TABLES_AT_START.get(con)
+    return (schema, table) in (known if known is not None else _all_tables(con))
 
 
 def current_watermark(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -583,7 +591,11 @@ def build_mart(con: duckdb.DuckDBPyConnection, model: str, *, full_refresh: bool
 def _build_mart_atomically(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) -> BuildResult:
     started = time.perf_counter()
     with _atomic(con):
-        result = _build_mart(con, model, full_refresh)
+        _TABLES_AT_START[con] = _all_tables(con)
+        try:
+            result = _build_mart(con, model, full_refresh)
+        finally:
+            _TABLES_AT_START.pop(con, None)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -675,8 +687,10 @@ def build_staging(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime)
 
 def build_all(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime, *,
               full_refresh: bool = False) -> list[BuildResult]:
-    """Every staging view/table, then every mart, in dependency order (one session setup for all)."""
-    results = build_staging(con, policy, now)
-    for model in MARTS:
-        results.append(_build_mart_atomically(con, model, full_refresh))
+    """Every staging view/table, then every mart, in dependency order, in one transaction: the marts change
+    together or not at all (a failed run leaves the last good set)."""
+    with _atomic(con):
+        results = build_staging(con, policy, now)
+        for model in MARTS:
+            results.append(_build_mart_atomically(con, model, full_refresh))
     return results
