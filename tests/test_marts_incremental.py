@@ -197,3 +197,29 @@ def test_load_range_starts_at_the_oldest_complete_new_load(tmp_path):
     assert load_range(con, "1700001000.1", "1700004000.1")["first"] == "1700003000.1"
     assert load_range(con, "1700000000.1", "1700004000.1")["first"] == "1700001000.1"
     con.close()
+
+
+def test_a_failed_build_changes_nothing_and_the_next_one_catches_up(portal, monkeypatch):
+    """build_all is one transaction: a mart failing after mql_episodes and speed_to_lead were rebuilt rolls them
+    back too; the next run (same connection, nothing reused from the failed one) equals a full rebuild."""
+    from pipeline.modeling import runner
+
+    raw, now = portal
+    build_marts(raw, now)
+    before = {m: table(raw.con, m) for m in MARTS}
+    make_changes(raw, now)
+
+    def broken(con, full_refresh):
+        raise runner.ModelBuildError("model marts.rep_scorecard: disk full")
+
+    monkeypatch.setattr(runner, "_build_scorecard", broken)
+    with pytest.raises(runner.ModelBuildError, match="disk full"):
+        build_marts(raw, now)
+    assert {m: table(raw.con, m) for m in MARTS} == before
+    monkeypatch.undo()
+    results = {r.model: r for r in build_marts(raw, now)}
+    assert results["marts.speed_to_lead"].mode == "incremental"
+    incremental = {m: table(raw.con, m) for m in MARTS}
+    build_marts(raw, now, full_refresh=True)
+    for mart in MARTS:
+        assert incremental[mart] == table(raw.con, mart), mart

@@ -97,14 +97,15 @@ def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
+        _SCOPE_EPISODES.pop(con, None)  # its temp table may be rolled back with the rest
         raise
     finally:
         _IN_TRANSACTION.discard(con)
 
 
-def _run(con: duckdb.DuckDBPyConnection, model: str, sql: str, params=None) -> None:
+def _run(con: duckdb.DuckDBPyConnection, model: str, sql: str, params=None) -> duckdb.DuckDBPyConnection:
     try:
-        con.execute(sql, params) if params is not None else con.execute(sql)
+        return con.execute(sql, params) if params is not None else con.execute(sql)
     except duckdb.Error as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelBuildError(f"model {model}: {first}") from None
@@ -186,8 +187,9 @@ _TABLES_AT_START: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _all_tables(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
-    return set(con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
-                           "WHERE database_name = current_database()").fetchall())
+    """(schema, table) of the database's tables, and ("temp", table) of the connection's temp tables."""
+    return set(con.execute("SELECT CASE WHEN database_name = 'temp' THEN 'temp' ELSE schema_name END, table_name "
+                           "FROM duckdb_tables() WHERE database_name IN (current_database(), 'temp')").fetchall())
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -309,6 +311,12 @@ WHERE contact_id IS NOT NULL
     "{link_contact}", id_sql("l.contact_key", "l.contact_id")).replace("{links}", LINKS).replace(
     "{family_code}", family_code_sql("family")).replace("{object_key}", key_sql("object_id")).replace(
     "{removals}", LINK_REMOVALS).replace("{new_loads}", NEW_LOADS)
+
+
+# connection -> the scope key for which its temp table _scope_episodes holds exactly marts.mql_episodes' rows of
+# the contacts in staging._build_scope (written by mql_episodes' incremental build on that connection); the
+# speed_to_lead build that follows reads its episodes from there instead of scanning the mart again
+_SCOPE_EPISODES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 _TEAM_CHANGES = """UNION ALL
@@ -486,14 +494,14 @@ def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str) 
     settle the untouched episodes whose status only the clock changed and record every changed episode in
     ``staging._episode_changes``, signed (-1 old version, +1 new), for rep_scorecard. The old and new versions
     come from the statements' RETURNING rows, so the mart is not scanned again for them (mql_episodes: the
-    contacts inserted for, in ``_scope_mql_contacts``)."""
+    episodes inserted, in the temp table ``_scope_episodes``)."""
     scope = "contact_id IN (SELECT contact_id FROM staging._build_scope)"
     if model == "mql_episodes":
-        # the scope's contacts that have an episode now (staging._contact_leads' became_mql, incremental)
+        # the scope's episodes as inserted: staging._contact_leads' became_mql, and speed_to_lead's episodes
+        # when it builds right after on this connection (see _SCOPE_EPISODES)
         _run(con, "marts.mql_episodes", f"DELETE FROM marts.mql_episodes WHERE {scope}")
-        _run(con, "marts.mql_episodes", "CREATE OR REPLACE TEMP TABLE _scope_mql_contacts AS WITH i AS ("
-             f"INSERT INTO marts.mql_episodes BY NAME SELECT * FROM ({query}) RETURNING contact_id) "
-             "SELECT DISTINCT contact_id FROM i")
+        _run(con, "marts.mql_episodes", "CREATE OR REPLACE TEMP TABLE _scope_episodes AS WITH i AS ("
+             f"INSERT INTO marts.mql_episodes BY NAME SELECT * FROM ({query}) RETURNING *) SELECT * FROM i")
         return
     cols = ", ".join(SCORECARD_INPUTS)
     mart = "marts.speed_to_lead"
@@ -634,13 +642,19 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
         reason = "link table rebuilt since the last build"
     scope = None
     details: dict = {}
+    episodes_from = None
+    if model == "mql_episodes":
+        _SCOPE_EPISODES.pop(con, None)
     if not reason:
         scope_started = time.perf_counter()
         key = [state["watermark"], watermark, state["now_at"], now]
         if _scope_key_matches(con, key):
             # mql_episodes computed the same changes a moment ago: add only the team moves
             if model == "speed_to_lead":
-                _run(con, "staging._build_scope", _ADD_TEAM_CHANGES)
+                moved = _run(con, "staging._build_scope", _ADD_TEAM_CHANGES).fetchone()[0]
+                if not moved and _SCOPE_EPISODES.get(con) == key and ("temp", "_scope_episodes") in (
+                        _TABLES_AT_START.get(con) or ()):
+                    episodes_from = "_scope_episodes"
         else:
             team_changes = _TEAM_CHANGES if model == "speed_to_lead" else ""
             clock_moved = _CLOCK_MOVED if now != state["now_at"] else ""
@@ -666,8 +680,9 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
     else:
         if model == "mql_episodes":
             _read_scope_inputs(con)
-        _replace_scope_rows(con, model, render(con, "marts", model, incremental=True))
+        _replace_scope_rows(con, model, render(con, "marts", model, incremental=True, episodes_from=episodes_from))
         if model == "mql_episodes":
+            _SCOPE_EPISODES[con] = key
             _refresh_contact_leads(con, incremental=True)
     if model == "speed_to_lead":
         _snapshot_owner_teams(con)

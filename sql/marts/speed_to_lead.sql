@@ -3,9 +3,14 @@
 -- Touch rules: docs/contracts.md "Touch rules". Policy values and "now" come from staging.policy.
 WITH p AS (SELECT * FROM staging.policy),
 episodes AS (
+    {% if episodes_from is defined and episodes_from %}
+    -- the scope's episodes as mql_episodes' incremental build just inserted them (runner._SCOPE_EPISODES)
+    SELECT * FROM {{ episodes_from }}
+    {% else %}
     SELECT *
     FROM marts.mql_episodes
     {% if incremental %}WHERE contact_id IN (SELECT contact_id FROM staging._build_scope){% endif %}
+    {% endif %}
 ),
 contact_touches AS (
     -- outreach attempts per linked contact, integer-keyed (the touch rules: sql/internal/contact_links.sql);
