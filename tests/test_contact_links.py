@@ -259,3 +259,21 @@ def test_the_same_instant_tie_break_is_numeric_for_non_canonical_numeric_ids(raw
     build_marts(raw, NOW)
     assert rows(raw.con, "SELECT first_touch_owner_id, attempts FROM marts.speed_to_lead WHERE contact_id = '1'") == [
         {"first_touch_owner_id": "102", "attempts": 3}]
+
+
+def test_a_deal_re_read_with_a_new_create_date_moves_the_opportunity(raw):
+    """Only the deal's own row is new (its association rows are untouched): the contact it counts for is
+    rebuilt, since deals make its episodes' opportunity_at."""
+    raw.deal("900", "1", "2024-03-06T09:00:00Z")
+    build_marts(raw, NOW)
+    assert outcome(raw.con)[0] == overdue("1", opportunity=ts("2024-03-06T09:00:00Z"))
+    raw.next_load()
+    raw.write("deals", id="900", created_at="2024-03-07T09:00:00Z", updated_at=NOW, createdate="2024-03-07T09:00:00Z",
+              archived=False, dealname="deal 900")
+    results = {r.model: r for r in build_marts(raw, NOW)}
+    assert (results["marts.mql_episodes"].mode, results["marts.mql_episodes"].scope_contacts) == ("incremental", 1)
+    expected = [overdue("1", opportunity=ts("2024-03-07T09:00:00Z")), overdue("2")]
+    assert outcome(raw.con) == expected
+    build_marts(raw, NOW, full_refresh=True)
+    assert outcome(raw.con) == expected
+
