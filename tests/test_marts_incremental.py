@@ -3,7 +3,7 @@ mart equals a full rebuild of the same raw data."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import duckdb
 import pytest
@@ -223,3 +223,37 @@ def test_a_failed_build_changes_nothing_and_the_next_one_catches_up(portal, monk
     build_marts(raw, now, full_refresh=True)
     for mart in MARTS:
         assert incremental[mart] == table(raw.con, mart), mart
+
+
+def test_scorecard_groups_are_requantiled_to_their_last_day(tmp_path):
+    """rep_scorecard's incremental quantiles take every day of each changed week, month and quarter: lead B's
+    MQL is on Sunday 2024-03-31, the last day of its week, of March and of Q1."""
+    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
+    raw = RawPortal(con)
+    raw.owner("101", team="EMEA")
+    for contact, mql_at in (("1", "2024-03-25T10:00:00Z"), ("2", "2024-03-31T10:00:00Z")):
+        raw.contact(contact, lifecycle=[("2024-03-01T00:00:00Z", "lead"), (mql_at, "marketingqualifiedlead")],
+                    owners=[("2024-03-01T00:00:00Z", "101")])
+    for other in range(3, 30):  # bystanders, so one changed contact stays under the full-rebuild share
+        raw.contact(str(other), lifecycle=[("2024-03-01T00:00:00Z", "lead")])
+    raw.call("500", "1", "2024-03-25T10:10:00Z", owner="101")
+    now = "2024-04-02T00:00:00Z"
+    build_marts(raw, now)
+    raw.next_load()
+    raw.call("501", "2", "2024-03-31T10:30:00Z", owner="101")
+    results = {r.model: r for r in build_marts(raw, now)}
+    assert results["marts.rep_scorecard"].mode == "incremental"
+    expected = [
+        {"period_type": "month", "period_start": date(2024, 3, 1), "mqls": 2, "touched": 2,
+         "median_minutes_to_first_touch": 20.0, "p90_minutes_to_first_touch": 28.0},
+        {"period_type": "quarter", "period_start": date(2024, 1, 1), "mqls": 2, "touched": 2,
+         "median_minutes_to_first_touch": 20.0, "p90_minutes_to_first_touch": 28.0},
+        {"period_type": "week", "period_start": date(2024, 3, 25), "mqls": 2, "touched": 2,
+         "median_minutes_to_first_touch": 20.0, "p90_minutes_to_first_touch": 28.0},
+    ]
+    query = ("SELECT period_type, period_start, mqls, touched, median_minutes_to_first_touch, "
+             "p90_minutes_to_first_touch FROM marts.rep_scorecard WHERE owner_id = '101' ORDER BY period_type")
+    assert rows(con, query) == expected
+    build_marts(raw, now, full_refresh=True)
+    assert rows(con, query) == expected
+    con.close()
