@@ -257,3 +257,31 @@ def test_scorecard_groups_are_requantiled_to_their_last_day(tmp_path):
     build_marts(raw, now, full_refresh=True)
     assert rows(con, query) == expected
     con.close()
+
+
+def test_cells_take_a_signed_delta_and_drop_emptied_cells(tmp_path):
+    """runner.add_to_cells on the funnel's MQL cells, rows stated literally: a cell grows, one empties and
+    goes (a full build's GROUP BY would not produce it), a new one appears, and a delta of 0 for an absent
+    cell adds nothing."""
+    from pipeline.modeling.runner import FUNNEL_MQL_CELLS, add_to_cells
+
+    con = duckdb.connect(str(tmp_path / "cells.duckdb"))
+    con.execute("CREATE SCHEMA staging")
+    con.execute(f"CREATE TABLE {FUNNEL_MQL_CELLS} (month_start DATE, mql_type VARCHAR, team VARCHAR, "
+                "lead_source VARCHAR, mqls BIGINT, sqls BIGINT, opportunities BIGINT, customers BIGINT)")
+    con.execute(f"INSERT INTO {FUNNEL_MQL_CELLS} VALUES ('2026-01-01', 'demo_request', 'EMEA', 'ORGANIC_SEARCH', 5, 2, 1, 0), "
+                "('2026-01-01', 'other', '(no team)', '(unknown)', 1, 0, 0, 0), "
+                "('2026-02-01', 'other', 'EMEA', 'PAID_SEARCH', 3, 3, 2, 1)")
+    add_to_cells(con, FUNNEL_MQL_CELLS, """
+        SELECT * FROM (VALUES (DATE '2026-01-01', 'demo_request', 'EMEA', 'ORGANIC_SEARCH', 2, 1, 0, 0),
+                              (DATE '2026-01-01', 'other', '(no team)', '(unknown)', -1, 0, 0, 0),
+                              (DATE '2026-03-01', 'other', 'EMEA', 'PAID_SEARCH', 1, 0, 0, 0),
+                              (DATE '2026-04-01', 'other', 'EMEA', 'PAID_SEARCH', 0, 0, 0, 0),
+                              (DATE '2026-02-01', 'other', 'EMEA', 'PAID_SEARCH', 0, -1, 0, 0))
+            AS d(month_start, mql_type, team, lead_source, mqls, sqls, opportunities, customers)""")
+    assert con.execute(f"SELECT * FROM {FUNNEL_MQL_CELLS} ORDER BY month_start").fetchall() == [
+        (date(2026, 1, 1), "demo_request", "EMEA", "ORGANIC_SEARCH", 7, 3, 1, 0),
+        (date(2026, 2, 1), "other", "EMEA", "PAID_SEARCH", 3, 2, 2, 1),
+        (date(2026, 3, 1), "other", "EMEA", "PAID_SEARCH", 1, 0, 0, 0),
+    ]
+    con.close()

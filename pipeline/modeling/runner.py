@@ -470,6 +470,32 @@ def _read_scope_inputs(con: duckdb.DuckDBPyConnection) -> None:
         _run(con, "marts.mql_episodes", sql)
 
 
+# conversion_funnel's finest-grain MQL counts, kept with speed_to_lead (sql/internal/funnel_mql_cells.sql)
+FUNNEL_MQL_CELLS = "staging._funnel_mql_cells"
+_CELLS = {  # table -> (keys, counts; the first count is the cell's size)
+    FUNNEL_MQL_CELLS: (("month_start", "mql_type", "team", "lead_source"),
+                       ("mqls", "sqls", "opportunities", "customers")),
+}
+
+
+def add_to_cells(con: duckdb.DuckDBPyConnection, table: str, delta_sql: str) -> None:
+    """Merge a delta of signed counts (``delta_sql``: one row per cell key) into ``table``'s cells: counts
+    add up; a cell whose size falls to 0 is deleted and a new cell inserted only with a size, so the cells
+    equal what a full build's GROUP BY gives."""
+    keys, counts = _CELLS[table]
+    size = counts[0]
+    _run(con, table, f"""
+        MERGE INTO {table} AS c USING ({delta_sql}) AS d
+        ON {" AND ".join(f"c.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)}
+        WHEN MATCHED AND c.{size} + d.{size} = 0 THEN DELETE
+        WHEN MATCHED THEN UPDATE SET {", ".join(f"{c} = c.{c} + d.{c}" for c in counts)}
+        WHEN NOT MATCHED AND d.{size} <> 0 THEN INSERT BY NAME""")
+
+
+def _rebuild_cells(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    _run(con, table, f"CREATE OR REPLACE TABLE {table} AS {render(con, 'internal', table.split('._', 1)[1])}")
+
+
 def _refresh_contact_leads(con: duckdb.DuckDBPyConnection, *, incremental: bool) -> None:
     """Keep ``staging._contact_leads`` (leads per contact, read by conversion_funnel) in step with
     ``marts.mql_episodes``: only the scope's contacts when incremental (and the table exists)."""
@@ -483,10 +509,12 @@ def _refresh_contact_leads(con: duckdb.DuckDBPyConnection, *, incremental: bool)
              f"CREATE OR REPLACE TABLE {CONTACT_LEADS} AS {render(con, 'internal', 'contact_leads')}")
 
 
-# speed_to_lead columns rep_scorecard reads: an episode whose values here changed marks its groups for rebuild
-SCORECARD_INPUTS = ("mql_id", "owner_id", "mql_at", "team", "first_touch_at", "minutes_to_first_touch",
-                    "business_minutes_to_first_touch", "sla_status", "attempts", "recycled_at",
-                    "recycled_below_minimum_attempts", "sql_at", "opportunity_at", "customer_at")
+# speed_to_lead columns the aggregates kept by delta read (rep_scorecard, the funnel's MQL cells): an episode
+# whose values here changed is recorded in staging._episode_changes
+EPISODE_CHANGE_COLUMNS = ("mql_id", "owner_id", "mql_at", "mql_type", "team", "lead_source", "first_touch_at",
+                          "minutes_to_first_touch", "business_minutes_to_first_touch", "sla_status", "attempts",
+                          "recycled_at", "recycled_below_minimum_attempts", "sql_at", "opportunity_at",
+                          "customer_at")
 
 
 def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str) -> None:
@@ -503,7 +531,7 @@ def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str) 
         _run(con, "marts.mql_episodes", "CREATE OR REPLACE TEMP TABLE _scope_episodes AS WITH i AS ("
              f"INSERT INTO marts.mql_episodes BY NAME SELECT * FROM ({query}) RETURNING *) SELECT * FROM i")
         return
-    cols = ", ".join(SCORECARD_INPUTS)
+    cols = ", ".join(EPISODE_CHANGE_COLUMNS)
     mart = "marts.speed_to_lead"
     _run(con, mart, f"CREATE OR REPLACE TEMP TABLE _episodes_before AS "
                     f"WITH d AS (DELETE FROM {mart} WHERE {scope} RETURNING {cols}) SELECT * FROM d")
@@ -519,7 +547,7 @@ def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str) 
                    RETURNING {cols})
         SELECT * FROM u""")
     was = ", ".join("CASE sla_status WHEN 'overdue' THEN 'pending' ELSE 'overdue' END AS sla_status"
-                    if c == "sla_status" else c for c in SCORECARD_INPUTS)
+                    if c == "sla_status" else c for c in EPISODE_CHANGE_COLUMNS)
     _run(con, "staging._episode_changes", f"""
         CREATE OR REPLACE TABLE staging._episode_changes AS
         SELECT -1 AS sign, * FROM (SELECT * FROM _episodes_before EXCEPT ALL SELECT * FROM _episodes_after)
@@ -527,6 +555,10 @@ def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str) 
         UNION ALL SELECT -1, {was} FROM _episodes_clocked
         UNION ALL SELECT 1, {cols} FROM _episodes_clocked""")
     con.execute("DROP TABLE _episodes_before; DROP TABLE _episodes_after; DROP TABLE _episodes_clocked")
+    if _table_exists(con, "staging", "_funnel_mql_cells"):
+        add_to_cells(con, FUNNEL_MQL_CELLS, render(con, "internal", "funnel_mql_cells", incremental=True))
+    else:
+        _rebuild_cells(con, FUNNEL_MQL_CELLS)
     _new_episode_token(con, incremental=True)
 
 
@@ -615,8 +647,11 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
         return BuildResult("marts.rep_scorecard", mode, _count(con, "marts.rep_scorecard"),
                            time.perf_counter() - started, reason=reason)
     if model in AGGREGATE_MARTS:
-        if model == "conversion_funnel" and not _table_exists(con, "staging", "_contact_leads"):
-            _refresh_contact_leads(con, incremental=False)  # a database built before the helper existed
+        if model == "conversion_funnel":  # a database built before its helpers existed
+            if not _table_exists(con, "staging", "_contact_leads"):
+                _refresh_contact_leads(con, incremental=False)
+            if not _table_exists(con, "staging", "_funnel_mql_cells"):
+                _rebuild_cells(con, FUNNEL_MQL_CELLS)
         _run(con, f"marts.{model}", f"CREATE OR REPLACE TABLE marts.{model} AS {render(con, 'marts', model)}")
         return BuildResult(f"marts.{model}", "full", _count(con, f"marts.{model}"), time.perf_counter() - started)
 
@@ -676,6 +711,7 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
         if model == "mql_episodes":
             _refresh_contact_leads(con, incremental=False)
         else:
+            _rebuild_cells(con, FUNNEL_MQL_CELLS)
             _new_episode_token(con, incremental=False)
     else:
         if model == "mql_episodes":

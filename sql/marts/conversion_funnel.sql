@@ -7,18 +7,10 @@
 -- The benchmark columns are published inbound B2B SaaS ranges, shown beside the rates (not policy).
 WITH grains(period_type, months) AS (VALUES ('month', 1), ('quarter', 3)),
 utc_months AS (
-    -- finest grain first (UTC month x type x team x source); the period grains and roll-ups sum these counts
-    SELECT
-        CAST(date_trunc('month', DATE '1970-01-01' + CAST(epoch_ms(s.mql_at) // 86400000 AS INTEGER)) AS DATE) AS month_start,
-        s.mql_type,
-        coalesce(s.team, '(no team)') AS team,
-        coalesce(s.lead_source, '(unknown)') AS lead_source,
-        count(*) AS mqls,
-        count(s.sql_at) AS sqls,
-        count(s.opportunity_at) AS opportunities,
-        count(s.customer_at) AS customers
-    FROM marts.speed_to_lead AS s
-    GROUP BY ALL
+    -- finest grain first (UTC month x type x team x source: sql/internal/funnel_mql_cells.sql, kept with
+    -- speed_to_lead); the period grains and roll-ups sum these counts
+    SELECT month_start, mql_type, team, lead_source, mqls, sqls, opportunities, customers
+    FROM staging._funnel_mql_cells
 ),
 mql_rows AS (
     SELECT g.period_type,
