@@ -550,8 +550,13 @@ def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str) 
                     if c == "sla_status" else c for c in EPISODE_CHANGE_COLUMNS)
     _run(con, "staging._episode_changes", f"""
         CREATE OR REPLACE TABLE staging._episode_changes AS
-        SELECT -1 AS sign, * FROM (SELECT * FROM _episodes_before EXCEPT ALL SELECT * FROM _episodes_after)
-        UNION ALL SELECT 1, * FROM (SELECT * FROM _episodes_after EXCEPT ALL SELECT * FROM _episodes_before)
+        -- mql_id is unique on each side: a pair whose versions differ in any column (or one side alone)
+        WITH pairs AS (
+            SELECT b, a FROM _episodes_before AS b FULL OUTER JOIN _episodes_after AS a ON a.mql_id = b.mql_id
+            WHERE b IS DISTINCT FROM a
+        )
+        SELECT -1 AS sign, unnest(b) FROM pairs WHERE b.mql_id IS NOT NULL
+        UNION ALL SELECT 1, unnest(a) FROM pairs WHERE a.mql_id IS NOT NULL
         UNION ALL SELECT -1, {was} FROM _episodes_clocked
         UNION ALL SELECT 1, {cols} FROM _episodes_clocked""")
     con.execute("DROP TABLE _episodes_before; DROP TABLE _episodes_after; DROP TABLE _episodes_clocked")

@@ -40,14 +40,18 @@ primary_team AS (
     {{ primary_team }}
 ),
 lead_months AS (
-    -- staging._contact_leads: one row per counted lead (sql/internal/contact_leads.sql, kept with mql_episodes)
+    -- staging._contact_leads: one row per counted lead (sql/internal/contact_leads.sql, kept with mql_episodes),
+    -- counted per owner first (200-odd owners, not a million leads, go through the team join)
     SELECT
         l.month_start,
         coalesce(pt.team, '(no team)') AS team,
         coalesce(l.lead_source, '(unknown)') AS lead_source,
-        count(*) AS leads,
-        count(*) FILTER (WHERE l.became_mql) AS leads_became_mql
-    FROM staging._contact_leads AS l
+        sum(l.leads) AS leads,
+        sum(l.leads_became_mql) AS leads_became_mql
+    FROM (SELECT month_start, owner_id, lead_source, count(*) AS leads,
+                 count(*) FILTER (WHERE became_mql) AS leads_became_mql
+          FROM staging._contact_leads
+          GROUP BY ALL) AS l
     LEFT JOIN primary_team AS pt ON pt.owner_id = l.owner_id
     GROUP BY ALL
 ),

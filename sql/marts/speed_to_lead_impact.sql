@@ -18,15 +18,23 @@ buckets(response_bucket, bucket_order) AS (
     VALUES ('<5 min', 1), ('5-60 min', 2), ('1-4 h', 3), ('4-24 h', 4), ('>24 h', 5), ('never', 6)
 ),
 types(mql_type) AS (VALUES ('all'), ('demo_request'), ('other')),
-grouped AS (
-    -- one pass: per MQL type and bucket, and per bucket over all types
-    SELECT CASE WHEN grouping(mql_type) = 1 THEN 'all' ELSE mql_type END AS mql_type, response_bucket,
+by_type AS (
+    SELECT mql_type, response_bucket,
         count(*) AS episodes,
         count(sql_at) AS conversions,
         count(opportunity_at) AS opportunities,
         count(*) FILTER (WHERE sla_status = 'pending') AS pending
     FROM bucketed
-    GROUP BY GROUPING SETS ((mql_type, response_bucket), (response_bucket))
+    GROUP BY mql_type, response_bucket
+),
+grouped AS (
+    -- per MQL type and bucket, and per bucket over all types (summed from the first: one pass over the mart)
+    SELECT * FROM by_type
+    UNION ALL
+    SELECT 'all', response_bucket, CAST(sum(episodes) AS BIGINT), CAST(sum(conversions) AS BIGINT),
+        CAST(sum(opportunities) AS BIGINT), CAST(sum(pending) AS BIGINT)
+    FROM by_type
+    GROUP BY response_bucket
 ),
 counted AS (
     -- every (type, bucket) pair, empty ones with zero counts
