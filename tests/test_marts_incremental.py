@@ -285,3 +285,29 @@ def test_cells_take_a_signed_delta_and_drop_emptied_cells(tmp_path):
         (date(2026, 3, 1), "other", "EMEA", "PAID_SEARCH", 1, 0, 0, 0),
     ]
     con.close()
+
+
+def test_business_calendar_is_kept_while_it_covers_the_history_and_the_clock(portal):
+    raw, now = portal
+
+    def calendar(at, policy=None):
+        return {r.model: r for r in build_marts(raw, at, policy)}["staging.business_calendar"].mode
+
+    assert calendar(now) == "table"  # first build
+    assert calendar(now) == "kept"  # nothing new
+    # a built calendar runs 60 days past what the clock needs: a day later it still covers, 70 days later not
+    assert calendar((parse_instant(now) + timedelta(days=1)).isoformat()) == "kept"
+    later = (parse_instant(now) + timedelta(days=70)).isoformat()
+    assert calendar(later) == "table"
+    assert calendar(later) == "kept"
+    first_day = rows(raw.con, "SELECT min(local_day) AS d FROM staging.business_calendar")[0]["d"]
+    raw.next_load()  # a backfilled stage change before the calendar's first day
+    contact = rows(raw.con, "SELECT contact_id FROM marts.mql_episodes LIMIT 1")[0]["contact_id"]
+    raw.history(contact, "lifecyclestage", "2019-01-07T10:00:00Z", "lead")
+    assert calendar(later) == "table"
+    assert rows(raw.con, "SELECT min(local_day) AS d FROM staging.business_calendar")[0]["d"] < first_day
+    assert calendar(later, parse_policy("business_hours: {start: '08:00'}")) == "table"  # policy changed
+    incremental = {m: table(raw.con, m, exclude=("computed_at",)) for m in MARTS}
+    build_marts(raw, later, parse_policy("business_hours: {start: '08:00'}"), full_refresh=True)
+    for mart in MARTS:
+        assert incremental[mart] == table(raw.con, mart, exclude=("computed_at",)), mart

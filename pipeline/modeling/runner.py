@@ -57,7 +57,7 @@ class ModelBuildError(HandoffError):
 @dataclass
 class BuildResult:
     model: str
-    mode: str  # "view", "table", "full" or "incremental"
+    mode: str  # "view", "table", "kept" (still current, not rewritten), "full" or "incremental"
     rows: int
     seconds: float
     reason: str = ""
@@ -163,15 +163,42 @@ def build_parameters(con: duckdb.DuckDBPyConnection, policy: Policy, now: dateti
     return _build_parameters(con, policy, now)
 
 
-def _build_parameters(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> list[BuildResult]:
+CALENDAR = "staging.business_calendar"
+
+
+def _calendar_covers(con: duckdb.DuckDBPyConnection, policy_digest: str, watermark: str | None) -> bool:
+    """Whether ``staging.business_calendar``, built for this policy and SQL from the lifecycle history up to its
+    recorded load, also covers the history loaded since and the clock: then rebuilding it would give the same
+    days (any calendar covering every MQL and its SLA horizon gives the same business times)."""
+    state = _state(con, CALENDAR)
+    if (state is None or state["policy_hash"] != policy_digest or state["sql_hash"] != sql_fingerprint()
+            or watermark is None or state["watermark"] is None or state["watermark"] > watermark
+            or not _table_exists(con, "staging", "business_calendar")):
+        return False
+    need_first, need_last = _run(con, CALENDAR, render(con, "staging", "business_calendar", incremental=True,
+                                                       bounds_only=True),
+                                 load_range(con, state["watermark"], watermark)).fetchone()
+    have_first, have_last = con.execute(f"SELECT min(local_day), max(local_day) FROM {CALENDAR}").fetchone()
+    return have_first is not None and need_first >= have_first and need_last <= have_last
+
+
+def _build_parameters(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime, *,
+                      full_refresh: bool = False) -> list[BuildResult]:
     started = time.perf_counter()
     write_policy_table(con, policy, now)
     policy_result = BuildResult("staging.policy", "table", 1, time.perf_counter() - started)
     started = time.perf_counter()
-    _run(con, "staging.business_calendar",
-         f"CREATE OR REPLACE TABLE staging.business_calendar AS {render(con, 'staging', 'business_calendar')}")
-    calendar = BuildResult("staging.business_calendar", "table", _count(con, "staging.business_calendar"),
-                           time.perf_counter() - started)
+    policy_digest = con.execute("SELECT policy_hash FROM staging.policy").fetchone()[0]
+    watermark = current_watermark(con)
+    mode = "kept"
+    if full_refresh or not _calendar_covers(con, policy_digest, watermark):
+        mode = "table"
+        _run(con, CALENDAR, f"CREATE OR REPLACE TABLE {CALENDAR} AS {render(con, 'staging', 'business_calendar')}")
+    con.execute("INSERT OR REPLACE INTO staging._build_state (model, watermark, policy_hash, sql_hash, now_at, mode, "
+                "built_at) VALUES (?, ?, ?, ?, ?, ?, now())",
+                [CALENDAR, watermark, policy_digest, sql_fingerprint(), now, mode])
+    calendar = BuildResult(CALENDAR, mode, _count(con, CALENDAR), time.perf_counter() - started,
+                           reason="covers the history and the clock" if mode == "kept" else "")
     return [policy_result, calendar]
 
 
@@ -735,10 +762,11 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
                        scope_contacts=scope, details=details)
 
 
-def build_staging(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> list[BuildResult]:
+def build_staging(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime, *,
+                  full_refresh: bool = False) -> list[BuildResult]:
     catalog = staging_catalog(con)  # sets the session up
     results = [build_staging_view(con, table, catalog) for table in STAGING_VIEWS]
-    return results + _build_parameters(con, policy, now)
+    return results + _build_parameters(con, policy, now, full_refresh=full_refresh)
 
 
 def build_all(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime, *,
@@ -746,7 +774,7 @@ def build_all(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime, *,
     """Every staging view/table, then every mart, in dependency order, in one transaction: the marts change
     together or not at all (a failed run leaves the last good set)."""
     with _atomic(con):
-        results = build_staging(con, policy, now)
+        results = build_staging(con, policy, now, full_refresh=full_refresh)
         for model in MARTS:
             results.append(_build_mart_atomically(con, model, full_refresh))
     return results
