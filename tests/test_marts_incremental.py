@@ -311,3 +311,21 @@ def test_business_calendar_is_kept_while_it_covers_the_history_and_the_clock(por
     build_marts(raw, later, parse_policy("business_hours: {start: '08:00'}"), full_refresh=True)
     for mart in MARTS:
         assert incremental[mart] == table(raw.con, mart, exclude=("computed_at",)), mart
+
+
+def test_the_clock_alone_turns_pending_episodes_overdue(portal):
+    """No sync at all, the clock 30 h on: untouched episodes outside any scope flip pending -> overdue."""
+    raw, now = portal
+    build_marts(raw, now)
+    pending = rows(raw.con, "SELECT mql_id FROM marts.speed_to_lead WHERE sla_status = 'pending' ORDER BY mql_id")
+    assert pending
+    later = (parse_instant(now) + timedelta(hours=30)).isoformat()
+    results = {r.model: r for r in build_marts(raw, later)}
+    assert results["marts.speed_to_lead"].mode == "incremental"
+    assert rows(raw.con, "SELECT mql_id, sla_status FROM marts.speed_to_lead WHERE mql_id IN "
+                         f"({', '.join(repr(p['mql_id']) for p in pending)}) ORDER BY mql_id") == [
+        {"mql_id": p["mql_id"], "sla_status": "overdue"} for p in pending]
+    incremental = {m: table(raw.con, m, exclude=("computed_at",)) for m in MARTS}
+    build_marts(raw, later, full_refresh=True)
+    for mart in MARTS:
+        assert incremental[mart] == table(raw.con, mart, exclude=("computed_at",)), mart

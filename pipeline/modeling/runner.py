@@ -544,9 +544,10 @@ EPISODE_CHANGE_COLUMNS = ("mql_id", "owner_id", "mql_at", "mql_type", "team", "l
                           "customer_at")
 
 
-def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str) -> None:
+def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str, *, clock_moved: bool) -> None:
     """Delete the scope's rows of ``marts.<model>`` and insert their new versions; for speed_to_lead, also
-    settle the untouched episodes whose status only the clock changed and record every changed episode in
+    settle the untouched episodes whose status only the clock changed (when it moved since the last build:
+    at the same clock every row outside the scope is already settled) and record every changed episode in
     ``staging._episode_changes``, signed (-1 old version, +1 new), for rep_scorecard. The old and new versions
     come from the statements' RETURNING rows, so the mart is not scanned again for them (mql_episodes: the
     episodes inserted, in the temp table ``_scope_episodes``)."""
@@ -572,7 +573,8 @@ def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str) 
                    FROM staging.policy AS p
                    WHERE first_touch_at IS NULL AND sla_status <> {clock_status}
                    RETURNING {cols})
-        SELECT * FROM u""")
+        SELECT * FROM u""" if clock_moved else f"CREATE OR REPLACE TEMP TABLE _episodes_clocked AS "
+                                                f"SELECT {cols} FROM _episodes_after WHERE false")
     was = ", ".join("CASE sla_status WHEN 'overdue' THEN 'pending' ELSE 'overdue' END AS sla_status"
                     if c == "sla_status" else c for c in EPISODE_CHANGE_COLUMNS)
     _run(con, "staging._episode_changes", f"""
@@ -748,7 +750,8 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
     else:
         if model == "mql_episodes":
             _read_scope_inputs(con)
-        _replace_scope_rows(con, model, render(con, "marts", model, incremental=True, episodes_from=episodes_from))
+        _replace_scope_rows(con, model, render(con, "marts", model, incremental=True, episodes_from=episodes_from),
+                            clock_moved=now != state["now_at"])
         if model == "mql_episodes":
             _SCOPE_EPISODES[con] = key
             _refresh_contact_leads(con, incremental=True)
