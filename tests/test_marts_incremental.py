@@ -329,3 +329,32 @@ def test_the_clock_alone_turns_pending_episodes_overdue(portal):
     build_marts(raw, later, full_refresh=True)
     for mart in MARTS:
         assert incremental[mart] == table(raw.con, mart, exclude=("computed_at",)), mart
+
+
+def test_scorecard_owner_names_follow_a_rename_and_new_groups_get_theirs(portal):
+    raw, now = portal
+    raw.owner("990", team="EMEA", name="New Hire")  # no MQL yet: no scorecard group
+    build_marts(raw, now)
+    owner = rows(raw.con, "SELECT owner_id FROM marts.rep_scorecard WHERE owner_id IS NOT NULL "
+                          "GROUP BY owner_id ORDER BY count(*) DESC LIMIT 1")[0]["owner_id"]
+    raw.next_load()
+    raw.write("owners", id=owner, email=f"rep{owner}@example.com", first_name="Renamed", last_name="Rep",
+              archived=False)
+    results = {r.model: r for r in build_marts(raw, now)}
+    assert results["marts.rep_scorecard"].mode == "incremental"
+    assert rows(raw.con, "SELECT DISTINCT owner_name FROM marts.rep_scorecard WHERE owner_id = ?", [owner]) == [
+        {"owner_name": "Renamed Rep"}]
+    # the new rep's first MQL opens new groups: they carry the rep's name (the owners table did not change)
+    raw.next_load()
+    contact = rows(raw.con, "SELECT contact_id FROM marts.speed_to_lead WHERE sla_status = 'overdue' "
+                            "ORDER BY mql_id LIMIT 1")[0]["contact_id"]
+    raw.history(contact, "lifecyclestage", "2026-11-02T14:50:00Z", "lead")
+    raw.history(contact, "lifecyclestage", "2026-11-02T14:55:00Z", "")
+    raw.history(contact, "hubspot_owner_id", "2026-11-02T14:55:00Z", "990")
+    raw.history(contact, "lifecyclestage", "2026-11-02T14:55:00.001Z", "marketingqualifiedlead")
+    build_marts(raw, now)
+    assert rows(raw.con, "SELECT DISTINCT owner_name FROM marts.rep_scorecard WHERE owner_id = '990'") == [
+        {"owner_name": "New Hire"}]
+    incremental = table(raw.con, "rep_scorecard")
+    build_marts(raw, now, full_refresh=True)
+    assert table(raw.con, "rep_scorecard") == incremental

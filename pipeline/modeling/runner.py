@@ -607,10 +607,24 @@ def _new_episode_token(con: duckdb.DuckDBPyConnection, *, incremental: bool) -> 
                 "SELECT CAST(? AS VARCHAR) AS from_token, CAST(uuid() AS VARCHAR) AS to_token", [previous])
 
 
+def _owners_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The newest load id in the raw owners table (None without load ids: then names are always re-read)."""
+    columns = existing_columns(con, "owners")
+    if not columns or LOAD_ID not in columns:
+        return None
+    return con.execute(f"SELECT max({LOAD_ID}) FROM {RAW_SCHEMA}.owners").fetchone()[0]
+
+
+def _token(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    row = con.execute("SELECT token FROM staging._aggregate_tokens WHERE model = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
 def _build_scorecard(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[str, str]:
     """Rebuild ``marts.rep_scorecard``: when the last build saw the speed_to_lead state the recorded episode
     changes start from, only the groups holding a changed episode, by delta; returns (mode, reason)."""
     con.execute("CREATE TABLE IF NOT EXISTS staging._aggregate_tokens (model VARCHAR PRIMARY KEY, token VARCHAR)")
+    owners = _owners_version(con)
     key = (con.execute("SELECT from_token, to_token FROM staging._episode_changes_key").fetchone()
            if _table_exists(con, "staging", "_episode_changes_key") else None)
     seen = con.execute("SELECT token FROM staging._aggregate_tokens WHERE model = 'rep_scorecard'").fetchone()
@@ -641,15 +655,17 @@ def _build_scorecard(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tupl
                 _run(con, "marts.rep_scorecard",
                      "INSERT INTO marts.rep_scorecard BY NAME SELECT * FROM _scorecard_delta WHERE mqls > 0")
                 con.execute("DROP TABLE _scorecard_delta")
-            # owner names are read live (a renamed owner changes every group of theirs)
-            _run(con, "marts.rep_scorecard", """
-                UPDATE marts.rep_scorecard AS r SET owner_name = n.owner_name
-                FROM (SELECT s.owner_id, (SELECT any_value(o.owner_name) FROM staging.owners AS o
-                                          WHERE o.owner_id = s.owner_id) AS owner_name
-                      FROM (SELECT DISTINCT owner_id FROM marts.rep_scorecard WHERE owner_id IS NOT NULL) AS s) AS n
-                WHERE n.owner_id = r.owner_id AND r.owner_name IS DISTINCT FROM n.owner_name""")
-    con.execute("INSERT OR REPLACE INTO staging._aggregate_tokens VALUES ('rep_scorecard', ?)",
-                [key[1] if key else None])
+            # owner names are read live: a renamed owner changes every group of theirs (the changed groups
+            # took the names in force above; the others need it only when the owners table has new rows)
+            if owners is None or owners != _token(con, "rep_scorecard.owners"):
+                _run(con, "marts.rep_scorecard", """
+                    UPDATE marts.rep_scorecard AS r SET owner_name = n.owner_name
+                    FROM (SELECT s.owner_id, (SELECT any_value(o.owner_name) FROM staging.owners AS o
+                                              WHERE o.owner_id = s.owner_id) AS owner_name
+                          FROM (SELECT DISTINCT owner_id FROM marts.rep_scorecard WHERE owner_id IS NOT NULL) AS s) AS n
+                    WHERE n.owner_id = r.owner_id AND r.owner_name IS DISTINCT FROM n.owner_name""")
+    con.execute("INSERT OR REPLACE INTO staging._aggregate_tokens VALUES ('rep_scorecard', ?), "
+                "('rep_scorecard.owners', ?)", [key[1] if key else None, owners])
     return mode, reason
 
 

@@ -60,7 +60,9 @@ requantiled AS (
     GROUP BY c.period_type, c.period_start, c.owner_id
 ),
 merged AS (
-    SELECT d.period_type, d.period_start, d.owner_id, r.owner_name,
+    SELECT d.period_type, d.period_start, d.owner_id,
+        -- the owner's name now, as the full build reads it (a new group has no row to take it from)
+        (SELECT any_value(o.owner_name) FROM staging.owners AS o WHERE o.owner_id = d.owner_id) AS owner_name,
         CASE WHEN d.added > 0 THEN d.added_team ELSE r.team END AS team,
         CAST(coalesce(r.mqls, 0) + d.mqls AS BIGINT) AS mqls,
         CAST(coalesce(r.touched, 0) + d.touched AS BIGINT) AS touched,
