@@ -358,3 +358,27 @@ def test_scorecard_owner_names_follow_a_rename_and_new_groups_get_theirs(portal)
     incremental = table(raw.con, "rep_scorecard")
     build_marts(raw, now, full_refresh=True)
     assert table(raw.con, "rep_scorecard") == incremental
+
+
+def test_scorecard_median_goes_null_when_a_group_loses_its_last_touch(tmp_path):
+    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
+    raw = RawPortal(con)
+    raw.owner("101", team="EMEA")
+    raw.contact("1", lifecycle=[("2024-03-01T00:00:00Z", "lead"), ("2024-03-25T10:00:00Z", "marketingqualifiedlead")],
+                owners=[("2024-03-01T00:00:00Z", "101")])
+    for other in range(3, 30):  # bystanders, so one changed contact stays under the full-rebuild share
+        raw.contact(str(other), lifecycle=[("2024-03-01T00:00:00Z", "lead")])
+    raw.call("500", "1", "2024-03-25T10:10:00Z", owner="101")
+    now = "2024-04-02T00:00:00Z"
+    build_marts(raw, now)
+    query = ("SELECT period_type, touched, median_minutes_to_first_touch AS median FROM marts.rep_scorecard "
+             "WHERE owner_id = '101' ORDER BY period_type")
+    assert rows(con, query) == [{"period_type": p, "touched": 1, "median": 10.0} for p in ("month", "quarter", "week")]
+    raw.next_load()
+    raw.call("500", "1", "2024-03-25T10:10:00Z", owner="101", archived=True)  # the call was logged in error
+    assert {r.model: r for r in build_marts(raw, now)}["marts.rep_scorecard"].mode == "incremental"
+    expected = [{"period_type": p, "touched": 0, "median": None} for p in ("month", "quarter", "week")]
+    assert rows(con, query) == expected
+    build_marts(raw, now, full_refresh=True)
+    assert rows(con, query) == expected
+    con.close()

@@ -50,14 +50,21 @@ changed_days AS (
 ),
 requantiled AS (
     -- the changed groups' exact quantiles from marts.speed_to_lead, joined by (owner, day): no row is expanded
-    -- into its three periods first
-    SELECT c.period_type, c.period_start, c.owner_id,
-        quantile_cont(s.minutes_to_first_touch, [0.5, 0.9]) AS wall_quantiles,
-        quantile_cont(s.business_minutes_to_first_touch, [0.5, 0.9]) AS business_quantiles
-    FROM marts.speed_to_lead AS s
-    JOIN changed_days AS c
-      ON c.epoch_day = epoch_ms(s.mql_at) // 86400000 AND c.owner_id IS NOT DISTINCT FROM s.owner_id
-    GROUP BY c.period_type, c.period_start, c.owner_id
+    -- into its three periods first, and only touched episodes (the quantiles skip NULLs) are read. Every
+    -- changed group has a row here: NULL quantiles when none of its episodes is touched any more.
+    SELECT t.period_type, t.period_start, t.owner_id, q.wall_quantiles, q.business_quantiles
+    FROM times_changed AS t
+    LEFT JOIN (
+        SELECT c.period_type, c.period_start, c.owner_id,
+            quantile_cont(s.minutes_to_first_touch, [0.5, 0.9]) AS wall_quantiles,
+            quantile_cont(s.business_minutes_to_first_touch, [0.5, 0.9]) AS business_quantiles
+        FROM (SELECT * FROM marts.speed_to_lead
+              WHERE minutes_to_first_touch IS NOT NULL OR business_minutes_to_first_touch IS NOT NULL) AS s
+        JOIN changed_days AS c
+          ON c.epoch_day = epoch_ms(s.mql_at) // 86400000 AND c.owner_id IS NOT DISTINCT FROM s.owner_id
+        GROUP BY c.period_type, c.period_start, c.owner_id
+    ) AS q
+      ON q.period_type = t.period_type AND q.period_start = t.period_start AND q.owner_id IS NOT DISTINCT FROM t.owner_id
 ),
 merged AS (
     SELECT d.period_type, d.period_start, d.owner_id,
