@@ -197,15 +197,33 @@ def _build_parameters(con: duckdb.DuckDBPyConnection, policy: Policy, now: datet
     con.execute("INSERT OR REPLACE INTO staging._build_state (model, watermark, policy_hash, sql_hash, now_at, mode, "
                 "built_at) VALUES (?, ?, ?, ?, ?, ?, now())",
                 [CALENDAR, watermark, policy_digest, sql_fingerprint(), now, mode])
+    _forget_states(con)
     calendar = BuildResult(CALENDAR, mode, _count(con, CALENDAR), time.perf_counter() - started,
                            reason="covers the history and the clock" if mode == "kept" else "")
     return [policy_result, calendar]
 
 
+# while a build runs on a connection: every row of staging._build_state, read once (None: not read yet);
+# each write to the table forgets them (_forget_states)
+_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _state(con: duckdb.DuckDBPyConnection, model: str) -> dict | None:
+    if con in _STATES:
+        if _STATES[con] is None:
+            cur = con.execute("SELECT * FROM staging._build_state")
+            names = [d[0] for d in cur.description]
+            _STATES[con] = {row[0]: dict(zip(names, row)) for row in cur.fetchall()}
+        row = _STATES[con].get(model)
+        return dict(row) if row else None
     cur = con.execute("SELECT * FROM staging._build_state WHERE model = ?", [model])
     row = cur.fetchone()
     return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+
+def _forget_states(con: duckdb.DuckDBPyConnection) -> None:
+    if con in _STATES:
+        _STATES[con] = None
 
 
 # the tables of the database as a mart build started (one catalog query instead of one per check): every
@@ -224,8 +242,19 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
     return (schema, table) in (known if known is not None else _all_tables(con))
 
 
+# connection -> the raw watermark, while build_all runs on it (nothing writes the raw tables meanwhile: the
+# build holds DuckDB's single writer)
+_WATERMARKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def current_watermark(con: duckdb.DuckDBPyConnection) -> str | None:
     """The newest dlt load id present in the raw tables (None when a change source has no load ids)."""
+    if con in _WATERMARKS:
+        return _WATERMARKS[con]
+    return _current_watermark(con)
+
+
+def _current_watermark(con: duckdb.DuckDBPyConnection) -> str | None:
     if _table_exists(con, RAW_SCHEMA, "_dlt_loads"):
         row = con.execute(f"SELECT max(load_id) FROM {RAW_SCHEMA}._dlt_loads WHERE status = 0").fetchone()
         if row[0] is not None:
@@ -417,6 +446,7 @@ def rebuild_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> None
         con.execute("INSERT OR REPLACE INTO staging._build_state (model, watermark, generation, mode, built_at) "
                     "VALUES (?, ?, ?, 'full', now())",
                     [LINKS, watermark, (previous["generation"] if previous else 0) + 1])
+        _forget_states(con)
 
 
 def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
@@ -447,6 +477,7 @@ def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
         _run(con, LINKS, f"INSERT INTO {LINKS} SELECT * FROM _changed_links")
         con.execute("UPDATE staging._build_state SET watermark = ?, mode = 'incremental', built_at = now() "
                     "WHERE model = ?", [watermark, LINKS])
+        _forget_states(con)
     return "incremental"
 
 
@@ -476,6 +507,7 @@ def _save_state(con, model: str, *, watermark, policy_digest: str, now: datetime
         [model, watermark, policy_digest, sql_fingerprint(), now, generation, upstream_generation,
          "full" if full else "incremental", links_generation],
     )
+    _forget_states(con)
 
 
 CONTACT_LEADS = "staging._contact_leads"
@@ -497,11 +529,14 @@ def _read_scope_inputs(con: duckdb.DuckDBPyConnection) -> None:
         _run(con, "marts.mql_episodes", sql)
 
 
-# conversion_funnel's finest-grain MQL counts, kept with speed_to_lead (sql/internal/funnel_mql_cells.sql)
+# counts the aggregates read, kept with speed_to_lead in its transaction (sql/internal/*_cells.sql):
+# conversion_funnel's MQL cohort per month x type x team x source, the impact table's type x bucket
 FUNNEL_MQL_CELLS = "staging._funnel_mql_cells"
+IMPACT_CELLS = "staging._impact_cells"
 _CELLS = {  # table -> (keys, counts; the first count is the cell's size)
     FUNNEL_MQL_CELLS: (("month_start", "mql_type", "team", "lead_source"),
                        ("mqls", "sqls", "opportunities", "customers")),
+    IMPACT_CELLS: (("mql_type", "response_bucket"), ("episodes", "conversions", "opportunities", "pending")),
 }
 
 
@@ -589,10 +624,11 @@ def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str, 
         UNION ALL SELECT -1, {was} FROM _episodes_clocked
         UNION ALL SELECT 1, {cols} FROM _episodes_clocked""")
     con.execute("DROP TABLE _episodes_before; DROP TABLE _episodes_after; DROP TABLE _episodes_clocked")
-    if _table_exists(con, "staging", "_funnel_mql_cells"):
-        add_to_cells(con, FUNNEL_MQL_CELLS, render(con, "internal", "funnel_mql_cells", incremental=True))
-    else:
-        _rebuild_cells(con, FUNNEL_MQL_CELLS)
+    for cells in _CELLS:
+        if _table_exists(con, *cells.split(".")):
+            add_to_cells(con, cells, render(con, "internal", cells.split("._", 1)[1], incremental=True))
+        else:
+            _rebuild_cells(con, cells)
     _new_episode_token(con, incremental=True)
 
 
@@ -682,10 +718,12 @@ def _build_mart_atomically(con: duckdb.DuckDBPyConnection, model: str, full_refr
     started = time.perf_counter()
     with _atomic(con):
         _TABLES_AT_START[con] = _all_tables(con)
+        _STATES[con] = None
         try:
             result = _build_mart(con, model, full_refresh)
         finally:
             _TABLES_AT_START.pop(con, None)
+            _STATES.pop(con, None)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -702,6 +740,8 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
                 _refresh_contact_leads(con, incremental=False)
             if not _table_exists(con, "staging", "_funnel_mql_cells"):
                 _rebuild_cells(con, FUNNEL_MQL_CELLS)
+        if model == "speed_to_lead_impact" and not _table_exists(con, "staging", "_impact_cells"):
+            _rebuild_cells(con, IMPACT_CELLS)
         _run(con, f"marts.{model}", f"CREATE OR REPLACE TABLE marts.{model} AS {render(con, 'marts', model)}")
         return BuildResult(f"marts.{model}", "full", _count(con, f"marts.{model}"), time.perf_counter() - started)
 
@@ -761,7 +801,8 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
         if model == "mql_episodes":
             _refresh_contact_leads(con, incremental=False)
         else:
-            _rebuild_cells(con, FUNNEL_MQL_CELLS)
+            for cells in _CELLS:
+                _rebuild_cells(con, cells)
             _new_episode_token(con, incremental=False)
     else:
         if model == "mql_episodes":
@@ -793,7 +834,11 @@ def build_all(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime, *,
     """Every staging view/table, then every mart, in dependency order, in one transaction: the marts change
     together or not at all (a failed run leaves the last good set)."""
     with _atomic(con):
-        results = build_staging(con, policy, now, full_refresh=full_refresh)
-        for model in MARTS:
-            results.append(_build_mart_atomically(con, model, full_refresh))
+        _WATERMARKS[con] = _current_watermark(con)
+        try:
+            results = build_staging(con, policy, now, full_refresh=full_refresh)
+            for model in MARTS:
+                results.append(_build_mart_atomically(con, model, full_refresh))
+        finally:
+            _WATERMARKS.pop(con, None)
     return results

@@ -2,30 +2,14 @@
 -- MQL type, with 95% Wilson score intervals. Every episode counts; untouched episodes whose SLA clock is
 -- still running sit in 'never' (counted in `pending`). Conversion = the episode reached SQL (also shown:
 -- opportunity).
-WITH bucketed AS (
-    SELECT s.mql_type, s.sql_at, s.opportunity_at, s.sla_status,
-        CASE
-            WHEN s.minutes_to_first_touch IS NULL THEN 'never'
-            WHEN s.minutes_to_first_touch < 5 THEN '<5 min'
-            WHEN s.minutes_to_first_touch < 60 THEN '5-60 min'
-            WHEN s.minutes_to_first_touch < 240 THEN '1-4 h'
-            WHEN s.minutes_to_first_touch < 1440 THEN '4-24 h'
-            ELSE '>24 h'
-        END AS response_bucket
-    FROM marts.speed_to_lead AS s
-),
-buckets(response_bucket, bucket_order) AS (
+WITH buckets(response_bucket, bucket_order) AS (
     VALUES ('<5 min', 1), ('5-60 min', 2), ('1-4 h', 3), ('4-24 h', 4), ('>24 h', 5), ('never', 6)
 ),
 types(mql_type) AS (VALUES ('all'), ('demo_request'), ('other')),
 by_type AS (
-    SELECT mql_type, response_bucket,
-        count(*) AS episodes,
-        count(sql_at) AS conversions,
-        count(opportunity_at) AS opportunities,
-        count(*) FILTER (WHERE sla_status = 'pending') AS pending
-    FROM bucketed
-    GROUP BY mql_type, response_bucket
+    -- per MQL type and bucket (sql/internal/impact_cells.sql, kept with speed_to_lead)
+    SELECT mql_type, response_bucket, episodes, conversions, opportunities, pending
+    FROM staging._impact_cells
 ),
 grouped AS (
     -- per MQL type and bucket, and per bucket over all types (summed from the first: one pass over the mart)
