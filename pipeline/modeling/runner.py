@@ -582,8 +582,8 @@ EPISODE_CHANGE_COLUMNS = ("mql_id", "owner_id", "mql_at", "mql_type", "team", "l
 def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str, *, clock_moved: bool) -> None:
     """Delete the scope's rows of ``marts.<model>`` and insert their new versions; for speed_to_lead, also
     settle the untouched episodes whose status only the clock changed (when it moved since the last build:
-    at the same clock every row outside the scope is already settled) and record every changed episode in
-    ``staging._episode_changes``, signed (-1 old version, +1 new), for rep_scorecard. The old and new versions
+    at the same clock every row outside the scope is already settled) and record the old (-1) and new (+1)
+    version of every episode rebuilt or settled in ``staging._episode_changes``, for the aggregates. The old and new versions
     come from the statements' RETURNING rows, so the mart is not scanned again for them (mql_episodes: the
     episodes inserted, in the temp table ``_scope_episodes``)."""
     scope = "contact_id IN (SELECT contact_id FROM staging._build_scope)"
@@ -612,15 +612,12 @@ def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str, 
                                                 f"SELECT {cols} FROM _episodes_after WHERE false")
     was = ", ".join("CASE sla_status WHEN 'overdue' THEN 'pending' ELSE 'overdue' END AS sla_status"
                     if c == "sla_status" else c for c in EPISODE_CHANGE_COLUMNS)
+    # every scope episode's old version (-1) and new one (+1): an unchanged episode cancels out in every sum
+    # the aggregates take (counts, cells, the scorecard's net change of response times)
     _run(con, "staging._episode_changes", f"""
         CREATE OR REPLACE TABLE staging._episode_changes AS
-        -- mql_id is unique on each side: a pair whose versions differ in any column (or one side alone)
-        WITH pairs AS (
-            SELECT b, a FROM _episodes_before AS b FULL OUTER JOIN _episodes_after AS a ON a.mql_id = b.mql_id
-            WHERE b IS DISTINCT FROM a
-        )
-        SELECT -1 AS sign, unnest(b) FROM pairs WHERE b.mql_id IS NOT NULL
-        UNION ALL SELECT 1, unnest(a) FROM pairs WHERE a.mql_id IS NOT NULL
+        SELECT -1 AS sign, * FROM _episodes_before
+        UNION ALL SELECT 1, * FROM _episodes_after
         UNION ALL SELECT -1, {was} FROM _episodes_clocked
         UNION ALL SELECT 1, {cols} FROM _episodes_clocked""")
     con.execute("DROP TABLE _episodes_before; DROP TABLE _episodes_after; DROP TABLE _episodes_clocked")
