@@ -245,7 +245,7 @@ def _timed_build(con, *, full_refresh: bool) -> tuple[float, list]:
 # the incremental build and the full rebuild are each timed this many times (each on its own copy of the
 # database after the first full build, changed by the same sync); the ratios use the medians, since one run on
 # a shared machine can be 30% off
-ROUNDS = 3
+ROUNDS = 5
 
 
 def _open(path: Path) -> duckdb.DuckDBPyConnection:

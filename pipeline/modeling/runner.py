@@ -97,7 +97,8 @@ def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
-        _SCOPE_EPISODES.pop(con, None)  # its temp table may be rolled back with the rest
+        _SCOPE_EPISODES.pop(con, None)  # their temp tables may be rolled back with the rest
+        _SYNCED_RANGE.pop(con, None)
         raise
     finally:
         _IN_TRANSACTION.discard(con)
@@ -351,9 +352,7 @@ SELECT DISTINCT contact_id FROM (
     SELECT to_id FROM staging.associations WHERE to_type = 'contacts' AND {new_loads}
     UNION ALL
     -- the contacts a changed engagement or deal counts for now (the link table is synced to $new)
-    SELECT {link_contact} FROM {links} AS l
-    JOIN (SELECT DISTINCT {family_code} AS family, {object_key} AS object_key FROM changed_links) AS c
-      ON c.family = l.family AND c.object_key = l.object_key
+    {changed_object_contacts}
     UNION ALL
     -- the contacts that lost a counted link (removed, moved to another contact, the object no longer counts)
     -- at a sync since $old
@@ -363,16 +362,27 @@ SELECT DISTINCT contact_id FROM (
 ) AS changed
 WHERE contact_id IS NOT NULL
 """.replace("{changed_owner_teams}", _CHANGED_OWNER_TEAMS).replace(
-    "{new_load_rows}", _NEW_LOAD_OBJECTS).replace(
-    "{link_contact}", id_sql("l.contact_key", "l.contact_id")).replace("{links}", LINKS).replace(
-    "{family_code}", family_code_sql("family")).replace("{object_key}", key_sql("object_id")).replace(
-    "{removals}", LINK_REMOVALS).replace("{new_loads}", NEW_LOADS)
+    "{new_load_rows}", _NEW_LOAD_OBJECTS).replace("{removals}", LINK_REMOVALS).replace("{new_loads}", NEW_LOADS)
 
 
 # connection -> the scope key for which its temp table _scope_episodes holds exactly marts.mql_episodes' rows of
 # the contacts in staging._build_scope (written by mql_episodes' incremental build on that connection); the
 # speed_to_lead build that follows reads its episodes from there instead of scanning the mart again
 _SCOPE_EPISODES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+# the contacts a changed object counts for now: from the link table, or, when this build's sync covered the
+# same loads, from the sync's temp table _changed_links (the new link rows of every changed object: the
+# same contacts, plus those of objects whose associations alone changed, which their association rows
+# already put in the scope)
+_CHANGED_OBJECT_CONTACTS = f"""SELECT {id_sql("l.contact_key", "l.contact_id")} FROM {LINKS} AS l
+    JOIN (SELECT DISTINCT {family_code_sql("family")} AS family, {key_sql("object_id")} AS object_key
+          FROM changed_links) AS c
+      ON c.family = l.family AND c.object_key = l.object_key"""
+_SYNCED_OBJECT_CONTACTS = f"SELECT {id_sql('contact_key', 'contact_id')} FROM _changed_links"
+
+# connection -> the (old, new) load range its temp tables _changed_objects / _changed_links were synced for
+_SYNCED_RANGE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 _TEAM_CHANGES = """UNION ALL
@@ -455,6 +465,7 @@ def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
     contacts that lost a counted link are recorded in ``staging._link_removals`` under the new load id. Returns
     the mode: ``current`` (nothing newer), ``incremental`` or ``full`` (no table or state yet, no load ids, raw
     older)."""
+    _SYNCED_RANGE.pop(con, None)
     state = _state(con, LINKS)
     if (state is None or state["watermark"] is None or watermark is None or state["watermark"] > watermark
             or not _table_exists(con, "staging", "_contact_links")):
@@ -478,6 +489,7 @@ def sync_links(con: duckdb.DuckDBPyConnection, watermark: str | None) -> str:
         con.execute("UPDATE staging._build_state SET watermark = ?, mode = 'incremental', built_at = now() "
                     "WHERE model = ?", [watermark, LINKS])
         _forget_states(con)
+    _SYNCED_RANGE[con] = (state["watermark"], watermark)
     return "incremental"
 
 
@@ -783,7 +795,9 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
             params = load_range(con, state["watermark"], watermark)
             if clock_moved:
                 params.update(old_now=state["now_at"], now=now)
-            sql = _SCOPE_SQL.replace("{team_changes}", team_changes).replace("{clock_moved}", clock_moved)
+            synced = _SYNCED_RANGE.get(con) == (state["watermark"], watermark)
+            sql = _SCOPE_SQL.replace("{team_changes}", team_changes).replace("{clock_moved}", clock_moved).replace(
+                "{changed_object_contacts}", _SYNCED_OBJECT_CONTACTS if synced else _CHANGED_OBJECT_CONTACTS)
             _run(con, "staging._build_scope", sql, params)
             if model == "mql_episodes":
                 _save_scope_key(con, key)
