@@ -225,17 +225,24 @@ def test_a_failed_build_changes_nothing_and_the_next_one_catches_up(portal, monk
         assert incremental[mart] == table(raw.con, mart), mart
 
 
+def rep_101_portal(tmp_path, mqls: dict[str, str]) -> RawPortal:
+    """Rep 101 (EMEA) owns one lead per entry of ``mqls`` (contact -> MQL instant), plus 27 bystander leads, so
+    one changed contact stays under the full-rebuild share."""
+    raw = RawPortal(duckdb.connect(str(tmp_path / "handoff.duckdb")))
+    raw.owner("101", team="EMEA")
+    for contact, mql_at in mqls.items():
+        raw.contact(contact, lifecycle=[("2024-03-01T00:00:00Z", "lead"), (mql_at, "marketingqualifiedlead")],
+                    owners=[("2024-03-01T00:00:00Z", "101")])
+    for other in range(3, 30):
+        raw.contact(str(other), lifecycle=[("2024-03-01T00:00:00Z", "lead")])
+    return raw
+
+
 def test_scorecard_groups_are_requantiled_to_their_last_day(tmp_path):
     """rep_scorecard's incremental quantiles take every day of each changed week, month and quarter: lead B's
     MQL is on Sunday 2024-03-31, the last day of its week, of March and of Q1."""
-    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
-    raw = RawPortal(con)
-    raw.owner("101", team="EMEA")
-    for contact, mql_at in (("1", "2024-03-25T10:00:00Z"), ("2", "2024-03-31T10:00:00Z")):
-        raw.contact(contact, lifecycle=[("2024-03-01T00:00:00Z", "lead"), (mql_at, "marketingqualifiedlead")],
-                    owners=[("2024-03-01T00:00:00Z", "101")])
-    for other in range(3, 30):  # bystanders, so one changed contact stays under the full-rebuild share
-        raw.contact(str(other), lifecycle=[("2024-03-01T00:00:00Z", "lead")])
+    raw = rep_101_portal(tmp_path, {"1": "2024-03-25T10:00:00Z", "2": "2024-03-31T10:00:00Z"})
+    con = raw.con
     raw.call("500", "1", "2024-03-25T10:10:00Z", owner="101")
     now = "2024-04-02T00:00:00Z"
     build_marts(raw, now)
@@ -361,13 +368,8 @@ def test_scorecard_owner_names_follow_a_rename_and_new_groups_get_theirs(portal)
 
 
 def test_scorecard_median_goes_null_when_a_group_loses_its_last_touch(tmp_path):
-    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
-    raw = RawPortal(con)
-    raw.owner("101", team="EMEA")
-    raw.contact("1", lifecycle=[("2024-03-01T00:00:00Z", "lead"), ("2024-03-25T10:00:00Z", "marketingqualifiedlead")],
-                owners=[("2024-03-01T00:00:00Z", "101")])
-    for other in range(3, 30):  # bystanders, so one changed contact stays under the full-rebuild share
-        raw.contact(str(other), lifecycle=[("2024-03-01T00:00:00Z", "lead")])
+    raw = rep_101_portal(tmp_path, {"1": "2024-03-25T10:00:00Z"})
+    con = raw.con
     raw.call("500", "1", "2024-03-25T10:10:00Z", owner="101")
     now = "2024-04-02T00:00:00Z"
     build_marts(raw, now)
