@@ -22,7 +22,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dagster_duckdb import DuckDBResource
 
 from pipeline.errors import HandoffError
-from pipeline.hubspot.post_load import create_missing_tables, set_merged_into, table_counts
+from pipeline.hubspot.post_load import create_missing_tables, drop_incomplete_loads, set_merged_into, table_counts
 from pipeline.hubspot.properties import ASSOCIATIONS, OBJECT_TYPES
 from pipeline.hubspot.source import DEFAULT_LAG_S, RunReport, hubspot_source
 from pipeline.progress_ticker import ProgressTicker
@@ -115,7 +115,11 @@ def hubspot_raw_assets(
     source = hubspot_source(client, object_types=_types_for(tables), mode=config.mode, tables=sorted(tables),
                             lag_s=config.lag_seconds, report=report)
     with duckdb.get_connection() as con:
+        dropped = drop_incomplete_loads(con)
         before = table_counts(con)
+    if dropped:
+        context.log.warning("removed the rows of a load that never completed (a run that died while loading; this "
+                            "run extracts those records again): " + ", ".join(f"{t} {n:,}" for t, n in dropped.items()))
     with tempfile.TemporaryDirectory(prefix="hubspot_handoff_dlt_") as work_dir:
         pipeline = build_pipeline(duckdb.database, work_dir)
         try:

@@ -283,3 +283,21 @@ def test_a_merged_away_contact_is_stamped_with_the_load_that_revealed_the_merge(
 
 def query_rows(con):
     return con.execute("SELECT id, merged_into_id, _dlt_load_id FROM hubspot.contacts ORDER BY id").fetchall()
+
+
+def test_rows_of_loads_that_never_completed_are_dropped(tmp_path):
+    import duckdb
+
+    from pipeline.hubspot.post_load import create_missing_tables, drop_incomplete_loads
+
+    con = duckdb.connect(str(tmp_path / "raw.duckdb"))
+    create_missing_tables(con)
+    assert drop_incomplete_loads(con) == {}  # no load completed yet: dlt has no _dlt_loads table
+    con.execute("CREATE TABLE hubspot._dlt_loads (load_id VARCHAR, schema_name VARCHAR, status BIGINT)")
+    con.execute("INSERT INTO hubspot._dlt_loads VALUES ('1700001000.1', 'hubspot', 0), ('1700003000.1', 'hubspot', 0)")
+    con.execute("INSERT INTO hubspot.contacts (id, _dlt_load_id, _dlt_id) VALUES ('1', '1700001000.1', 'a'), "
+                "('2', '1700002000.1', 'b'), ('3', '1700003000.1', 'c'), ('4', '1700004000.1', 'd')")
+    con.execute("INSERT INTO hubspot.calls (id, _dlt_load_id, _dlt_id) VALUES ('9', '1700002000.1', 'e')")
+    assert drop_incomplete_loads(con) == {"contacts": 2, "calls": 1}
+    assert con.execute("SELECT id FROM hubspot.contacts ORDER BY id").fetchall() == [("1",), ("3",)]
+    con.close()

@@ -56,6 +56,27 @@ def create_missing_tables(con) -> list[str]:
     return created
 
 
+def drop_incomplete_loads(con) -> dict[str, int]:
+    """Delete the raw rows of loads dlt never recorded as complete in ``_dlt_loads`` (a run that died while
+    loading: its package went with the run's temporary working directory); returns rows deleted per table.
+
+    dlt's contract is that a load's rows count once it is recorded there, and it restores the extraction
+    cursors only from completed loads, so the next run extracts those records again. Run before each load,
+    this keeps every reader (a full rebuild, the incremental marts' load-id ranges) on the same rows."""
+    present = existing_tables(con)
+    if "_dlt_loads" not in present:
+        return {}
+    complete = f"SELECT load_id FROM {SCHEMA}._dlt_loads WHERE status = 0"
+    dropped = {}
+    for table in table_columns():
+        if table not in present:
+            continue
+        row = con.execute(f'DELETE FROM {SCHEMA}."{table}" WHERE "_dlt_load_id" NOT IN ({complete})').fetchone()
+        if row and row[0]:
+            dropped[table] = int(row[0])
+    return dropped
+
+
 def set_merged_into(con) -> int:
     """``merged_into_id`` = the live contact whose ``hs_merged_object_ids`` lists this one; returns rows changed.
 
