@@ -416,3 +416,19 @@ def test_a_load_that_never_completed_is_dropped_before_the_next_one(tmp_path):
     for mart in MARTS:
         assert incremental[mart] == table(con, mart), mart
     con.close()
+
+
+def test_a_commit_that_fails_reports_its_own_error(tmp_path):
+    """DuckDB rolls back a transaction whose COMMIT fails; the runner must not bury that error under the
+    'no transaction is active' of its own ROLLBACK."""
+    from pipeline.modeling.runner import _atomic
+
+    con = duckdb.connect(str(tmp_path / "commit.duckdb"))
+    con.execute("CREATE TABLE t (k VARCHAR PRIMARY KEY)")
+    other = con.cursor()
+    with pytest.raises(duckdb.Error, match="(?i)conflict|constraint|duplicate"):
+        with _atomic(con):
+            con.execute("INSERT INTO t VALUES ('a')")
+            other.execute("INSERT INTO t VALUES ('a')")  # commits first: this transaction's COMMIT conflicts
+    assert con.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    con.close()

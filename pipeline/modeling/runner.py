@@ -96,9 +96,12 @@ def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
         _SCOPE_EPISODES.pop(con, None)  # their temp tables may be rolled back with the rest
         _SYNCED_RANGE.pop(con, None)
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # a failed COMMIT has already rolled back: keep the error that got us here
         raise
     finally:
         _IN_TRANSACTION.discard(con)
