@@ -432,16 +432,3 @@ def test_a_commit_that_fails_reports_its_own_error(tmp_path):
             other.execute("INSERT INTO t VALUES ('a')")  # commits first: this transaction's COMMIT conflicts
     assert con.execute("SELECT count(*) FROM t").fetchone() == (1,)
     con.close()
-
-
-def test_a_full_refresh_of_an_aggregate_recomputes_its_cells(portal):
-    raw, now = portal
-    build_marts(raw, now)
-    expected = {m: table(raw.con, m) for m in ("conversion_funnel", "speed_to_lead_impact")}
-    raw.con.execute("UPDATE staging._funnel_mql_cells SET mqls = mqls + 1")  # cells gone wrong somehow
-    raw.con.execute("UPDATE staging._impact_cells SET episodes = episodes + 1")
-    from pipeline.modeling.runner import build_mart
-
-    for mart in expected:
-        build_mart(raw.con, mart, full_refresh=True)
-        assert table(raw.con, mart) == expected[mart], mart

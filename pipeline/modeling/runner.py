@@ -747,14 +747,12 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
         return BuildResult("marts.rep_scorecard", mode, _count(con, "marts.rep_scorecard"),
                            time.perf_counter() - started, reason=reason)
     if model in AGGREGATE_MARTS:
-        # their helpers: built when missing (a database from before they existed) and recomputed from the
-        # marts they come from on a full refresh
-        if model == "conversion_funnel":
-            if full_refresh or not _table_exists(con, "staging", "_contact_leads"):
+        if model == "conversion_funnel":  # a database built before its helpers existed
+            if not _table_exists(con, "staging", "_contact_leads"):
                 _refresh_contact_leads(con, incremental=False)
-            if full_refresh or not _table_exists(con, "staging", "_funnel_mql_cells"):
+            if not _table_exists(con, "staging", "_funnel_mql_cells"):
                 _rebuild_cells(con, FUNNEL_MQL_CELLS)
-        if model == "speed_to_lead_impact" and (full_refresh or not _table_exists(con, "staging", "_impact_cells")):
+        if model == "speed_to_lead_impact" and not _table_exists(con, "staging", "_impact_cells"):
             _rebuild_cells(con, IMPACT_CELLS)
         _run(con, f"marts.{model}", f"CREATE OR REPLACE TABLE marts.{model} AS {render(con, 'marts', model)}")
         return BuildResult(f"marts.{model}", "full", _count(con, f"marts.{model}"), time.perf_counter() - started)
