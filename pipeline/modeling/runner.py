@@ -569,8 +569,14 @@ def add_to_cells(con: duckdb.DuckDBPyConnection, table: str, delta_sql: str) -> 
         WHEN NOT MATCHED AND d.{size} <> 0 THEN INSERT BY NAME""")
 
 
-def _rebuild_cells(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    _run(con, table, f"CREATE OR REPLACE TABLE {table} AS {render(con, 'internal', table.split('._', 1)[1])}")
+def _refresh_cells(con: duckdb.DuckDBPyConnection, table: str, *, incremental: bool) -> None:
+    """Keep ``table``'s cells in step with ``marts.speed_to_lead``: merge the signed episode changes when
+    incremental (and the table exists), else group them anew from the mart (like :func:`_refresh_contact_leads`)."""
+    name = table.split("._", 1)[1]  # staging._impact_cells -> sql/internal/impact_cells.sql
+    if incremental and _table_exists(con, "staging", f"_{name}"):
+        add_to_cells(con, table, render(con, "internal", name, incremental=True))
+    else:
+        _run(con, table, f"CREATE OR REPLACE TABLE {table} AS {render(con, 'internal', name)}")
 
 
 def _refresh_contact_leads(con: duckdb.DuckDBPyConnection, *, incremental: bool) -> None:
@@ -637,10 +643,7 @@ def _replace_scope_rows(con: duckdb.DuckDBPyConnection, model: str, query: str, 
         UNION ALL SELECT 1, {cols} FROM _episodes_clocked""")
     con.execute("DROP TABLE _episodes_before; DROP TABLE _episodes_after; DROP TABLE _episodes_clocked")
     for cells in _CELLS:
-        if _table_exists(con, *cells.split(".")):
-            add_to_cells(con, cells, render(con, "internal", cells.split("._", 1)[1], incremental=True))
-        else:
-            _rebuild_cells(con, cells)
+        _refresh_cells(con, cells, incremental=True)
     _new_episode_token(con, incremental=True)
 
 
@@ -751,9 +754,9 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
             if not _table_exists(con, "staging", "_contact_leads"):
                 _refresh_contact_leads(con, incremental=False)
             if not _table_exists(con, "staging", "_funnel_mql_cells"):
-                _rebuild_cells(con, FUNNEL_MQL_CELLS)
+                _refresh_cells(con, FUNNEL_MQL_CELLS, incremental=False)
         if model == "speed_to_lead_impact" and not _table_exists(con, "staging", "_impact_cells"):
-            _rebuild_cells(con, IMPACT_CELLS)
+            _refresh_cells(con, IMPACT_CELLS, incremental=False)
         _run(con, f"marts.{model}", f"CREATE OR REPLACE TABLE marts.{model} AS {render(con, 'marts', model)}")
         return BuildResult(f"marts.{model}", "full", _count(con, f"marts.{model}"), time.perf_counter() - started)
 
@@ -816,7 +819,7 @@ def _build_mart(con: duckdb.DuckDBPyConnection, model: str, full_refresh: bool) 
             _refresh_contact_leads(con, incremental=False)
         else:
             for cells in _CELLS:
-                _rebuild_cells(con, cells)
+                _refresh_cells(con, cells, incremental=False)
             _new_episode_token(con, incremental=False)
     else:
         if model == "mql_episodes":
