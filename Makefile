@@ -16,8 +16,8 @@ $(UV):
 	$(PYTHON) -m venv .uv-bootstrap
 	.uv-bootstrap/bin/pip install --quiet uv
 
-$(VENV_STAMP): uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+$(VENV_STAMP): uv.lock pyproject.toml sandbox/pyproject.toml | $(UV)
+	$(UV) sync --frozen --extra sandbox --python $(PYTHON)
 	@touch $(VENV_STAMP)
 
 install: $(VENV_STAMP)

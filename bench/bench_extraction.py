@@ -87,10 +87,10 @@ def _mutate_one_percent(portal, contacts: list[str], seed: int = 7) -> int:
 
 
 def main(quick: bool) -> list[Result]:
-    from pipeline.sandbox.generator import generate_portal
-    from pipeline.sandbox.portal import Portal
-    from pipeline.sandbox.ratelimit import RateLimits
-    from pipeline.sandbox.server import run_in_thread
+    from hubspot_sandbox.generator import generate_portal
+    from hubspot_sandbox.portal import Portal
+    from hubspot_sandbox.ratelimit import RateLimits
+    from hubspot_sandbox.server import run_in_thread
 
     contacts = QUICK_CONTACTS if quick else FULL_CONTACTS
     snapshot, _truth = generate_portal(contacts, seed=1)

@@ -25,7 +25,7 @@ MEMORY_BUDGET = 2 * 1024**3
 _GENERATE = """
 import json, sys
 from pathlib import Path
-from pipeline.sandbox.generator import write_portal
+from hubspot_sandbox.generator import write_portal
 result = write_portal(int(sys.argv[1]), 1, Path(sys.argv[2]))
 print(json.dumps(result.counts))
 """

@@ -19,7 +19,7 @@ from pipeline.settings import redact
 
 # command name -> ("module:attribute", one-line help shown by `handoff --help` without importing it)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "sandbox": ("pipeline.sandbox.cli:sandbox", "Serve or generate an offline HubSpot portal (the sandbox)."),
+    "sandbox": ("hubspot_sandbox.cli:sandbox", "Serve or generate an offline HubSpot portal (the sandbox)."),
     "run": ("pipeline.runner_cli:run", "Run the whole job once: materialize every asset, then the SLA sensor's job."),
     "demo": ("pipeline.runner_cli:demo", "What `make demo` runs: `run` on the sandbox, then a summary."),
     "dev": ("pipeline.runner_cli:dev", "Open the Dagster UI (on the sandbox when no token is set)."),
@@ -44,7 +44,12 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module_name, attr = entry[0].split(":")
-        module = importlib.import_module(module_name)
+        if module_name.startswith("hubspot_sandbox."):
+            from pipeline.sandbox_import import sandbox_module
+
+            module = sandbox_module(module_name.removeprefix("hubspot_sandbox."))
+        else:
+            module = importlib.import_module(module_name)
         return getattr(module, attr)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import HandoffError
+from pipeline.sandbox_import import sandbox_module
 from pipeline.settings import load_settings, redact, temporary_env
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
@@ -71,20 +72,16 @@ def sandbox_if_needed(
         echo(f"HubSpot: {settings.api_base} (token from HUBSPOT_ACCESS_TOKEN)")
         yield None
         return
-    from pipeline.sandbox.portal import Portal
-    from pipeline.sandbox.server import run_in_thread
+    Portal = sandbox_module("portal").Portal
+    run_in_thread = sandbox_module("server").run_in_thread
 
     if snapshot:
-        from pipeline.sandbox.snapshot import load_snapshot
-
         echo(f"sandbox: loading snapshot {snapshot} ...")
-        data = load_snapshot(snapshot)
+        data = sandbox_module("snapshot").load_snapshot(snapshot)
         source = f"snapshot {snapshot}"
     else:
-        from pipeline.sandbox.generator import generate_portal
-
         echo(f"sandbox: generating a portal of {contacts:,} contacts (seed {seed}) ...")
-        data, _truth = generate_portal(contacts=contacts, seed=seed)
+        data, _truth = sandbox_module("generator").generate_portal(contacts=contacts, seed=seed)
         source = f"generated {contacts:,} contacts, seed {seed}"
     portal_now = (data.get("portal") or {}).get("now")
     # load_snapshot validated the file and the generator's output is valid by construction: no second pass,

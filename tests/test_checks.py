@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 from pipeline.quality.suites import CHECKS
 from pipeline.quality.validate import run_check
 from pipeline.resources import PolicyResource
-from pipeline.sandbox.generator import generate_portal
+from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import published_db_path
 from tests.fixtures.raw_tables import RawPortal, build_marts
 from tests.fixtures.snapshot_loader import load_snapshot

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.sandbox.generator import write_portal
+from hubspot_sandbox.generator import write_portal
 
 pytestmark = pytest.mark.xdist_group("end_to_end")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 
-from pipeline.sandbox.portal import Portal
-from pipeline.sandbox.ratelimit import RateLimits
-from pipeline.sandbox.server import run_in_thread
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.ratelimit import RateLimits
+from hubspot_sandbox.server import run_in_thread
 from tests.fixtures.extraction import (
     build_portal,
     duplicates,

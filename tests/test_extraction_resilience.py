@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.sandbox.portal import Portal
-from pipeline.sandbox.ratelimit import RateLimits
-from pipeline.sandbox.server import run_in_thread
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.ratelimit import RateLimits
+from hubspot_sandbox.server import run_in_thread
 from tests.fixtures.extraction import (
     OBJECT_TYPES,
     build_portal,

@@ -12,9 +12,9 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.policy import load_policy
-from pipeline.sandbox.gen_catalog import DEMO_EVENTS, NURTURE_EVENTS, OTHER_MQL_EVENTS
-from pipeline.sandbox.generator import DEFAULT_NOW, generate_portal, write_portal
-from pipeline.sandbox.snapshot import load_snapshot, validate_snapshot
+from hubspot_sandbox.gen_catalog import DEMO_EVENTS, NURTURE_EVENTS, OTHER_MQL_EVENTS
+from hubspot_sandbox.generator import DEFAULT_NOW, generate_portal, write_portal
+from hubspot_sandbox.snapshot import load_snapshot, validate_snapshot
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 OBJECT_SECTIONS = ("contacts", "companies", "deals", "calls", "emails", "meetings", "notes", "tasks",
@@ -288,7 +288,7 @@ def test_files_are_identical_across_processes_and_hash_seeds(tmp_path):
     digests = []
     for hash_seed in ("1", "2"):
         out = tmp_path / f"p{hash_seed}.json"
-        code = ("import sys; from pathlib import Path; from pipeline.sandbox.generator import write_portal; "
+        code = ("import sys; from pathlib import Path; from hubspot_sandbox.generator import write_portal; "
                 "write_portal(150, 12, Path(sys.argv[1]))")
         subprocess.run([sys.executable, "-c", code, str(out)], check=True,
                        env={**os.environ, "PYTHONHASHSEED": hash_seed})

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.policy import load_policy
-from pipeline.sandbox.generator import generate_portal
+from hubspot_sandbox.generator import generate_portal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MQL = "marketingqualifiedlead"

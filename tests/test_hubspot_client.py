@@ -9,9 +9,9 @@ import pytest
 from pipeline.errors import HubSpotApiError
 from pipeline.hubspot.client import HubSpotClient, HubSpotNotFoundError
 from pipeline.hubspot.pacing import Pacer, RollingWindow, retry_after_seconds
-from pipeline.sandbox.portal import Portal
-from pipeline.sandbox.ratelimit import RateLimits
-from pipeline.sandbox.server import run_in_thread
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.ratelimit import RateLimits
+from hubspot_sandbox.server import run_in_thread
 from tests.fixtures.sandbox import small_portal_snapshot
 
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from pipeline.publish import publish
-from pipeline.sandbox.generator import generate_portal
+from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import published_db_path
 from tests.fixtures.raw_tables import RawPortal, build_marts
 from tests.fixtures.snapshot_loader import load_snapshot

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import duckdb
 
-from pipeline.sandbox.generator import generate_portal
-from pipeline.sandbox.portal import Portal
-from pipeline.sandbox.ratelimit import RateLimits
-from pipeline.sandbox.server import run_in_thread
+from hubspot_sandbox.generator import generate_portal
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.ratelimit import RateLimits
+from hubspot_sandbox.server import run_in_thread
 from pipeline.settings import parse_instant
 from tests.fixtures.extraction import extraction_resources, materialize_raw
 from tests.fixtures.raw_tables import RawPortal, build_marts, rows

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from pipeline.policy import load_policy, parse_policy
-from pipeline.sandbox.generator import generate_portal
+from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import parse_instant
 from tests.fixtures.raw_tables import RawPortal, build_marts, rows
 from tests.fixtures.snapshot_loader import load_snapshot

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.sandbox.generator import generate_portal
+from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import parse_instant
 from tests.fixtures.raw_tables import build_marts, rows
 from tests.fixtures.snapshot_loader import load_snapshot

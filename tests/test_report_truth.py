@@ -13,7 +13,7 @@ from pipeline.policy import load_policy
 from pipeline.report import queries
 from pipeline.report.explain import explain_episode
 from pipeline.report.status import status_snapshot
-from pipeline.sandbox.generator import generate_portal
+from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import parse_instant
 from tests.fixtures.raw_tables import RawPortal, build_marts
 from tests.fixtures.snapshot_loader import load_snapshot

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from pipeline.cli import main
-from pipeline.sandbox.snapshot import load_snapshot
+from hubspot_sandbox.snapshot import load_snapshot
 from tests.fixtures.sandbox import small_portal_snapshot
 
 
@@ -70,7 +70,7 @@ def test_serve_snapshot_on_a_port_with_a_token(tmp_path):
 
 
 def test_serve_generated_portal(tmp_path):
-    from pipeline.sandbox.generator import generate_portal
+    from hubspot_sandbox.generator import generate_portal
 
     snapshot, _truth = generate_portal(40, 5)
     live = sorted((c["id"] for c in snapshot["contacts"] if not c.get("archived")), key=int)

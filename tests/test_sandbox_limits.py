@@ -10,10 +10,10 @@ from hubspot import HubSpot
 from hubspot.crm.contacts.exceptions import ApiException
 
 from pipeline.errors import ConfigError
-from pipeline.sandbox.faults import FaultPlan, parse_faults
-from pipeline.sandbox.portal import Portal
-from pipeline.sandbox.ratelimit import RateLimiter, RateLimits
-from pipeline.sandbox.server import run_in_thread
+from hubspot_sandbox.faults import FaultPlan, parse_faults
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.ratelimit import RateLimiter, RateLimits
+from hubspot_sandbox.server import run_in_thread
 from tests.fixtures.sandbox import small_portal_snapshot
 
 

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from pipeline.sandbox.portal import Portal
-from pipeline.sandbox.ratelimit import RateLimits
-from pipeline.sandbox.server import run_in_thread
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.ratelimit import RateLimits
+from hubspot_sandbox.server import run_in_thread
 from tests.fixtures.sandbox import small_portal_snapshot
 
 PINNED = datetime(2026, 3, 10, 8, 30, tzinfo=timezone.utc)

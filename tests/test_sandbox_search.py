@@ -14,9 +14,9 @@ import pytest
 from hubspot.crm.contacts import PublicObjectSearchRequest
 from hubspot.crm.contacts.exceptions import ApiException
 
-from pipeline.sandbox.portal import Portal
-from pipeline.sandbox.ratelimit import RateLimits
-from pipeline.sandbox.server import run_in_thread
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.ratelimit import RateLimits
+from hubspot_sandbox.server import run_in_thread
 from tests.fixtures.sandbox import small_portal_snapshot
 
 

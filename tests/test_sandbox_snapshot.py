@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from pipeline.errors import SnapshotError
-from pipeline.sandbox.portal import Portal
-from pipeline.sandbox.snapshot import load_snapshot, validate_snapshot
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.snapshot import load_snapshot, validate_snapshot
 from tests.fixtures.sandbox import small_portal_snapshot
 
 

@@ -98,13 +98,13 @@ def test_rules(snapshot_path: Path, policy_path: Path | None, exclude_current_ow
 
     from pipeline.routing.engine import route
     from pipeline.routing.samples import contact_labels, leads_from_snapshot, roster_from_snapshot
-    from pipeline.sandbox.snapshot import load_snapshot
+    from pipeline.sandbox_import import sandbox_module
     from pipeline.settings import now
 
     policy = _policy(policy_path)
     if not policy.routing.rules:
         raise ConfigError("policy has no routing.rules: add at least a fallback rule")
-    snapshot = load_snapshot(snapshot_path)
+    snapshot = sandbox_module("snapshot").load_snapshot(snapshot_path)
     roster = roster_from_snapshot(snapshot)
     decisions = route(leads_from_snapshot(snapshot, exclude_current_owner=exclude_current_owner), roster,
                       policy, None, now=now())

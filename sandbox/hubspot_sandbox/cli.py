@@ -38,10 +38,10 @@ def serve(snapshot: Path | None, contacts: int | None, seed: int, port: int, hos
 
     Point the pipeline (or any HubSpot client) at it with the printed `export` line.
     """
-    from pipeline.sandbox.faults import parse_faults
-    from pipeline.sandbox.portal import Portal
-    from pipeline.sandbox.ratelimit import RateLimits
-    from pipeline.sandbox.server import run_in_thread
+    from hubspot_sandbox.faults import parse_faults
+    from hubspot_sandbox.portal import Portal
+    from hubspot_sandbox.ratelimit import RateLimits
+    from hubspot_sandbox.server import run_in_thread
 
     if snapshot and contacts:
         raise ConfigError("give either --snapshot FILE or --contacts N --seed S, not both")
@@ -51,7 +51,7 @@ def serve(snapshot: Path | None, contacts: int | None, seed: int, port: int, hos
     faults = parse_faults(faults_spec)
     started = time.perf_counter()
     if snapshot:
-        from pipeline.sandbox.snapshot import load_snapshot
+        from hubspot_sandbox.snapshot import load_snapshot
 
         data = load_snapshot(snapshot)
         source = f"snapshot {snapshot}"
@@ -106,7 +106,7 @@ def generate(contacts: int, seed: int, out: Path) -> None:
 
 def _generator(name: str):
     try:
-        from pipeline.sandbox import generator
+        from hubspot_sandbox import generator
     except ImportError as err:
         raise HandoffError(f"the portal generator is not available ({redact(str(err))}); serve a --snapshot instead") from None
     return getattr(generator, name)

@@ -10,8 +10,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipeline.sandbox.gen_catalog import CALL_OUTCOMES, CHANNELS, EMAIL_SUBJECTS, MEETING_TITLES
-from pipeline.sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, iso
+from hubspot_sandbox.gen_catalog import CALL_OUTCOMES, CHANNELS, EMAIL_SUBJECTS, MEETING_TITLES
+from hubspot_sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, iso
 
 ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes", "tasks", "communications")
 # touch family (singular, as in first_touch_type) -> snapshot section

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from pipeline.sandbox.gen_catalog import (
+from hubspot_sandbox.gen_catalog import (
     COMPANY_SUFFIXES, COMPANY_WORDS, COUNTRIES, FINTECH_INDUSTRIES, INDUSTRIES, US_STATES,
 )
-from pipeline.sandbox.gen_clock import MS_DAY, MS_HOUR, iso
-from pipeline.sandbox.gen_roster import Roster
+from hubspot_sandbox.gen_clock import MS_DAY, MS_HOUR, iso
+from hubspot_sandbox.gen_roster import Roster
 
 COMPANY_ID_BASE = 3_000_000
 _COUNTRY_WEIGHTS = [c[1] for c in COUNTRIES]

@@ -12,18 +12,18 @@ import math
 import random
 
 from pipeline.policy import BusinessHours, Policy
-from pipeline.sandbox.gen_activity import ActivityLog
-from pipeline.sandbox.gen_catalog import (
+from hubspot_sandbox.gen_activity import ActivityLog
+from hubspot_sandbox.gen_catalog import (
     ANALYTICS_SOURCES, COUNTRIES, DEMO_EVENTS, FIRST_NAMES, JOB_TITLES, LAST_NAMES, NURTURE_EVENTS,
     OTHER_MQL_EVENTS,
 )
-from pipeline.sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, MS_SECOND, BusinessCalendar, iso
-from pipeline.sandbox.gen_companies import Company
-from pipeline.sandbox.gen_conversion import ConversionMixin
-from pipeline.sandbox.gen_outreach import OutreachMixin
-from pipeline.sandbox.gen_records import ContactRecord, EpisodeRecord, Histories
-from pipeline.sandbox.gen_roster import Owner, Roster
-from pipeline.sandbox.gen_scenarios import Spec
+from hubspot_sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, MS_SECOND, BusinessCalendar, iso
+from hubspot_sandbox.gen_companies import Company
+from hubspot_sandbox.gen_conversion import ConversionMixin
+from hubspot_sandbox.gen_outreach import OutreachMixin
+from hubspot_sandbox.gen_records import ContactRecord, EpisodeRecord, Histories
+from hubspot_sandbox.gen_roster import Owner, Roster
+from hubspot_sandbox.gen_scenarios import Spec
 
 DEAL_ID_BASE = 7_000_000
 HISTORY_WINDOW_MS = 548 * MS_DAY  # ~6 quarters of MQLs before now

@@ -6,10 +6,10 @@ A mixin of ``gen_contact._Contact``.
 
 from __future__ import annotations
 
-from pipeline.sandbox.gen_activity import Touch
-from pipeline.sandbox.gen_catalog import DEAL_STAGES_OPEN
-from pipeline.sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, MS_SECOND, iso
-from pipeline.sandbox.gen_records import EpisodeRecord, response_bucket
+from hubspot_sandbox.gen_activity import Touch
+from hubspot_sandbox.gen_catalog import DEAL_STAGES_OPEN
+from hubspot_sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, MS_SECOND, iso
+from hubspot_sandbox.gen_records import EpisodeRecord, response_bucket
 
 # P(opportunity) by response bucket: fast answers convert ~8x as often as answers after a day
 P_OPPORTUNITY = {"<5 min": 0.62, "5-60 min": 0.43, "1-4 h": 0.28, "4-24 h": 0.16, ">24 h": 0.075, "never": 0.03}

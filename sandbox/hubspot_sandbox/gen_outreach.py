@@ -6,10 +6,10 @@ A mixin of ``gen_contact._Contact``: it reads the contact's rng, builder, spec, 
 
 from __future__ import annotations
 
-from pipeline.sandbox.gen_activity import Touch
-from pipeline.sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, MS_SECOND
-from pipeline.sandbox.gen_records import BUCKET_EDGES_MIN, EpisodeRecord
-from pipeline.sandbox.gen_roster import Owner
+from hubspot_sandbox.gen_activity import Touch
+from hubspot_sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, MS_SECOND
+from hubspot_sandbox.gen_records import BUCKET_EDGES_MIN, EpisodeRecord
+from hubspot_sandbox.gen_roster import Owner
 
 
 class OutreachMixin:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.sandbox.gen_activity import Touch
-from pipeline.sandbox.gen_clock import iso
+from hubspot_sandbox.gen_activity import Touch
+from hubspot_sandbox.gen_clock import iso
 
 BUCKET_EDGES_MIN = (5.0, 60.0, 240.0, 1440.0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.sandbox.gen_clock import iso
+from hubspot_sandbox.gen_clock import iso
 
 TEAM_IDS = {"North America": "1", "EMEA": "2", "APAC": "3", "Fintech": "4"}
 

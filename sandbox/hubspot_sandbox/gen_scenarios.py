@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from pipeline.sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE
+from hubspot_sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE
 
 
 @dataclass

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import Counter
 
 from pipeline.policy import Policy
-from pipeline.sandbox.gen_clock import MS_DAY, MS_MINUTE, BusinessCalendar, iso, minutes_between, month_of
-from pipeline.sandbox.gen_records import ContactRecord, EpisodeRecord, response_bucket
-from pipeline.sandbox.gen_roster import Roster
+from hubspot_sandbox.gen_clock import MS_DAY, MS_MINUTE, BusinessCalendar, iso, minutes_between, month_of
+from hubspot_sandbox.gen_records import ContactRecord, EpisodeRecord, response_bucket
+from hubspot_sandbox.gen_roster import Roster
 
 BUCKETS = ("<5 min", "5-60 min", "1-4 h", "4-24 h", ">24 h", "never")
 MQL = "marketingqualifiedlead"

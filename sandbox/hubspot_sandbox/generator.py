@@ -24,13 +24,13 @@ import orjson
 
 from pipeline.errors import ConfigError, HandoffError
 from pipeline.policy import load_policy
-from pipeline.sandbox.gen_activity import ENGAGEMENT_TYPES, ActivityLog
-from pipeline.sandbox.gen_clock import DEFAULT_NOW, MS_DAY, iso, to_ms
-from pipeline.sandbox.gen_companies import build_companies
-from pipeline.sandbox.gen_contact import ContactBuilder
-from pipeline.sandbox.gen_roster import build_roster
-from pipeline.sandbox.gen_scenarios import Spec, next_spec
-from pipeline.sandbox.gen_truth import TruthBook
+from hubspot_sandbox.gen_activity import ENGAGEMENT_TYPES, ActivityLog
+from hubspot_sandbox.gen_clock import DEFAULT_NOW, MS_DAY, iso, to_ms
+from hubspot_sandbox.gen_companies import build_companies
+from hubspot_sandbox.gen_contact import ContactBuilder
+from hubspot_sandbox.gen_roster import build_roster
+from hubspot_sandbox.gen_scenarios import Spec, next_spec
+from hubspot_sandbox.gen_truth import TruthBook
 
 PORTAL_ID = 4815162
 STREAMED_SECTIONS = ("contacts", "deals", *ENGAGEMENT_TYPES)

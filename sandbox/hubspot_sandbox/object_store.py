@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 
-from pipeline.sandbox.crm_model import BUILTIN_PROPERTIES, iso_ms, modified_property
+from hubspot_sandbox.crm_model import BUILTIN_PROPERTIES, iso_ms, modified_property
 
 
 class ObjectStore:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from pipeline.sandbox.api_errors import ApiError, not_found, validation_error
-from pipeline.sandbox.crm_model import (
+from hubspot_sandbox.api_errors import ApiError, not_found, validation_error
+from hubspot_sandbox.crm_model import (
     ASSOCIATION_TYPE_IDS,
     DEFAULT_PROPERTIES,
     OBJECT_TYPES,
@@ -27,9 +27,9 @@ from pipeline.sandbox.crm_model import (
     modified_property,
     parse_instant_ms,
 )
-from pipeline.sandbox.object_store import ObjectStore
-from pipeline.sandbox.portal_load import fill_portal
-from pipeline.sandbox.snapshot import paused_gc, validate_snapshot
+from hubspot_sandbox.object_store import ObjectStore
+from hubspot_sandbox.portal_load import fill_portal
+from hubspot_sandbox.snapshot import paused_gc, validate_snapshot
 
 FREEZE_ABOVE = 200_000  # objects
 IMPLIED_HISTORY_SOURCE = "CRM_UI"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.sandbox.crm_model import OBJECT_TYPES, created_property, iso_ms, modified_property
+from hubspot_sandbox.crm_model import OBJECT_TYPES, created_property, iso_ms, modified_property
 
 DEFAULT_OWNER_INSTANT = "2020-01-01T00:00:00.000Z"
 

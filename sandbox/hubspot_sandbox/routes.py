@@ -12,8 +12,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from pipeline.sandbox.api_errors import ApiError, validation_error
-from pipeline.sandbox.crm_model import (
+from hubspot_sandbox.api_errors import ApiError, validation_error
+from hubspot_sandbox.crm_model import (
     ASSOCIATION_TYPE_BY_ID,
     ENGAGEMENT_TYPES,
     SINGULAR,
@@ -21,9 +21,9 @@ from pipeline.sandbox.crm_model import (
     iso_from_ms,
     to_ms,
 )
-from pipeline.sandbox.portal import Portal
-from pipeline.sandbox.search import execute_search
-from pipeline.sandbox.stats import SandboxStats
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.search import execute_search
+from hubspot_sandbox.stats import SandboxStats
 
 LIST_MAX = 100
 LIST_HISTORY_MAX = 50

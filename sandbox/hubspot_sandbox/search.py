@@ -10,8 +10,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 
-from pipeline.sandbox.api_errors import validation_error
-from pipeline.sandbox.crm_model import DATETIME_PROPERTIES, DEFAULT_PROPERTIES, NUMBER_PROPERTIES, parse_instant_ms
+from hubspot_sandbox.api_errors import validation_error
+from hubspot_sandbox.crm_model import DATETIME_PROPERTIES, DEFAULT_PROPERTIES, NUMBER_PROPERTIES, parse_instant_ms
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 10

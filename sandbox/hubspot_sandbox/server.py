@@ -20,13 +20,13 @@ import uvicorn
 from fastapi import FastAPI
 
 from pipeline.errors import HandoffError
-from pipeline.sandbox.api_errors import correlation_id
-from pipeline.sandbox.crm_model import TYPE_ALIASES
-from pipeline.sandbox.faults import FaultPlan
-from pipeline.sandbox.portal import Portal
-from pipeline.sandbox.ratelimit import RateLimiter, RateLimits, rate_limit_body
-from pipeline.sandbox.routes import build_api
-from pipeline.sandbox.stats import SandboxStats
+from hubspot_sandbox.api_errors import correlation_id
+from hubspot_sandbox.crm_model import TYPE_ALIASES
+from hubspot_sandbox.faults import FaultPlan
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.ratelimit import RateLimiter, RateLimits, rate_limit_body
+from hubspot_sandbox.routes import build_api
+from hubspot_sandbox.stats import SandboxStats
 
 DEFAULT_TOKEN = "sandbox-token"
 
@@ -221,7 +221,7 @@ def run_in_thread(portal: Portal, *, port: int = 0, token: str = DEFAULT_TOKEN, 
                   host: str = "127.0.0.1") -> SandboxHandle:
     """Serve ``portal`` on ``host:port`` (0 = a free port) from a background thread; returns once it listens."""
     if isinstance(faults, str):
-        from pipeline.sandbox.faults import parse_faults
+        from hubspot_sandbox.faults import parse_faults
 
         faults = parse_faults(faults)
     portal.search_lag_s = float(search_lag_s)

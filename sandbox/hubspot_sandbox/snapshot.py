@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from pipeline.errors import SnapshotError
-from pipeline.sandbox.crm_model import OBJECT_TYPES
+from hubspot_sandbox.crm_model import OBJECT_TYPES
 
 TOP_LEVEL_KEYS = ("portal", "owners", *OBJECT_TYPES)
 _TYPES = frozenset(OBJECT_TYPES)
