@@ -47,7 +47,7 @@ def test_initial_sync_equals_portal_and_asset_metadata(extraction_sandbox, tmp_p
     # the cursor is the newest contact modified date in the portal (fixture: the shared instant 2026-09-21T12:00Z)
     assert contacts["cursor_value"].value == "2026-09-21T12:00:00.000Z"
     calls_by_endpoint = contacts["api_calls_by_endpoint"].value
-    assert calls_by_endpoint["GET /crm/v3/objects/contacts"] == 3  # 120 contacts, 50 per page with history
+    assert calls_by_endpoint["GET /crm/objects/2026-09/contacts"] == 3  # 120 contacts, 50 per page with history
     assert "http_429_seen_run" in contacts and "run_duration_s" in contacts
     assert metadata["associations"]["api_calls"].value >= 9  # one v4 batch per direction at least
     # the token never reaches metadata

@@ -50,7 +50,7 @@ def test_contacts_list_pages_with_cursor_and_default_properties(hubspot_client):
 
 def test_contacts_list_properties_history_and_associations(hubspot_client):
     page = hubspot_client.crm.contacts.basic_api.get_page(
-        limit=100, properties=["lifecyclestage", "hubspot_owner_id", "no_such_property"],
+        limit=50, properties=["lifecyclestage", "hubspot_owner_id", "no_such_property"],
         properties_with_history=["lifecyclestage", "hubspot_owner_id"], associations=["companies"],
     )
     ada = page.results[0]
@@ -73,14 +73,23 @@ def test_contacts_list_properties_history_and_associations(hubspot_client):
     assert carol.associations is None
 
 
-def test_history_caps_the_page_at_50(sandbox, hubspot_client):
+def test_list_limits_are_refused_not_capped(sandbox, hubspot_client):
+    """HubSpot answers 400 above 100 a page, and above 50 with propertiesWithHistory (no silent cap)."""
     for i in range(60):
         sandbox.portal.create("contacts", {"email": f"bulk{i}@example.com"})
     api = hubspot_client.crm.contacts.basic_api
     assert len(api.get_page(limit=100).results) == 65
-    with_history = api.get_page(limit=100, properties_with_history=["lifecyclestage"])
+    with_history = api.get_page(limit=50, properties_with_history=["lifecyclestage"])
     assert len(with_history.results) == 50
     assert with_history.paging.next.after is not None
+    auth = {"Authorization": f"Bearer {sandbox.token}"}
+    for params in ({"limit": "51", "propertiesWithHistory": "lifecyclestage"}, {"limit": "101"}):
+        for prefix in ("/crm/v3/objects", "/crm/objects/2026-09"):
+            answer = httpx.get(f"{sandbox.base_url}{prefix}/contacts", params=params, headers=auth)
+            assert answer.status_code == 400, (prefix, params)
+            body = answer.json()
+            assert body["category"] == "VALIDATION_ERROR" and body["status"] == "error" and body["correlationId"]
+            assert params["limit"] in body["message"]
 
 
 def test_archived_listing_and_get_by_id(hubspot_client):
@@ -243,11 +252,15 @@ def test_v4_association_batch_read(hubspot_client):
     assert reverse.errors[0].context == {"fromObjectId": ["3"]}
 
 
-def test_v4_to_object_id_is_a_json_number_like_hubspot(sandbox):
-    answer = httpx.post(f"{sandbox.base_url}/crm/v4/associations/contacts/companies/batch/read",
-                        headers={"Authorization": f"Bearer {sandbox.token}"}, json={"inputs": [{"id": "1"}]})
-    assert answer.json()["results"][0]["to"] == [
-        {"toObjectId": 9001, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None}]}]
+def test_v4_to_object_id_is_a_string_as_in_hubspots_schema(sandbox):
+    # PublicApiSpecs/CRM/Associations/Rollouts/130902/{v4,2026-09}/associations.json:
+    # MultiAssociatedObjectWithLabel.toObjectId is {"type": "string"}
+    for path in ("/crm/v4/associations/contacts/companies/batch/read",
+                 "/crm/associations/2026-09/contacts/companies/batch/read"):
+        answer = httpx.post(f"{sandbox.base_url}{path}",
+                            headers={"Authorization": f"Bearer {sandbox.token}"}, json={"inputs": [{"id": "1"}]})
+        assert answer.json()["results"][0]["to"] == [
+            {"toObjectId": "9001", "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None}]}]
 
 
 def test_owners_pages_archived_and_by_id(hubspot_client):
