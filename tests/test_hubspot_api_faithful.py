@@ -453,3 +453,15 @@ def test_paging_next_link_keeps_every_query_parameter(sandbox, family):
             assert link.startswith(f"{sandbox.base_url}{family}/contacts?")
             page = http.get(link).json()
     assert len(seen) == 17 and len(set(seen)) == 17  # 5 listed contacts + 12 new, each once
+
+
+def test_the_documented_read_scopes_are_the_ones_the_client_requires():
+    import re
+    from pathlib import Path
+
+    text = Path(__file__).resolve().parents[1].joinpath("docs", "connecting-a-real-portal.md").read_text()
+    section = text.split("## 1. Read-only", 1)[1].split("These are the scopes", 1)[0]
+    documented = re.findall(r"^\| `([^`]+)` \|", section, flags=re.M)
+    assert sorted(documented) == sorted(REQUIRED_READ_SCOPES)
+    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text()
+    assert all(f"`{scope}`" in readme for scope in REQUIRED_READ_SCOPES)
