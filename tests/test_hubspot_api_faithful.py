@@ -406,9 +406,15 @@ def test_rate_limit_headers_tiers_and_none_on_search():
         assert listed.headers["x-hubspot-ratelimit-daily-remaining"] == "249999"
         searched = httpx.post(f"{sandbox.base_url}/crm/objects/2026-09/contacts/search", json={}, headers=AUTH)
         assert not [h for h in searched.headers if h.lower().startswith("x-hubspot-ratelimit")]
-        codes = [httpx.get(f"{sandbox.base_url}/crm/v3/owners", headers=AUTH) for _ in range(3)]
-        refused = [r for r in codes if r.status_code == 429]
-        assert refused and refused[0].json()["policyName"] == "SECONDLY" and refused[0].json()["requestId"]
+    from pipeline.sandbox.ratelimit import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(RateLimits.parse("tier=starter,secondly=3"), clock=lambda: now[0])
+    assert [limiter.check(is_search=False).allowed for _ in range(4)] == [True, True, True, False]
+    assert limiter.check(is_search=False).policy == "SECONDLY"
+    assert limiter.check(is_search=True).allowed  # searches have their own window
+    now[0] = 1.01
+    assert limiter.check(is_search=False).allowed
 
 
 # ------------------------------------------------------------------- item 13: what real clients call
@@ -465,3 +471,32 @@ def test_the_documented_read_scopes_are_the_ones_the_client_requires():
     assert sorted(documented) == sorted(REQUIRED_READ_SCOPES)
     readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text()
     assert all(f"`{scope}`" in readme for scope in REQUIRED_READ_SCOPES)
+
+
+# ------------------------------------------- association types: primary and unlabelled (contract 1)
+def test_primary_and_unlabelled_company_links_as_hubspot_lists_them(sandbox):
+    portal = sandbox.portal
+    second = portal.create("companies", {"name": "Second Co"})
+    portal.associate("contacts", "1", "companies", second)
+    portal.update("contacts", "1", {"associatedcompanyid": second})  # HubSpot's primary-company property
+    deal = portal.create("deals", {"dealname": "D"}, {"companies": ["9001", second]})
+    client = client_for(sandbox)
+    primary = {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary"}
+    unlabelled = {"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None}
+    assert client.associations("contacts", ["1", "3"], "companies") == {
+        "1": [{"toObjectId": "9001", "associationTypes": [unlabelled]},
+              {"toObjectId": second, "associationTypes": [primary, unlabelled]}],
+        "3": []}
+    assert client.associations("deals", [deal], "companies")[deal] == [
+        {"toObjectId": "9001", "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"},
+                                                    {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}]},
+        {"toObjectId": second, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}]}]
+    reverse = client.associations("companies", [second], "contacts")[second]
+    assert reverse == [{"toObjectId": "1", "associationTypes": [
+        {"category": "HUBSPOT_DEFINED", "typeId": 2, "label": "Primary"},
+        {"category": "HUBSPOT_DEFINED", "typeId": 280, "label": None}]}]
+    assert client.associated_ids("contacts", ["1"], "companies") == {"1": ["9001", second]}
+    inline = client.get_object("contacts", "1", ["email"], associations=["companies"])["associations"]["companies"]
+    assert inline["results"] == [{"id": "9001", "type": "contact_to_company_unlabeled"},
+                                 {"id": second, "type": "contact_to_company"},
+                                 {"id": second, "type": "contact_to_company_unlabeled"}]

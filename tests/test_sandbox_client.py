@@ -61,7 +61,9 @@ def test_contacts_list_properties_history_and_associations(hubspot_client):
         ("marketingqualifiedlead", utc("2026-03-02T10:00:00Z"), "FORM"),
         ("lead", utc("2026-03-01T09:00:00Z"), "FORM"),
     ]
-    assert [a.id for a in ada.associations["companies"].results] == ["9001"]
+    # primary and unlabelled links are listed separately, as HubSpot does (the first company is the primary one)
+    assert [(a.id, a.type) for a in ada.associations["companies"].results] == [
+        ("9001", "contact_to_company"), ("9001", "contact_to_company_unlabeled")]
     assert ada.associations["companies"].results[0].type == "contact_to_company"
     # contact 2 has no history in the file: one entry, its current value at createdAt
     bob = page.results[1]
@@ -172,7 +174,9 @@ def test_companies_and_deals_list(hubspot_client):
     companies = hubspot_client.crm.companies.basic_api.get_page(properties=["name", "industry"], associations=["contacts"])
     assert [(c.id, c.properties["name"], c.properties["industry"]) for c in companies.results] == [
         ("9001", "Acme", "Software"), ("9002", "Globex", "Manufacturing")]
-    assert [a.id for a in companies.results[0].associations["contacts"].results] == ["1", "5"]
+    assert [(a.id, a.type) for a in companies.results[0].associations["contacts"].results] == [
+        ("1", "company_to_contact"), ("1", "company_to_contact_unlabeled"),
+        ("5", "company_to_contact"), ("5", "company_to_contact_unlabeled")]
     deals = hubspot_client.crm.deals.basic_api.get_page(associations=["contacts", "companies"])
     deal = deals.results[0]
     assert (deal.id, deal.properties["dealname"], deal.properties["amount"]) == ("501", "Acme expansion", "12000")
@@ -260,7 +264,8 @@ def test_v4_to_object_id_is_a_string_as_in_hubspots_schema(sandbox):
         answer = httpx.post(f"{sandbox.base_url}{path}",
                             headers={"Authorization": f"Bearer {sandbox.token}"}, json={"inputs": [{"id": "1"}]})
         assert answer.json()["results"][0]["to"] == [
-            {"toObjectId": "9001", "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None}]}]
+            {"toObjectId": "9001", "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary"},
+                                                        {"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None}]}]
 
 
 def test_owners_pages_archived_and_by_id(hubspot_client):

@@ -293,11 +293,21 @@ class HubSpotClient:
     def associated_ids(self, from_type: str, ids: Iterable[str], to_type: str) -> dict[str, list[str]]:
         """``POST .../associations/{from}/{to}/batch/read``: from id -> associated ids (all pages).
 
-        Every requested id is a key; ids without associations map to an empty list. ``toObjectId`` is a string
-        in HubSpot's published schema and a number in some answers: both are read as the id's string.
+        Every requested id is a key; ids without associations map to an empty list.
+        """
+        return {from_id: [link["toObjectId"] for link in links]
+                for from_id, links in self.associations(from_type, ids, to_type).items()}
+
+    def associations(self, from_type: str, ids: Iterable[str], to_type: str) -> dict[str, list[dict]]:
+        """Like :meth:`associated_ids` with HubSpot's association types: from id -> ``[{"toObjectId": "9",
+        "associationTypes": [{"category", "typeId", "label"}, ...]}]``, one entry per target (a target listed
+        more than once, e.g. its primary and unlabelled links on separate pages, has its types merged).
+
+        ``toObjectId`` is a string in HubSpot's published schema and a number in some answers: both are read
+        as the id's string. Contact->company typeId 1 / deal->company 5 (label ``Primary``) mark the primary link.
         """
         wanted = list(dict.fromkeys(str(i) for i in ids))
-        found: dict[str, list[str]] = {i: [] for i in wanted}
+        found: dict[str, dict[str, dict]] = {i: {} for i in wanted}
         pending: list[dict] = [{"id": i} for i in wanted]
         path = self.paths.associations_batch_read(from_type, to_type)
         while pending:
@@ -306,15 +316,17 @@ class HubSpotClient:
                                  scopes=READ_SCOPES.get(from_type))
             for result in body.get("results", []):
                 from_id = str(result["from"]["id"])
-                targets = found.setdefault(from_id, [])
+                targets = found.setdefault(from_id, {})
                 for to in result.get("to", []):
                     to_id = _id_text(to["toObjectId"])
-                    if to_id not in targets:
-                        targets.append(to_id)
+                    entry = targets.setdefault(to_id, {"toObjectId": to_id, "associationTypes": []})
+                    for kind in to.get("associationTypes") or []:
+                        if kind not in entry["associationTypes"]:
+                            entry["associationTypes"].append(kind)
                 after = _next_after(result)
                 if after:
                     pending.append({"id": from_id, "after": after})
-        return found
+        return {from_id: list(targets.values()) for from_id, targets in found.items()}
 
     def owners_page(self, *, archived: bool = False, after: str | None = None) -> tuple[list[dict], str | None]:
         """One page of ``GET .../owners``."""

@@ -279,8 +279,7 @@ class Portal:
             for target in associations:
                 ids = self.associated_ids(object_type, obj["id"], target)
                 if ids:
-                    label = association_type_name(object_type, target)
-                    linked[target] = {"results": [{"id": i, "type": label} for i in ids]}
+                    linked[target] = {"results": self._v3_association_entries(object_type, obj["id"], target, ids)}
             if linked:
                 out["associations"] = linked
         return out
@@ -319,11 +318,55 @@ class Portal:
             raise not_found(object_type, object_id)
         return obj
 
+    # HubSpot's primary pairs: (from, to) -> (primary type id, reverse pair)
+    _PRIMARY_PAIRS = {("contacts", "companies"): 1, ("deals", "companies"): 5}
+    _PRIMARY_REVERSE = {("companies", "contacts"): 2, ("companies", "deals"): 6}
+
+    def primary_target(self, from_type: str, from_id: str, to_type: str) -> str | None:
+        """The primary company of a contact or deal: a contact's ``associatedcompanyid`` (HubSpot keeps it equal to
+        the primary company) when it is one of its companies, else the first company associated (HubSpot makes the
+        first associated company primary); None for pairs without a primary label."""
+        if (from_type, to_type) not in self._PRIMARY_PAIRS:
+            return None
+        targets = self.associated_ids(from_type, from_id, to_type)
+        if not targets:
+            return None
+        if from_type == "contacts":
+            stored = (self.stores["contacts"].by_id.get(from_id) or {}).get("properties", {}).get("associatedcompanyid")
+            if stored and str(stored) in targets:
+                return str(stored)
+        return targets[0]
+
+    def association_types(self, from_type: str, from_id: str, to_type: str, to_id: str) -> list[dict]:
+        """v4 ``associationTypes`` of one link: the unlabelled HUBSPOT_DEFINED type, plus the Primary label
+        (typeId 1 contact->company, 5 deal->company; 2 / 6 in reverse) when the link is primary."""
+        unlabelled = {"category": "HUBSPOT_DEFINED", "typeId": ASSOCIATION_TYPE_IDS.get((from_type, to_type)),
+                      "label": None}
+        primary_id = self._PRIMARY_PAIRS.get((from_type, to_type))
+        if primary_id is not None and self.primary_target(from_type, from_id, to_type) == to_id:
+            return [{"category": "HUBSPOT_DEFINED", "typeId": primary_id, "label": "Primary"}, unlabelled]
+        reverse_id = self._PRIMARY_REVERSE.get((from_type, to_type))
+        if reverse_id is not None and self.primary_target(to_type, to_id, from_type) == from_id:
+            return [{"category": "HUBSPOT_DEFINED", "typeId": reverse_id, "label": "Primary"}, unlabelled]
+        return [unlabelled]
+
+    def _v3_association_entries(self, from_type: str, from_id: str, to_type: str, ids: list[str]) -> list[dict]:
+        """v3 inline associations: pairs with a primary label list the primary link and the unlabelled link as two
+        entries (``contact_to_company`` and ``contact_to_company_unlabeled``); other pairs one entry per link."""
+        name = association_type_name(from_type, to_type)
+        if (from_type, to_type) not in self._PRIMARY_PAIRS and (from_type, to_type) not in self._PRIMARY_REVERSE:
+            return [{"id": i, "type": name} for i in ids]
+        out = []
+        for i in ids:
+            if len(self.association_types(from_type, from_id, to_type, i)) > 1:
+                out.append({"id": i, "type": name})
+            out.append({"id": i, "type": f"{name}_unlabeled"})
+        return out
+
     def association_batch(self, from_type: str, to_type: str, ids: list[str]) -> tuple[list[dict], list[str]]:
         """v4 batch read: results for ids with associations, and the ids without any."""
         with self.lock:
             results, empty = [], []
-            type_id = ASSOCIATION_TYPE_IDS.get((from_type, to_type))
             for object_id in ids:
                 targets = self.associated_ids(from_type, object_id, to_type)
                 if not targets:
@@ -331,8 +374,8 @@ class Portal:
                     continue
                 results.append({
                     "from": {"id": object_id},
-                    "to": [{"toObjectId": t, "associationTypes": [
-                        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]} for t in targets],
+                    "to": [{"toObjectId": t, "associationTypes": self.association_types(from_type, object_id, to_type, t)}
+                           for t in targets],
                 })
             return results, empty
 
