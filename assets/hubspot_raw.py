@@ -8,6 +8,7 @@ Wiring only: the reads live in ``pipeline.hubspot.source``, the post-load SQL in
 
 
 import atexit
+import re
 import shutil
 import tempfile
 import time
@@ -84,7 +85,9 @@ def _types_for(tables: set[str]) -> list[str]:
 def _endpoint_filter(table: str):
     if table in OBJECT_TYPES or table == "contact_property_history":
         object_type = "contacts" if table == "contact_property_history" else table
-        return lambda endpoint: f"/objects/{object_type}" in endpoint and "/associations/" not in endpoint
+        # /crm/v3/objects/{type}, /crm/objects/2026-09/{type} and the type's Properties API read
+        pattern = re.compile(rf"/(?:objects|properties)/(?:v3/|\d{{4}}-\d{{2}}/)?{re.escape(object_type)}(?:/|$)")
+        return lambda endpoint: bool(pattern.search(endpoint)) and "/associations/" not in endpoint
     if table == "associations":
         return lambda endpoint: "/associations/" in endpoint
     if table in ("owners", "owner_teams"):

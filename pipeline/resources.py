@@ -16,7 +16,16 @@ from dagster_duckdb import DuckDBResource
 
 from pipeline.errors import ConfigError
 from pipeline.policy import Policy, load_policy
-from pipeline.settings import DEFAULT_API_BASE, parse_api_base, parse_db_path, parse_policy_path, parse_secret
+from pipeline.settings import (
+    DEFAULT_API_BASE,
+    DEFAULT_API_VERSION,
+    parse_api_base,
+    parse_api_version,
+    parse_daily_reserve,
+    parse_db_path,
+    parse_policy_path,
+    parse_secret,
+)
 
 
 class WarehouseResource(DuckDBResource):
@@ -36,10 +45,13 @@ class WarehouseResource(DuckDBResource):
 
 
 class HubSpotResource(dg.ConfigurableResource):
-    """A HubSpot private-app connection. The token comes from ``HUBSPOT_ACCESS_TOKEN`` via ``EnvVar``."""
+    """A HubSpot connection (a Service Key, or an existing private app's token). The token comes from
+    ``HUBSPOT_ACCESS_TOKEN`` via ``EnvVar``; ``api_version`` from ``HUBSPOT_API_VERSION``."""
 
     access_token: str
     api_base: str = DEFAULT_API_BASE
+    api_version: str = DEFAULT_API_VERSION
+    daily_reserve: str = ""  # HUBSPOT_DAILY_RESERVE; empty = the default
     limit_per_10s: int = 190  # the private app's limit (100 on Free/Starter, 190 on Pro/Enterprise)
     search_per_s: int = 5
     give_up_after_s: float = 300.0
@@ -51,12 +63,15 @@ class HubSpotResource(dg.ConfigurableResource):
         token = parse_secret(self.access_token)
         if not token:
             raise ConfigError(
-                "HUBSPOT_ACCESS_TOKEN is not set: export a private-app token, or use `handoff run`/`handoff dev` "
+                "HUBSPOT_ACCESS_TOKEN is not set: export a Service Key's token (HubSpot: Development > Keys > "
+                "Service keys; an existing private app's token also works), or use `handoff run`/`handoff dev` "
                 "which start the embedded sandbox"
             )
         return HubSpotClient(
             access_token=token,
             api_base=parse_api_base(self.api_base),
+            api_version=parse_api_version(self.api_version),
+            daily_reserve=parse_daily_reserve(self.daily_reserve),
             limit_per_10s=self.limit_per_10s,
             search_per_s=self.search_per_s,
             give_up_after_s=self.give_up_after_s,
@@ -108,6 +123,8 @@ def build_resources() -> dict[str, object]:
         "hubspot": HubSpotResource(
             access_token=_env_or("HUBSPOT_ACCESS_TOKEN", ""),
             api_base=_env_or("HUBSPOT_API_BASE", DEFAULT_API_BASE),
+            api_version=_env_or("HUBSPOT_API_VERSION", DEFAULT_API_VERSION),
+            daily_reserve=_env_or("HUBSPOT_DAILY_RESERVE", ""),
             limit_per_10s=rate_limit_from_env(),
         ),
         "dlt": DagsterDltResource(),

@@ -6,6 +6,7 @@ Read with :func:`load_settings` at the edge (CLI, Dagster resources); pass value
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from pipeline.errors import ConfigError
 DEFAULT_API_BASE = "https://api.hubapi.com"
 DEFAULT_DB = "data/handoff.duckdb"
 DEFAULT_DAGSTER_HOME = ".dagster"
+DEFAULT_API_VERSION = "2026-09"
+LEGACY_API_VERSION = "legacy"
+DEFAULT_DAILY_RESERVE = 5000
+_DATE_VERSION = re.compile(r"^(20\d\d)-(03|09)$")
 
 
 def parse_instant(value: str, *, name: str = "HANDOFF_NOW") -> datetime:
@@ -78,6 +83,8 @@ class Settings:
     policy_path: Path | None
     slack_webhook_url: str | None
     dagster_home: Path
+    api_version: str = DEFAULT_API_VERSION
+    daily_reserve: int = DEFAULT_DAILY_RESERVE
 
     @property
     def uses_sandbox(self) -> bool:
@@ -104,6 +111,35 @@ def parse_api_base(value: str | None) -> str:
     return api_base.rstrip("/")
 
 
+def parse_api_version(value: str | None) -> str:
+    """``HUBSPOT_API_VERSION``: a date-based version (``2026-09``, the default; HubSpot releases ``YYYY-03`` and
+    ``YYYY-09``, the first in 2026-03) or ``legacy`` for the v3/v4 paths (unsupported by HubSpot from 2027)."""
+    version = (value or "").strip().lower() or DEFAULT_API_VERSION
+    if version == LEGACY_API_VERSION:
+        return version
+    match = _DATE_VERSION.match(version)
+    if not match or version < "2026-03":
+        raise ConfigError(
+            f"HUBSPOT_API_VERSION={value!r} is not a HubSpot API version: use a date-based version such as "
+            f"{DEFAULT_API_VERSION} (the default), or 'legacy' for the /crm/v3 and /crm/v4 paths"
+        )
+    return version
+
+
+def parse_daily_reserve(value: str | None) -> int:
+    """``HUBSPOT_DAILY_RESERVE``: daily API calls left to the portal's other integrations (the pipeline stops
+    cleanly when HubSpot reports fewer remaining)."""
+    raw = (value or "").strip()
+    if not raw:
+        return DEFAULT_DAILY_RESERVE
+    if not raw.isdigit():
+        raise ConfigError(
+            f"HUBSPOT_DAILY_RESERVE={raw!r} must be a whole number of API calls to leave unused each day "
+            f"(default {DEFAULT_DAILY_RESERVE})"
+        )
+    return int(raw)
+
+
 def parse_policy_path(value: str | None) -> Path | None:
     """``HANDOFF_POLICY``: None (the packaged default) when unset, else a file that exists."""
     policy = (value or "").strip()
@@ -126,6 +162,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     policy_path = parse_policy_path(env.get("HANDOFF_POLICY"))
     api_base = parse_api_base(env.get("HUBSPOT_API_BASE"))
+    api_version = parse_api_version(env.get("HUBSPOT_API_VERSION"))
+    daily_reserve = parse_daily_reserve(env.get("HUBSPOT_DAILY_RESERVE"))
     if env.get("HANDOFF_NOW", "").strip():
         parse_instant(env["HANDOFF_NOW"])  # validate early, one line on error
     return Settings(
@@ -135,4 +173,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         policy_path=policy_path,
         slack_webhook_url=parse_secret(env.get("SLACK_WEBHOOK_URL")),
         dagster_home=Path(env.get("DAGSTER_HOME", "").strip() or DEFAULT_DAGSTER_HOME),
+        api_version=api_version,
+        daily_reserve=daily_reserve,
     )

@@ -6,8 +6,11 @@ import time
 
 import pytest
 
-from pipeline.errors import HubSpotApiError
-from pipeline.hubspot.client import HubSpotClient, HubSpotNotFoundError
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from pipeline.errors import HandoffError, HubSpotApiError
+from pipeline.hubspot.client import DailyQuotaExhausted, HubSpotClient, HubSpotNotFoundError
 from pipeline.hubspot.pacing import Pacer, RollingWindow, retry_after_seconds
 from hubspot_sandbox.portal import Portal
 from hubspot_sandbox.ratelimit import RateLimits
@@ -57,7 +60,7 @@ def test_writes_patch_and_task(sandbox):
 
     with pytest.raises(HubSpotNotFoundError) as err:
         client.get_object("contacts", "424242", ["email"])
-    assert "GET /crm/v3/objects/contacts/{id}" in str(err.value) and "404" in str(err.value)
+    assert "GET /crm/objects/2026-09/contacts/{id}" in str(err.value) and "404" in str(err.value)
 
 
 # ---------------------------------------------------------------------------------------- one-line errors
@@ -67,7 +70,7 @@ def test_wrong_token_is_one_actionable_line_without_the_token(sandbox):
         client.list_page("contacts", ["email"])
     message = str(err.value)
     assert "\n" not in message
-    assert "401" in message and "GET /crm/v3/objects/contacts" in message and "HUBSPOT_ACCESS_TOKEN" in message
+    assert "401" in message and "GET /crm/objects/2026-09/contacts" in message and "HUBSPOT_ACCESS_TOKEN" in message
     assert "pat-na1-wrong-secret-token" not in message and "pat-na1-wrong-secret-token" not in repr(client)
 
 
@@ -81,7 +84,7 @@ def test_missing_scope_names_the_scope():
             client.list_page("deals", ["dealname"])
     message = str(err.value)
     assert "\n" not in message
-    assert "403" in message and "crm.objects.deals.read" in message and "GET /crm/v3/objects/deals" in message
+    assert "403" in message and "crm.objects.deals.read" in message and "GET /crm/objects/2026-09/deals" in message
 
 
 def test_unknown_property_is_named(sandbox):
@@ -126,7 +129,7 @@ def test_gives_up_after_the_bound_with_the_endpoint_named():
         elapsed = time.monotonic() - started
     assert elapsed < 5
     message = str(err.value)
-    assert "\n" not in message and "GET /crm/v3/objects/companies" in message and "HTTP 503" in message
+    assert "\n" not in message and "GET /crm/objects/2026-09/companies" in message and "HTTP 503" in message
 
 
 def test_an_unreachable_api_base_fails_fast_with_one_line():
@@ -148,12 +151,32 @@ def test_an_unreachable_api_base_fails_fast_with_one_line():
 def test_daily_limit_is_not_retried():
     portal = Portal.from_snapshot(small_portal_snapshot())
     with run_in_thread(portal, limits=RateLimits(daily=2)) as sandbox:
-        client = client_for(sandbox)
+        client = client_for(sandbox, daily_reserve=0)  # no reserve: run into HubSpot's own 429 DAILY
         client.list_page("contacts", ["email"])
         client.list_page("contacts", ["email"])
-        with pytest.raises(HubSpotApiError) as err:
+        with pytest.raises(DailyQuotaExhausted) as err:
             client.list_page("contacts", ["email"])
-    assert "daily" in str(err.value) and client.stats.total_calls == 3
+    assert "daily API quota" in str(err.value) and client.stats.total_calls == 2  # the header said 0 left
+
+
+def test_daily_quota_stops_cleanly_before_the_reserve_with_the_reset_time():
+    portal = Portal.from_snapshot(small_portal_snapshot())  # portal time zone America/New_York
+    with run_in_thread(portal, limits=RateLimits(daily=10_000)) as sandbox:
+        sandbox.gate.limiter.use_daily(10_000 - 103)  # other integrations used the portal's quota
+        client = client_for(sandbox, daily_reserve=100)
+        client.account_details()  # 102 left: learns the portal's time zone
+        client.list_page("contacts", ["email"])  # 101 left
+        client.list_page("contacts", ["email"])  # 100 left: at the reserve
+        with pytest.raises(DailyQuotaExhausted) as err:
+            client.list_page("contacts", ["email"])
+        assert sandbox.stats.snapshot()["total_requests"] == 3  # stopped before sending the fourth
+    message = str(err.value)
+    assert isinstance(err.value, HandoffError) and "\n" not in message
+    assert "cursor untouched" in message and "resume after" in message and "America/New_York" in message
+    resets = err.value.resets_at
+    local = resets.astimezone(ZoneInfo("America/New_York"))
+    assert (local.hour, local.minute) == (0, 0) and resets > datetime.now(timezone.utc)
+    assert resets - datetime.now(timezone.utc) <= timedelta(days=1)
 
 
 # ---------------------------------------------------------------------------------------------- pacing
@@ -178,13 +201,42 @@ def test_pacer_never_allows_more_than_the_limit_in_any_window():
         sent.append(clock.now)
         clock.now += 0.05  # the response takes 50 ms
         pacer.release(is_search)
-    for start in sent:
-        assert sum(1 for t in sent if start <= t < start + 10.0) <= 19
+    general = [t for i, t in enumerate(sent) if i % 3 != 0]
+    for start in general:  # searches are exempt from the 10-second window (HubSpot: ten-secondly exemption)
+        assert sum(1 for t in general if start <= t < start + 10.0) <= 19
     searches = sent[::3]
     for start in searches:
         assert sum(1 for t in searches if start <= t < start + 1.0) <= 5
-    # and it is not needlessly slow: 100 requests at 19 per 10 s need a little over 50 s
-    assert sent[-1] < 10.0 * (100 / 19) + 1.0
+    # and it is not needlessly slow: 66 ordinary requests at 19 per 10 s need a little over 30 s
+    assert sent[-1] < 10.0 * (66 / 19) + 1.0
+
+
+def test_searches_have_their_own_window_and_do_not_use_the_ten_second_budget():
+    clock = FakeClock()
+    pacer = Pacer(limit_per_10s=10, search_per_s=5, clock=clock, sleep=clock.sleep)
+    for _ in range(10):  # the 10-second budget, used up at once
+        pacer.acquire()
+        pacer.release()
+    started = clock.now
+    for _ in range(5):  # searches still go at once: they count only against 5 per second
+        pacer.acquire(is_search=True)
+        pacer.release(is_search=True)
+    assert clock.now == started
+    pacer.acquire(is_search=True)  # the sixth search in the second waits for the search window, not 10 s
+    assert 0.9 < clock.now - started < 1.1
+
+
+def test_secondly_header_is_the_general_per_second_allowance():
+    clock = FakeClock()
+    pacer = Pacer(limit_per_10s=190, search_per_s=5, clock=clock, sleep=clock.sleep)
+    pacer.observe_headers({"X-HubSpot-RateLimit-Secondly": "4"})
+    assert pacer.search.limit == 5  # not the search limit
+    for _ in range(4):
+        pacer.acquire()
+        pacer.release()
+    assert clock.now == 0
+    pacer.acquire()  # the fifth ordinary request within a second waits
+    assert clock.now >= 0.99
 
 
 def test_pacer_pause_and_headers():
@@ -222,9 +274,9 @@ def test_task_creation_is_not_repeated_after_an_ambiguous_failure(fault):
         client = client_for(sandbox, give_up_after_s=5)
         with pytest.raises(HubSpotAmbiguousWriteError) as err:
             client.create_task({"hs_task_subject": "Call Ada", "hs_timestamp": "2026-03-08T09:00:00.000Z"}, "1")
-        assert client.stats.as_dict()["calls_by_endpoint"] == {"POST /crm/v3/objects/tasks": 1}
+        assert client.stats.as_dict()["calls_by_endpoint"] == {"POST /crm/objects/2026-09/tasks": 1}
     message = str(err.value)
-    assert message.startswith("POST /crm/v3/objects/tasks failed after it was sent")
+    assert message.startswith("POST /crm/objects/2026-09/tasks failed after it was sent")
     assert "not repeated" in message and "\n" not in message
     assert len(portal.stores["tasks"].by_id) == tasks_before  # the sandbox applies no faulted write
 
@@ -233,6 +285,6 @@ def test_task_creation_retries_a_429_because_it_was_not_applied():
     portal = Portal.from_snapshot(small_portal_snapshot())
     with run_in_thread(portal, faults="429=1.0,seed=3") as sandbox:
         client = client_for(sandbox, give_up_after_s=2.5)
-        with pytest.raises(HubSpotApiError, match="HubSpot kept failing on POST /crm/v3/objects/tasks"):
+        with pytest.raises(HubSpotApiError, match="HubSpot kept failing on POST /crm/objects/2026-09/tasks"):
             client.create_task({"hs_task_subject": "Call Ada", "hs_timestamp": "2026-03-08T09:00:00.000Z"}, "1")
-        assert client.stats.as_dict()["calls_by_endpoint"]["POST /crm/v3/objects/tasks"] >= 2
+        assert client.stats.as_dict()["calls_by_endpoint"]["POST /crm/objects/2026-09/tasks"] >= 2

@@ -54,15 +54,18 @@ def test_serve_snapshot_on_a_port_with_a_token(tmp_path):
     snapshot.write_bytes(orjson.dumps(small_portal_snapshot()))
     port = free_port()
     process, env = start_serve("--snapshot", str(snapshot), "--port", str(port), "--token", "t0ken",
-                               "--rate-limit", "50,search=5")
+                               "--rate-limit", "50,search=5", "--scopes", "crm.objects.contacts.read")
     try:
         assert env == {"HUBSPOT_API_BASE": f"http://127.0.0.1:{port}", "HUBSPOT_ACCESS_TOKEN": "t0ken"}
         answer = httpx.get(f"{env['HUBSPOT_API_BASE']}/crm/v3/objects/contacts",
                            headers={"Authorization": "Bearer t0ken"}, params={"limit": 100})
         assert [c["id"] for c in answer.json()["results"]] == ["1", "2", "3", "5", "6"]
         assert answer.headers["X-HubSpot-RateLimit-Max"] == "50"
+        refused = httpx.get(f"{env['HUBSPOT_API_BASE']}/crm/objects/2026-09/deals",
+                            headers={"Authorization": "Bearer t0ken"})
+        assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"
         stats = httpx.get(f"{env['HUBSPOT_API_BASE']}/_sandbox/stats").json()
-        assert stats["requests"] == {"contacts.list": 1}
+        assert stats["requests"] == {"contacts.list": 1, "deals.list": 1}
     finally:
         code = stop(process)
     assert code == 0

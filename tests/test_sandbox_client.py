@@ -50,7 +50,7 @@ def test_contacts_list_pages_with_cursor_and_default_properties(hubspot_client):
 
 def test_contacts_list_properties_history_and_associations(hubspot_client):
     page = hubspot_client.crm.contacts.basic_api.get_page(
-        limit=100, properties=["lifecyclestage", "hubspot_owner_id", "no_such_property"],
+        limit=50, properties=["lifecyclestage", "hubspot_owner_id", "no_such_property"],
         properties_with_history=["lifecyclestage", "hubspot_owner_id"], associations=["companies"],
     )
     ada = page.results[0]
@@ -61,7 +61,9 @@ def test_contacts_list_properties_history_and_associations(hubspot_client):
         ("marketingqualifiedlead", utc("2026-03-02T10:00:00Z"), "FORM"),
         ("lead", utc("2026-03-01T09:00:00Z"), "FORM"),
     ]
-    assert [a.id for a in ada.associations["companies"].results] == ["9001"]
+    # primary and unlabelled links are listed separately, as HubSpot does (the first company is the primary one)
+    assert [(a.id, a.type) for a in ada.associations["companies"].results] == [
+        ("9001", "contact_to_company"), ("9001", "contact_to_company_unlabeled")]
     assert ada.associations["companies"].results[0].type == "contact_to_company"
     # contact 2 has no history in the file: one entry, its current value at createdAt
     bob = page.results[1]
@@ -73,14 +75,23 @@ def test_contacts_list_properties_history_and_associations(hubspot_client):
     assert carol.associations is None
 
 
-def test_history_caps_the_page_at_50(sandbox, hubspot_client):
+def test_list_limits_are_refused_not_capped(sandbox, hubspot_client):
+    """HubSpot answers 400 above 100 a page, and above 50 with propertiesWithHistory (no silent cap)."""
     for i in range(60):
         sandbox.portal.create("contacts", {"email": f"bulk{i}@example.com"})
     api = hubspot_client.crm.contacts.basic_api
     assert len(api.get_page(limit=100).results) == 65
-    with_history = api.get_page(limit=100, properties_with_history=["lifecyclestage"])
+    with_history = api.get_page(limit=50, properties_with_history=["lifecyclestage"])
     assert len(with_history.results) == 50
     assert with_history.paging.next.after is not None
+    auth = {"Authorization": f"Bearer {sandbox.token}"}
+    for params in ({"limit": "51", "propertiesWithHistory": "lifecyclestage"}, {"limit": "101"}):
+        for prefix in ("/crm/v3/objects", "/crm/objects/2026-09"):
+            answer = httpx.get(f"{sandbox.base_url}{prefix}/contacts", params=params, headers=auth)
+            assert answer.status_code == 400, (prefix, params)
+            body = answer.json()
+            assert body["category"] == "VALIDATION_ERROR" and body["status"] == "error" and body["correlationId"]
+            assert params["limit"] in body["message"]
 
 
 def test_archived_listing_and_get_by_id(hubspot_client):
@@ -163,7 +174,9 @@ def test_companies_and_deals_list(hubspot_client):
     companies = hubspot_client.crm.companies.basic_api.get_page(properties=["name", "industry"], associations=["contacts"])
     assert [(c.id, c.properties["name"], c.properties["industry"]) for c in companies.results] == [
         ("9001", "Acme", "Software"), ("9002", "Globex", "Manufacturing")]
-    assert [a.id for a in companies.results[0].associations["contacts"].results] == ["1", "5"]
+    assert [(a.id, a.type) for a in companies.results[0].associations["contacts"].results] == [
+        ("1", "company_to_contact"), ("1", "company_to_contact_unlabeled"),
+        ("5", "company_to_contact"), ("5", "company_to_contact_unlabeled")]
     deals = hubspot_client.crm.deals.basic_api.get_page(associations=["contacts", "companies"])
     deal = deals.results[0]
     assert (deal.id, deal.properties["dealname"], deal.properties["amount"]) == ("501", "Acme expansion", "12000")
@@ -243,11 +256,16 @@ def test_v4_association_batch_read(hubspot_client):
     assert reverse.errors[0].context == {"fromObjectId": ["3"]}
 
 
-def test_v4_to_object_id_is_a_json_number_like_hubspot(sandbox):
-    answer = httpx.post(f"{sandbox.base_url}/crm/v4/associations/contacts/companies/batch/read",
-                        headers={"Authorization": f"Bearer {sandbox.token}"}, json={"inputs": [{"id": "1"}]})
-    assert answer.json()["results"][0]["to"] == [
-        {"toObjectId": 9001, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None}]}]
+def test_v4_to_object_id_is_a_string_as_in_hubspots_schema(sandbox):
+    # PublicApiSpecs/CRM/Associations/Rollouts/130902/{v4,2026-09}/associations.json:
+    # MultiAssociatedObjectWithLabel.toObjectId is {"type": "string"}
+    for path in ("/crm/v4/associations/contacts/companies/batch/read",
+                 "/crm/associations/2026-09/contacts/companies/batch/read"):
+        answer = httpx.post(f"{sandbox.base_url}{path}",
+                            headers={"Authorization": f"Bearer {sandbox.token}"}, json={"inputs": [{"id": "1"}]})
+        assert answer.json()["results"][0]["to"] == [
+            {"toObjectId": "9001", "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary"},
+                                                        {"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None}]}]
 
 
 def test_owners_pages_archived_and_by_id(hubspot_client):

@@ -44,10 +44,15 @@ def test_missing_scope_is_403_for_that_object_type():
     with serve(scopes={"crm.objects.contacts.read", "crm.objects.owners.read"}) as sandbox:
         assert httpx.get(f"{sandbox.base_url}/crm/v3/objects/contacts", headers=auth()).status_code == 200
         answer = httpx.get(f"{sandbox.base_url}/crm/v3/objects/calls", headers=auth())
+        # engagements are read with the contact scope (HubSpot's specs): calls answer, emails need sales-email-read
+        assert answer.status_code == 200
+        answer = httpx.get(f"{sandbox.base_url}/crm/objects/2026-09/emails", headers=auth())
         assert answer.status_code == 403
         body = answer.json()
         assert body["category"] == "MISSING_SCOPES"
-        assert body["errors"][0]["context"] == {"requiredGranularScopes": ["crm.objects.calls.read"]}
+        assert body["errors"][0]["context"] == {"requiredGranularScopes": ["sales-email-read"]}
+        assert httpx.get(f"{sandbox.base_url}/crm/v3/objects/deals", headers=auth()).json()["errors"][0][
+            "context"] == {"requiredGranularScopes": ["crm.objects.deals.read"]}
         patch = httpx.patch(f"{sandbox.base_url}/crm/v3/objects/contacts/1", headers=auth(),
                             json={"properties": {"hs_lead_status": "OPEN"}})
         assert patch.status_code == 403
@@ -62,7 +67,8 @@ def test_ten_second_limit_answers_429_with_policy_and_headers():
             assert answer.status_code == 200
             assert answer.headers["X-HubSpot-RateLimit-Max"] == "4"
             assert answer.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
-            assert answer.headers["X-HubSpot-RateLimit-Daily"] == "1000000"
+            assert answer.headers["X-HubSpot-RateLimit-Daily"] == "625000"  # Professional's default
+            assert answer.headers["X-HubSpot-RateLimit-Secondly"] == "4"  # no per-second limit of its own
             remaining.append(answer.headers["X-HubSpot-RateLimit-Remaining"])
         assert remaining == ["3", "2", "1", "0"]
         refused = httpx.get(f"{sandbox.base_url}/crm/v3/objects/contacts", headers=auth())
@@ -70,6 +76,7 @@ def test_ten_second_limit_answers_429_with_policy_and_headers():
         body = refused.json()
         assert (body["status"], body["errorType"], body["policyName"]) == ("error", "RATE_LIMIT", "TEN_SECONDLY_ROLLING")
         assert body["message"] == "You have reached your ten_secondly_rolling limit."
+        assert body["correlationId"] and body["requestId"] and body["requestId"] != body["correlationId"]
         assert refused.headers["X-HubSpot-RateLimit-Remaining"] == "0"
         stats = sandbox.stats.snapshot()
         assert stats["rate_limited"] == {"limit": 1, "fault": 0}

@@ -102,7 +102,7 @@ def test_merge_contacts_like_hubspot(pinned):
     assert primary["properties"]["hs_merged_object_ids"] == "5;6"
     assert [a["id"] for a in primary["associations"]["communications"]["results"]] == ["7501"]
     assert [a["id"] for a in primary["associations"]["meetings"]["results"]] == ["7201"]
-    assert [a["id"] for a in primary["associations"]["companies"]["results"]] == ["9001"]
+    assert {a["id"] for a in primary["associations"]["companies"]["results"]} == {"9001"}
     assert get(pinned, "/crm/v3/objects/contacts/5")["id"] == "1"  # a merged-away id answers the survivor
     with pytest.raises(KeyError):
         pinned.portal.merge_contacts("1", "5")  # already merged away
@@ -112,7 +112,7 @@ def test_associate_shows_in_v3_and_v4(pinned):
     pinned.portal.associate("calls", "7002", "contacts", "3")
     answer = httpx.post(f"{pinned.base_url}/crm/v4/associations/contacts/calls/batch/read",
                         headers={"Authorization": "Bearer sandbox-token"}, json={"inputs": [{"id": "3"}]}).json()
-    assert [t["toObjectId"] for t in answer["results"][0]["to"]] == [7002]
+    assert [t["toObjectId"] for t in answer["results"][0]["to"]] == ["7002"]
     assert get(pinned, "/crm/v3/objects/calls/7002", associations="contacts")["associations"]["contacts"]["results"] == [
         {"id": "2", "type": "call_to_contact"}, {"id": "3", "type": "call_to_contact"}]
 
@@ -144,7 +144,7 @@ def test_concurrent_clients_while_the_portal_is_mutated(pinned):
         with httpx.Client(base_url=pinned.base_url, headers={"Authorization": "Bearer sandbox-token"}) as http:
             for _ in range(40):
                 if kind == "list":
-                    answer = http.get("/crm/v3/objects/contacts", params={"limit": 100, "propertiesWithHistory": "lifecyclestage"})
+                    answer = http.get("/crm/v3/objects/contacts", params={"limit": 50, "propertiesWithHistory": "lifecyclestage"})
                 elif kind == "search":
                     answer = http.post("/crm/v3/objects/contacts/search", json={"sorts": ["lastmodifieddate"], "limit": 200,
                         "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": "0"}]}]})

@@ -113,13 +113,30 @@ def test_free_text_query(sandbox):
     ({"filterGroups": [{"filters": [f("email", "IN")]}]}, "non-empty 'values'"),
     ({"limit": 201}, "maximum of 200"),
     ({"sorts": ["nope"]}, "unknown property 'nope'"),
-    ({"filterGroups": [{"filters": []}] * 6}, "at most 5 groups"),
+    ({"filterGroups": [{"filters": []}] * 6}, "Too many filter groups: 6 (at most 5)"),
+    ({"filterGroups": [{"filters": [f("email", "HAS_PROPERTY")] * 7}]}, "Too many filters in a group: 7 (at most 6)"),
+    ({"filterGroups": [{"filters": [f("email", "HAS_PROPERTY")] * 6}] * 3 + [{"filters": [f("email", "HAS_PROPERTY")]}]},
+     "Too many filters in all groups: 19 (at most 18)"),
+    ({"filterGroups": [{"filters": [f("email", "HAS_PROPERTY")] * 6}] * 2,
+      "filters": [f("email", "HAS_PROPERTY")] * 6 + [f("email", "HAS_PROPERTY")]}, "at most 6"),
 ])
 def test_invalid_search_is_400_validation_error(sandbox, body, needle):
     answer = search(sandbox, body)
     assert answer.status_code == 400
     assert answer.json()["category"] == "VALIDATION_ERROR"
     assert needle in answer.json()["message"]
+
+
+def test_top_level_filters_are_anded_with_every_group(sandbox):
+    """HubSpot ANDs a top-level ``filters`` array with the filter groups (it was ignored before)."""
+    only_top = search(sandbox, {"filters": [f("country", "EQ", "Germany")], "limit": 10}).json()
+    assert [r["id"] for r in only_top["results"]] == ["1", "5"]
+    both = search(sandbox, {"filters": [f("country", "EQ", "Germany")],
+                            "filterGroups": [{"filters": [f("hubspotscore", "GT", "50")]},
+                                             {"filters": [f("email", "EQ", "bob@globex.com")]}],
+                            "limit": 10}).json()
+    assert [r["id"] for r in both["results"]] == ["5"]  # bob matches a group but not the top-level filter
+    assert both["total"] == 1
 
 
 def test_ten_thousand_result_cap():

@@ -1,4 +1,9 @@
-"""The paced, retrying HubSpot client: hubspot-api-client underneath, plain v3 JSON dicts out.
+"""The paced, retrying HubSpot client: hubspot-api-client's transport underneath, plain JSON dicts out.
+
+Paths follow ``HUBSPOT_API_VERSION`` (:class:`ApiPaths`): the date-based ``/crm/objects/2026-09/...`` family by
+default, or ``legacy`` (``/crm/v3/...``, ``/crm/v4/associations/...``). hubspot-api-client 12.0.0 knows only the
+legacy paths, so every call goes through its ApiClient's ``call_api`` with the path built here; request and
+response shapes are the same in both families.
 
 Every request goes through :meth:`HubSpotClient._request`, which waits for the pacer, counts the call
 in :attr:`HubSpotClient.stats`, honours 429s (``policyName``, ``Retry-After``, ``X-HubSpot-RateLimit-*``),
@@ -15,49 +20,83 @@ import random
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import urllib3
 from hubspot import HubSpot
-from hubspot.crm.associations.v4 import exceptions as assoc_exceptions
 from hubspot.crm.objects import exceptions as objects_exceptions
-from hubspot.crm.owners import exceptions as owners_exceptions
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
 from pipeline.errors import HubSpotApiError
 from pipeline.hubspot.pacing import Pacer, retry_after_seconds
-from pipeline.settings import redact
+from pipeline.settings import DEFAULT_API_VERSION, DEFAULT_DAILY_RESERVE, LEGACY_API_VERSION, redact
 
 log = logging.getLogger(__name__)
 
-API_EXCEPTIONS = (
-    objects_exceptions.ApiException,
-    owners_exceptions.ApiException,
-    assoc_exceptions.ApiException,
-)
+API_EXCEPTIONS = (objects_exceptions.ApiException,)
 LIST_PAGE_SIZE = 100
-LIST_PAGE_SIZE_WITH_HISTORY = 50
+LIST_PAGE_SIZE_WITH_HISTORY = 50  # HubSpot: list limit at most 50 when propertiesWithHistory is asked
 SEARCH_PAGE_SIZE = 200
 BATCH_READ_SIZE = 100
+BATCH_READ_SIZE_WITH_HISTORY = 50  # HubSpot: "The maximum number of inputs ... for property histories is 50"
 ASSOCIATION_BATCH_SIZE = 1000
 TASK_TO_CONTACT_ASSOCIATION_TYPE_ID = 204
 UNREACHABLE_ATTEMPTS = 4  # connection failures before any answer at all: a wrong URL or no network
-# the read scope each endpoint family needs (named in 403 errors when HubSpot does not name it)
-READ_SCOPES = {
-    "contacts": "crm.objects.contacts.read",
-    "companies": "crm.objects.companies.read",
-    "deals": "crm.objects.deals.read",
-    "owners": "crm.objects.owners.read",
-    "calls": "crm.objects.contacts.read",
-    "emails": "crm.objects.contacts.read",
-    "meetings": "crm.objects.contacts.read",
-    "notes": "crm.objects.contacts.read",
-    "tasks": "crm.objects.contacts.read",
-    "communications": "crm.objects.contacts.read",
+# The scopes each endpoint family needs (named in 403 errors when HubSpot does not name them). HubSpot's specs
+# (e.g. PublicApiSpecs/CRM/Tasks/Rollouts/424/2026-09/tasks.json, security of /crm/objects/2026-09/{objectType})
+# authorise every engagement type with the contact scopes; emails also need sales-email-read.
+READ_SCOPES: dict[str, tuple[str, ...]] = {
+    "contacts": ("crm.objects.contacts.read",),
+    "companies": ("crm.objects.companies.read",),
+    "deals": ("crm.objects.deals.read",),
+    "owners": ("crm.objects.owners.read",),
+    "calls": ("crm.objects.contacts.read",),
+    "emails": ("crm.objects.contacts.read", "sales-email-read"),
+    "meetings": ("crm.objects.contacts.read",),
+    "notes": ("crm.objects.contacts.read",),
+    "tasks": ("crm.objects.contacts.read",),
+    "communications": ("crm.objects.contacts.read",),
 }
+WRITE_SCOPES: dict[str, tuple[str, ...]] = {
+    "contacts": ("crm.objects.contacts.write",),
+    "companies": ("crm.objects.companies.write",),
+    "deals": ("crm.objects.deals.write",),
+    "tasks": ("crm.objects.contacts.write",),
+}
+# The scopes a Service Key (or a legacy private app) needs for everything this product does (README, docs).
+REQUIRED_READ_SCOPES: tuple[str, ...] = tuple(dict.fromkeys(s for scopes in READ_SCOPES.values() for s in scopes))
+REQUIRED_WRITE_SCOPES: tuple[str, ...] = ("crm.objects.contacts.write",)
+SERVICE_KEY_PATH = "Development > Keys > Service keys"
+
+
+class ApiPaths:
+    """The request paths of one API version: date-based (``2026-09``) or ``legacy`` (v3 objects, v4 associations)."""
+
+    def __init__(self, version: str = DEFAULT_API_VERSION):
+        self.version = version
+        self.legacy = version == LEGACY_API_VERSION
+
+    def objects(self, object_type: str) -> str:
+        return f"/crm/v3/objects/{object_type}" if self.legacy else f"/crm/objects/{self.version}/{object_type}"
+
+    def associations_batch_read(self, from_type: str, to_type: str) -> str:
+        if self.legacy:
+            return f"/crm/v4/associations/{from_type}/{to_type}/batch/read"
+        return f"/crm/associations/{self.version}/{from_type}/{to_type}/batch/read"
+
+    def owners(self) -> str:
+        return "/crm/v3/owners" if self.legacy else f"/crm/owners/{self.version}"
+
+    def properties(self, object_type: str) -> str:
+        return f"/crm/v3/properties/{object_type}" if self.legacy else f"/crm/properties/{self.version}/{object_type}"
+
+    def account_details(self) -> str:
+        return "/account-info/v3/details" if self.legacy else f"/account-info/{self.version}/details"
 
 
 class HubSpotNotFoundError(HubSpotApiError):
@@ -66,6 +105,31 @@ class HubSpotNotFoundError(HubSpotApiError):
 
 class HubSpotAmbiguousWriteError(HubSpotApiError):
     """A non-idempotent write failed after it was sent: HubSpot may or may not have applied it."""
+
+
+class HubSpotValidationError(HubSpotApiError):
+    """HubSpot refused a write under the portal's validation rules (400 VALIDATION_ERROR): never retried.
+
+    ``properties``: the properties HubSpot named (e.g. a MISSING_REQUIRED_PROPERTY); ``codes``: its error codes.
+    """
+
+    def __init__(self, message: str, *, properties: list[str] | None = None, codes: list[str] | None = None):
+        super().__init__(message)
+        self.properties = list(properties or [])
+        self.codes = list(codes or [])
+
+
+class DailyQuotaExhausted(HubSpotApiError):
+    """The portal's shared daily API quota is (nearly) used up: stop cleanly and resume after ``resets_at``.
+
+    Raised before sending a request once ``X-HubSpot-RateLimit-Daily-Remaining`` fell to the reserve, or on a
+    429 with policy ``DAILY``. The quota resets at midnight in the portal's time zone.
+    """
+
+    def __init__(self, message: str, *, resets_at: datetime, remaining: int | None):
+        super().__init__(message)
+        self.resets_at = resets_at
+        self.remaining = remaining
 
 
 class _Transient(Exception):
@@ -113,39 +177,42 @@ class ClientStats:
 
 
 class HubSpotClient:
-    """HubSpot CRM v3/v4 over hubspot-api-client, paced below the portal's limits."""
+    """HubSpot's CRM APIs (date-based or legacy paths) over hubspot-api-client's transport, paced below the
+    portal's limits."""
 
     def __init__(
         self,
         access_token: str,
         api_base: str = "https://api.hubapi.com",
         *,
+        api_version: str = DEFAULT_API_VERSION,
         limit_per_10s: int = 190,
         search_per_s: int = 5,
         give_up_after_s: float = 300.0,
         request_timeout_s: float = 60.0,
         backoff_max_s: float = 30.0,
+        daily_reserve: int = DEFAULT_DAILY_RESERVE,
     ) -> None:
         self._token = access_token
         self.api_base = api_base.rstrip("/")
+        self.paths = ApiPaths(api_version)
         self.give_up_after_s = give_up_after_s
         self.request_timeout_s = request_timeout_s
         self.backoff_max_s = backoff_max_s
+        self.daily_reserve = daily_reserve
+        self.daily_remaining: int | None = None  # from X-HubSpot-RateLimit-Daily-Remaining, when HubSpot sends it
+        self.portal_timezone: str | None = None  # learnt from account details (the daily quota's midnight)
         self.pacer = Pacer(limit_per_10s, search_per_s)
         self.stats = ClientStats()
         self._reached = False  # any HTTP answer yet? (never: connection failures are configuration, not weather)
         self._unreached_failures = 0
         no_retries = urllib3.Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False)
         hub = HubSpot(access_token=access_token, host=self.api_base, retry=no_retries)
-        # the SDK builds a new ApiClient (and connection pool) on every attribute access: build once
-        self._objects = hub.crm.objects.basic_api
-        self._batch = hub.crm.objects.batch_api
-        self._search = hub.crm.objects.search_api
-        self._owners = hub.crm.owners.owners_api
-        self._associations = hub.crm.associations.v4.batch_api
+        # one ApiClient (and connection pool) for every call: the SDK builds a new one on every attribute access
+        self._api = hub.crm.objects.basic_api.api_client
 
     def __repr__(self) -> str:  # never show the token
-        return f"HubSpotClient(api_base={self.api_base!r})"
+        return f"HubSpotClient(api_base={self.api_base!r}, api_version={self.paths.version!r})"
 
     # ---------------------------------------------------------------- reads used by extraction
     def list_page(
@@ -158,19 +225,18 @@ class HubSpotClient:
         after: str | None = None,
         limit: int | None = None,
     ) -> tuple[list[dict], str | None]:
-        """One page of ``GET /crm/v3/objects/{type}``: (results, next ``after`` or None)."""
-        if limit is None:
-            limit = LIST_PAGE_SIZE_WITH_HISTORY if properties_with_history else LIST_PAGE_SIZE
-        kwargs: dict[str, Any] = {"limit": limit, "properties": properties, "archived": archived}
-        if after:
-            kwargs["after"] = after
+        """One page of ``GET .../objects/{type}``: (results, next ``after`` or None)."""
+        maximum = LIST_PAGE_SIZE_WITH_HISTORY if properties_with_history else LIST_PAGE_SIZE
+        limit = maximum if limit is None else min(int(limit), maximum)
+        query: list[tuple[str, str]] = [("limit", str(limit)), ("archived", _bool(archived))]
+        if properties:
+            query.append(("properties", ",".join(properties)))
         if properties_with_history:
-            kwargs["properties_with_history"] = properties_with_history
-        body = self._request(
-            f"GET /crm/v3/objects/{object_type}",
-            lambda **kw: self._objects.get_page(object_type, **kwargs, **kw),
-            scope=READ_SCOPES.get(object_type),
-        )
+            query.append(("propertiesWithHistory", ",".join(properties_with_history)))
+        if after:
+            query.append(("after", str(after)))
+        path = self.paths.objects(object_type)
+        body = self._request("GET", path, f"GET {path}", query=query, scopes=READ_SCOPES.get(object_type))
         return body.get("results", []), _next_after(body)
 
     def iter_list(self, object_type: str, properties: list[str], **kwargs) -> Iterator[list[dict]]:
@@ -192,16 +258,13 @@ class HubSpotClient:
         after: str | int | None = None,
         limit: int = SEARCH_PAGE_SIZE,
     ) -> tuple[list[dict], str | None, int]:
-        """One page of ``POST /crm/v3/objects/{type}/search``: (results, next ``after``, total)."""
+        """One page of ``POST .../objects/{type}/search``: (results, next ``after``, total)."""
         request = {"filterGroups": filter_groups, "sorts": sorts, "properties": properties, "limit": limit}
         if after is not None:
             request["after"] = str(after)
-        body = self._request(
-            f"POST /crm/v3/objects/{object_type}/search",
-            lambda **kw: self._search.do_search(object_type, request, **kw),
-            is_search=True,
-            scope=READ_SCOPES.get(object_type),
-        )
+        path = f"{self.paths.objects(object_type)}/search"
+        body = self._request("POST", path, f"POST {path}", body=request, is_search=True,
+                             scopes=READ_SCOPES.get(object_type))
         return body.get("results", []), _next_after(body), int(body.get("total", 0))
 
     def batch_read(
@@ -213,70 +276,86 @@ class HubSpotClient:
         *,
         archived: bool = False,
     ) -> list[dict]:
-        """``POST /crm/v3/objects/{type}/batch/read`` in chunks of 100 ids; ids HubSpot does not know are skipped."""
+        """``POST .../objects/{type}/batch/read`` in chunks HubSpot accepts (100 ids, 50 with history); ids
+        HubSpot does not know are skipped. Any caller may pass any number of ids."""
+        size = BATCH_READ_SIZE_WITH_HISTORY if properties_with_history else BATCH_READ_SIZE
+        path = f"{self.paths.objects(object_type)}/batch/read"
         out: list[dict] = []
-        for chunk in _chunks(list(dict.fromkeys(str(i) for i in ids)), BATCH_READ_SIZE):
+        for chunk in _chunks(list(dict.fromkeys(str(i) for i in ids)), size):
             request: dict[str, Any] = {"inputs": [{"id": i} for i in chunk], "properties": properties}
             if properties_with_history:
                 request["propertiesWithHistory"] = properties_with_history
-            body = self._request(
-                f"POST /crm/v3/objects/{object_type}/batch/read",
-                lambda request=request, **kw: self._batch.read(object_type, request, archived=archived, **kw),
-                scope=READ_SCOPES.get(object_type),
-            )
+            body = self._request("POST", path, f"POST {path}", query=[("archived", _bool(archived))], body=request,
+                                 scopes=READ_SCOPES.get(object_type))
             out.extend(body.get("results", []))
         return out
 
     def associated_ids(self, from_type: str, ids: Iterable[str], to_type: str) -> dict[str, list[str]]:
-        """``POST /crm/v4/associations/{from}/{to}/batch/read``: from id -> associated ids (all pages).
+        """``POST .../associations/{from}/{to}/batch/read``: from id -> associated ids (all pages).
 
         Every requested id is a key; ids without associations map to an empty list.
         """
+        return {from_id: [link["toObjectId"] for link in links]
+                for from_id, links in self.associations(from_type, ids, to_type).items()}
+
+    def associations(self, from_type: str, ids: Iterable[str], to_type: str) -> dict[str, list[dict]]:
+        """Like :meth:`associated_ids` with HubSpot's association types: from id -> ``[{"toObjectId": "9",
+        "associationTypes": [{"category", "typeId", "label"}, ...]}]``, one entry per target (a target listed
+        more than once, e.g. its primary and unlabelled links on separate pages, has its types merged).
+
+        ``toObjectId`` is a string in HubSpot's published schema and a number in some answers: both are read
+        as the id's string. Contact->company typeId 1 / deal->company 5 (label ``Primary``) mark the primary link.
+        """
         wanted = list(dict.fromkeys(str(i) for i in ids))
-        found: dict[str, list[str]] = {i: [] for i in wanted}
+        found: dict[str, dict[str, dict]] = {i: {} for i in wanted}
         pending: list[dict] = [{"id": i} for i in wanted]
+        path = self.paths.associations_batch_read(from_type, to_type)
         while pending:
             batch, pending = pending[:ASSOCIATION_BATCH_SIZE], pending[ASSOCIATION_BATCH_SIZE:]
-            request = {"inputs": batch}
-            body = self._request(
-                f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read",
-                lambda request=request, **kw: self._associations.get_page(from_type, to_type, request, **kw),
-                scope=READ_SCOPES.get(from_type),
-            )
+            body = self._request("POST", path, f"POST {path}", body={"inputs": batch},
+                                 scopes=READ_SCOPES.get(from_type))
             for result in body.get("results", []):
                 from_id = str(result["from"]["id"])
-                targets = found.setdefault(from_id, [])
+                targets = found.setdefault(from_id, {})
                 for to in result.get("to", []):
-                    to_id = str(to["toObjectId"])
-                    if to_id not in targets:
-                        targets.append(to_id)
+                    to_id = _id_text(to["toObjectId"])
+                    entry = targets.setdefault(to_id, {"toObjectId": to_id, "associationTypes": []})
+                    for kind in to.get("associationTypes") or []:
+                        if kind not in entry["associationTypes"]:
+                            entry["associationTypes"].append(kind)
                 after = _next_after(result)
                 if after:
                     pending.append({"id": from_id, "after": after})
-        return found
+        return {from_id: list(targets.values()) for from_id, targets in found.items()}
 
     def owners_page(self, *, archived: bool = False, after: str | None = None) -> tuple[list[dict], str | None]:
-        """One page of ``GET /crm/v3/owners``."""
-        kwargs: dict[str, Any] = {"limit": LIST_PAGE_SIZE, "archived": archived}
+        """One page of ``GET .../owners``."""
+        query = [("limit", str(LIST_PAGE_SIZE)), ("archived", _bool(archived))]
         if after:
-            kwargs["after"] = after
-        body = self._request(
-            "GET /crm/v3/owners",
-            lambda **kw: self._owners.get_page(**kwargs, **kw),
-            scope=READ_SCOPES["owners"],
-        )
+            query.append(("after", str(after)))
+        path = self.paths.owners()
+        body = self._request("GET", path, f"GET {path}", query=query, scopes=READ_SCOPES["owners"])
         return body.get("results", []), _next_after(body)
 
     def account_details(self) -> dict:
-        """``GET /account-info/v3/details`` (portal id, time zone, UI domain)."""
-        api_client = self._objects.api_client
-        return self._request(
-            "GET /account-info/v3/details",
-            lambda **kw: api_client.call_api(
-                "/account-info/v3/details", "GET", auth_settings=["oauth2"], _return_http_data_only=True, **kw
-            ),
-            scope="oauth",
-        )
+        """``GET /account-info/{version}/details`` (portal id, time zone, UI domain)."""
+        path = self.paths.account_details()
+        body = self._request("GET", path, f"GET {path}", scopes=())
+        if body.get("timeZone"):
+            self.portal_timezone = str(body["timeZone"])
+        return body
+
+    def properties(self, object_type: str) -> list[dict]:
+        """``GET /crm/properties/{version}/{type}``: the type's property definitions (with enumeration options),
+        as HubSpot returns them. One call per type; no search quota."""
+        path = self.paths.properties(object_type)
+        body = self._request("GET", path, f"GET {path}", scopes=READ_SCOPES.get(object_type))
+        return list(body.get("results", []))
+
+    def missing_properties(self, object_type: str, names: Iterable[str]) -> list[str]:
+        """The names among ``names`` this portal has no (unarchived) property of that type for, in order."""
+        known = {str(p.get("name")) for p in self.properties(object_type) if not p.get("archived")}
+        return [n for n in dict.fromkeys(names) if n not in known]
 
     # ---------------------------------------------------------------- single reads and writes (SLA job)
     def get_object(
@@ -287,29 +366,27 @@ class HubSpotClient:
         properties_with_history: list[str] | None = None,
         associations: list[str] | None = None,
     ) -> dict:
-        """``GET /crm/v3/objects/{type}/{id}``; raises :class:`HubSpotNotFoundError` on 404."""
-        kwargs: dict[str, Any] = {"properties": properties}
+        """``GET .../objects/{type}/{id}``; raises :class:`HubSpotNotFoundError` on 404."""
+        query: list[tuple[str, str]] = []
+        if properties:
+            query.append(("properties", ",".join(properties)))
         if properties_with_history:
-            kwargs["properties_with_history"] = properties_with_history
+            query.append(("propertiesWithHistory", ",".join(properties_with_history)))
         if associations:
-            kwargs["associations"] = associations
-        return self._request(
-            f"GET /crm/v3/objects/{object_type}/{{id}}",
-            lambda **kw: self._objects.get_by_id(object_type, str(object_id), **kwargs, **kw),
-            scope=READ_SCOPES.get(object_type),
-        )
+            query.append(("associations", ",".join(associations)))
+        base = self.paths.objects(object_type)
+        return self._request("GET", f"{base}/{_quote(object_id)}", f"GET {base}/{{id}}", query=query,
+                             scopes=READ_SCOPES.get(object_type))
 
     def update_object(self, object_type: str, object_id: str, properties: dict[str, Any]) -> dict:
-        """``PATCH /crm/v3/objects/{type}/{id}`` with ``{"properties": ...}``."""
-        request = {"properties": properties}
-        return self._request(
-            f"PATCH /crm/v3/objects/{object_type}/{{id}}",
-            lambda **kw: self._objects.update(object_type, str(object_id), request, **kw),
-            scope=READ_SCOPES.get(object_type, "").replace(".read", ".write") or None,
-        )
+        """``PATCH .../objects/{type}/{id}`` with ``{"properties": ...}``; a refusal under the portal's
+        validation rules raises :class:`HubSpotValidationError` (never retried)."""
+        base = self.paths.objects(object_type)
+        return self._request("PATCH", f"{base}/{_quote(object_id)}", f"PATCH {base}/{{id}}",
+                             body={"properties": properties}, scopes=WRITE_SCOPES.get(object_type), write=True)
 
     def create_task(self, properties: dict[str, Any], contact_id: str) -> dict:
-        """``POST /crm/v3/objects/tasks`` associated with the contact (type 204, task -> contact)."""
+        """``POST .../objects/tasks`` associated with the contact (type 204, task -> contact)."""
         request = {
             "properties": properties,
             "associations": [
@@ -324,29 +401,38 @@ class HubSpotClient:
                 }
             ],
         }
-        return self._request(
-            "POST /crm/v3/objects/tasks",
-            lambda **kw: self._objects.create("tasks", request, **kw),
-            scope="crm.objects.contacts.write",
-            idempotent=False,
-        )
+        path = self.paths.objects("tasks")
+        return self._request("POST", path, f"POST {path}", body=request, scopes=WRITE_SCOPES["tasks"],
+                             idempotent=False, write=True)
 
     # ---------------------------------------------------------------- the one request path
     def _request(
         self,
+        method: str,
+        path: str,
         endpoint: str,
-        send: Callable[..., Any],
         *,
+        query: list[tuple[str, str]] | None = None,
+        body: dict | None = None,
         is_search: bool = False,
-        scope: str | None = None,
+        scopes: tuple[str, ...] | None = None,
         idempotent: bool = True,
+        write: bool = False,
     ) -> dict:
         """Send once per attempt through the pacer; retry transient failures; one-line errors otherwise.
 
+        ``endpoint`` names the call in stats and errors (``GET /crm/objects/2026-09/contacts/{id}``).
         A non-idempotent write (creating a task) is retried only when it certainly was not applied (429, a
         connection that never opened); otherwise it raises HubSpotAmbiguousWriteError and the caller, which
         marks its writes, checks HubSpot before trying again (no duplicate task from a lost answer).
         """
+        def send(**kw):
+            return self._api.call_api(
+                path, method, query_params=list(query or []),
+                header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                body=body, auth_settings=["oauth2"], _return_http_data_only=True, **kw,
+            )
+
         retrying = Retrying(
             stop=stop_after_delay(self.give_up_after_s),
             wait=self._wait,
@@ -356,7 +442,7 @@ class HubSpotClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(endpoint, send, is_search=is_search, scope=scope)
+                    return self._attempt(endpoint, send, is_search=is_search, scopes=scopes, write=write)
         except _Transient as last:
             if not idempotent and last.sent:
                 raise HubSpotAmbiguousWriteError(
@@ -377,7 +463,25 @@ class HubSpotClient:
             return error.wait_s + random.uniform(0, 0.1 * max(error.wait_s, 0.1))
         return backoff
 
-    def _attempt(self, endpoint: str, send: Callable[..., Any], *, is_search: bool, scope: str | None) -> dict:
+    def _check_daily_quota(self, endpoint: str) -> None:
+        """Stop before spending the reserve of the portal's shared daily quota (HubSpot's last header said so)."""
+        if self.daily_remaining is not None and self.daily_remaining <= self.daily_reserve:
+            raise self._quota_error(endpoint, self.daily_remaining)
+
+    def _quota_error(self, endpoint: str, remaining: int | None) -> DailyQuotaExhausted:
+        resets_at = daily_reset(datetime.now(timezone.utc), self.portal_timezone)
+        zone = self.portal_timezone or "UTC (the portal's time zone is not known yet)"
+        left = "used up" if not remaining else f"down to {remaining:,} calls (reserve {self.daily_reserve:,})"
+        return DailyQuotaExhausted(
+            f"HubSpot's daily API quota for this portal is {left}: stopped before {endpoint} with the sync cursor "
+            f"untouched; resume after {resets_at:%Y-%m-%d %H:%M} UTC (midnight {zone}), or lower "
+            "HUBSPOT_DAILY_RESERVE",
+            resets_at=resets_at, remaining=remaining,
+        )
+
+    def _attempt(self, endpoint: str, send, *, is_search: bool, scopes: tuple[str, ...] | None,
+                 write: bool) -> dict:
+        self._check_daily_quota(endpoint)
         self.pacer.acquire(is_search)
         self.stats.count(endpoint)
         try:
@@ -389,8 +493,8 @@ class HubSpotClient:
             self._reached = True
             status = int(getattr(err, "status", 0) or 0)
             headers = dict(err.headers or {})
-            self.pacer.observe_headers(headers)
-            self._fail(endpoint, status, err.body, headers, scope)
+            self._observe(headers)
+            self._fail(endpoint, status, err.body, headers, scopes, write)
             raise AssertionError("unreachable")  # pragma: no cover
         except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, OSError) as err:
             with self.stats._lock:
@@ -409,7 +513,7 @@ class HubSpotClient:
         finally:
             self.pacer.release(is_search)
         self._reached = True
-        self.pacer.observe_headers(headers)
+        self._observe(headers)
         if not data:
             return {}
         try:
@@ -417,7 +521,15 @@ class HubSpotClient:
         except orjson.JSONDecodeError:
             raise _Transient("response body was not JSON (truncated?)") from None
 
-    def _fail(self, endpoint: str, status: int, raw_body: Any, headers: dict, scope: str | None) -> None:
+    def _observe(self, headers: dict) -> None:
+        self.pacer.observe_headers(headers)
+        lowered = {str(k).lower(): v for k, v in headers.items()}
+        remaining = lowered.get("x-hubspot-ratelimit-daily-remaining")
+        if remaining is not None and str(remaining).strip().lstrip("-").isdigit():
+            self.daily_remaining = int(str(remaining).strip())
+
+    def _fail(self, endpoint: str, status: int, raw_body: Any, headers: dict, scopes: tuple[str, ...] | None,
+              write: bool = False) -> None:
         body = _json_or_empty(raw_body)
         message = redact(str(body.get("message") or ""), self._token)[:200]
         if status == 429:
@@ -425,10 +537,7 @@ class HubSpotClient:
                 self.stats.throttled_429 += 1
             policy = str(body.get("policyName") or "")
             if policy.upper() == "DAILY":
-                raise HubSpotApiError(
-                    f"HubSpot daily API limit reached on {endpoint}: wait until it resets (midnight in the "
-                    "portal's time zone) or ask HubSpot for a higher limit"
-                )
+                raise self._quota_error(endpoint, 0)
             wait = retry_after_seconds(headers, 1.0)
             self.pacer.pause(wait)
             raise _Transient(f"429 {policy or 'rate limited'}", wait_s=wait, sent=False)
@@ -438,19 +547,29 @@ class HubSpotClient:
             raise _Transient(f"HTTP {status or 'error'}")
         if status == 401:
             raise HubSpotApiError(
-                f"HubSpot rejected the access token (401) on {endpoint}: set HUBSPOT_ACCESS_TOKEN to the private "
-                "app's current access token (Settings > Integrations > Private apps)"
+                f"HubSpot rejected the access token (401) on {endpoint}: set HUBSPOT_ACCESS_TOKEN to a current "
+                f"Service Key (HubSpot: {SERVICE_KEY_PATH}) or your existing private app's current token"
             )
         if status == 403:
-            scopes = _required_scopes(body) or ([scope] if scope else [])
-            named = ", ".join(scopes) if scopes else "the scope this endpoint needs"
+            named_scopes = _required_scopes(body) or list(scopes or [])
+            named = ", ".join(named_scopes) if named_scopes else "the scope this endpoint needs"
             raise HubSpotApiError(
-                f"HubSpot refused {endpoint} (403 missing scope): add {named} to the private app's scopes "
-                "and use its new token"
+                f"HubSpot refused {endpoint} (403 missing scope): add {named} to the Service Key "
+                f"({SERVICE_KEY_PATH}, or your private app's scopes) and use its new token"
             )
         if status == 404:
             raise HubSpotNotFoundError(f"HubSpot has no such object on {endpoint} (404): {message or 'not found'}")
         if status == 400:
+            if write:
+                props, codes = _error_properties(body)
+                if props or codes:
+                    what = ", ".join(props) if props else "a property"
+                    raise HubSpotValidationError(
+                        f"HubSpot refused {endpoint} under the portal's validation rules (400 "
+                        f"{'/'.join(codes) or 'VALIDATION_ERROR'}: {what}); not retried: fix the rule or the "
+                        f"value in HubSpot, or the policy",
+                        properties=props, codes=codes,
+                    )
             prop = _unknown_property(body)
             if prop:
                 raise HubSpotApiError(
@@ -459,6 +578,51 @@ class HubSpotClient:
                 )
             raise HubSpotApiError(f"HubSpot rejected {endpoint} (400): {message or 'bad request'}")
         raise HubSpotApiError(f"HubSpot answered {status} on {endpoint}: {message or 'unexpected error'}")
+
+
+def daily_reset(now: datetime, zone_name: str | None) -> datetime:
+    """The next midnight in the portal's time zone (UTC when unknown), as a UTC instant: HubSpot's daily reset."""
+    try:
+        zone = ZoneInfo(zone_name) if zone_name else timezone.utc
+    except Exception:  # an unknown zone name: UTC
+        zone = timezone.utc
+    local = now.astimezone(zone)
+    midnight = datetime(local.year, local.month, local.day, tzinfo=zone) + timedelta(days=1)
+    return midnight.astimezone(timezone.utc)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _quote(object_id: object) -> str:
+    from urllib.parse import quote
+
+    return quote(str(object_id), safe="")
+
+
+def _id_text(value: object) -> str:
+    """An id HubSpot sent as a string or a number (``123`` or ``"123"``, never ``"123.0"``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _error_properties(body: dict) -> tuple[list[str], list[str]]:
+    """Property names and error codes of a write validation refusal (``errors[].context.propertyName``,
+    ``errors[].code`` such as MISSING_REQUIRED_PROPERTY)."""
+    props: list[str] = []
+    codes: list[str] = []
+    for error in body.get("errors") or []:
+        code = error.get("code") or error.get("subCategory")
+        if code:
+            codes.append(str(code))
+        context = error.get("context") or {}
+        for key in ("propertyName", "properties", "property"):
+            value = context.get(key)
+            if value:
+                props.extend(str(v) for v in (value if isinstance(value, list) else [value]))
+    return list(dict.fromkeys(props)), list(dict.fromkeys(codes))
 
 
 def _json_or_empty(raw: Any) -> dict:

@@ -1,4 +1,7 @@
-"""Client-side pacing below HubSpot's limits: a rolling 10-second window and a per-second search window.
+"""Client-side pacing below HubSpot's limits: a rolling 10-second window for ordinary requests and a separate
+per-second window for searches (HubSpot exempts search from the 10-second limit, ``x-hubspot-rate-limit-exemptions:
+ten-secondly``, and limits it to about 5 requests per second per account), plus the general per-second allowance
+once HubSpot announces one (``X-HubSpot-RateLimit-Secondly``).
 
 A request occupies a slot from the moment it is sent until ``window`` seconds after its response
 arrived, so however the network reorders arrivals, the server can never see more than ``limit``
@@ -43,12 +46,13 @@ class RollingWindow:
         return max(0.0, self._done[index] + self.seconds - now) + 0.001
 
     def finish(self, now: float) -> None:
-        self.in_flight -= 1
+        self.in_flight = max(0, self.in_flight - 1)  # a window created while the request was in flight
         self._done.append(now)
 
 
 class Pacer:
-    """Blocks before each request until the general (and, for searches, the search) window allows it."""
+    """Blocks before each request until its window allows it: searches their own, everything else the general
+    10-second window (and the per-second one HubSpot announced)."""
 
     def __init__(
         self,
@@ -62,6 +66,7 @@ class Pacer:
             raise ValueError("rate limits must be at least 1 request per window")
         self.general = RollingWindow(limit_per_10s, 10.0)
         self.search = RollingWindow(search_per_s, 1.0)
+        self.secondly: RollingWindow | None = None  # X-HubSpot-RateLimit-Secondly, once seen
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -73,13 +78,11 @@ class Pacer:
         while True:
             with self._lock:
                 now = self._clock()
-                wait = max(self._paused_until - now, self.general.wait_time(now))
-                if is_search:
-                    wait = max(wait, self.search.wait_time(now))
+                windows = self._windows(is_search)
+                wait = max([self._paused_until - now, *(w.wait_time(now) for w in windows)])
                 if wait <= 0:
-                    self.general.in_flight += 1
-                    if is_search:
-                        self.search.in_flight += 1
+                    for window in windows:
+                        window.in_flight += 1
                     return
             self.waited_s += wait
             self._sleep(wait)
@@ -87,9 +90,13 @@ class Pacer:
     def release(self, is_search: bool = False) -> None:
         with self._lock:
             now = self._clock()
-            self.general.finish(now)
-            if is_search:
-                self.search.finish(now)
+            for window in self._windows(is_search):
+                window.finish(now)
+
+    def _windows(self, is_search: bool) -> list[RollingWindow]:
+        if is_search:
+            return [self.search]
+        return [self.general] if self.secondly is None else [self.general, self.secondly]
 
     def pause(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (a 429's Retry-After, or the server's window running out)."""
@@ -97,8 +104,9 @@ class Pacer:
             self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
 
     def observe_headers(self, headers: Mapping[str, str]) -> None:
-        """Adopt a lower ``X-HubSpot-RateLimit-Max``/``-Secondly``; when the server says nothing is left but
-        our own window still has room (another client shares the budget), hold back briefly."""
+        """Adopt a lower ``X-HubSpot-RateLimit-Max`` (10-second) and the ``-Secondly`` general per-second allowance
+        (it is not the search limit: search answers carry no rate-limit headers); when the server says nothing is
+        left but our own window still has room (another client shares the budget), hold back briefly."""
         lowered = {k.lower(): v for k, v in headers.items()}
         server_max = _int(lowered.get("x-hubspot-ratelimit-max"))
         secondly_max = _int(lowered.get("x-hubspot-ratelimit-secondly"))
@@ -107,8 +115,11 @@ class Pacer:
         with self._lock:
             if server_max and server_max < self.general.limit:
                 self.general.limit = server_max
-            if secondly_max and secondly_max < self.search.limit:
-                self.search.limit = secondly_max
+            if secondly_max and secondly_max > 0:
+                if self.secondly is None:
+                    self.secondly = RollingWindow(secondly_max, 1.0)
+                elif secondly_max < self.secondly.limit:
+                    self.secondly.limit = secondly_max
             now = self._clock()
             self.general.prune(now)
             ours_left = self.general.limit - len(self.general._done) - self.general.in_flight

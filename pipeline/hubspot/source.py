@@ -23,6 +23,7 @@ from typing import Literal
 
 import dlt
 
+from pipeline.errors import HubSpotApiError
 from pipeline.hubspot.client import ASSOCIATION_BATCH_SIZE, BATCH_READ_SIZE, HubSpotClient
 from pipeline.hubspot.cursor import Cursor, CursorTracker, search_changed
 from pipeline.hubspot.properties import (
@@ -215,17 +216,16 @@ def _history(object_type: str) -> list[str] | None:
 def check_properties(client: HubSpotClient, object_type: str) -> None:
     """Fail with one line naming a property this portal lacks (reads silently ignore unknown names).
 
-    A search whose filters name every property is rejected with 400 naming the first unknown one;
-    HubSpot allows 18 filters per search, so this costs one or two calls per type, on full loads only.
+    One Properties API call per type (``GET /crm/properties/{version}/{type}``): no search quota used.
     """
-    names = list(PROPERTIES[object_type])
-    for start in range(0, len(names), 18):
-        chunk = names[start : start + 18]
-        groups = [
-            {"filters": [{"propertyName": n, "operator": "HAS_PROPERTY"} for n in chunk[g : g + 6]]}
-            for g in range(0, len(chunk), 6)
-        ]
-        client.search_page(object_type, filter_groups=groups, sorts=[], properties=["hs_object_id"], limit=1)
+    missing = client.missing_properties(object_type, PROPERTIES[object_type])
+    if missing:
+        raise HubSpotApiError(
+            f"this HubSpot portal has no {object_type} propert{'ies' if len(missing) > 1 else 'y'} "
+            + ", ".join(repr(m) for m in missing)
+            + " (read by the pipeline): restore or create it in HubSpot (Settings > Properties, object "
+            f"{object_type}), or check that the token is for the right portal"
+        )
 
 
 def _full_load(client: HubSpotClient, object_type: str, tracker: CursorTracker, type_report: TypeReport,

@@ -21,6 +21,7 @@ import polars as pl
 from pipeline.alerts import outbox
 from pipeline.alerts.slack import SlackWebhookSender, deliver
 from pipeline.brief import build_brief, iso, slack_blocks
+from pipeline.hubspot.client import HubSpotValidationError
 from pipeline.policy import Policy
 from pipeline.routing.engine import route
 from pipeline.sla import facts
@@ -208,18 +209,10 @@ class Enforcer:
             return StepOutcome(mql_id, step, "failed", reason, alert_id=alert)
         writes: dict = {}
         if decision["write_mode"] == "live":
-            if decision["owner_write"] == "intended":
-                if (live_contact.get("hubspot_owner_id") or None) != to_owner:
-                    self.crm.set_owner(contact_id, to_owner)
-                    writes["owner_patch"] = True
-                self._set_write(mql_id, step, "owner_write", "done")
-            if decision["task_write"] == "intended":
-                marker = task_marker(mql_id, step)
-                task_id = self.crm.find_task(contact_id, marker)
-                if task_id is None:
-                    task_id = self.crm.create_task(self._task_properties(ep, decision, marker), contact_id)
-                    writes["task_created"] = task_id
-                self._set_write(mql_id, step, "task_write", "done", task_id)
+            try:
+                self._live_writes(ep, decision, live_contact, writes)
+            except HubSpotValidationError as refused:  # the portal's validation rules: fail once, never retry
+                return self._refused(ep, step, decision, refused)
         owners = facts.owners(self.con)
         recipient = (owners.get(to_owner) or {}).get("email") or to_owner
         live = decision["write_mode"] == "live"
@@ -232,6 +225,38 @@ class Enforcer:
         if live:
             self._deliver([alert])
         return StepOutcome(mql_id, step, status, reason, alert_id=alert, writes=writes)
+
+    def _live_writes(self, ep: dict, decision: dict, live_contact: dict, writes: dict) -> None:
+        mql_id, step, contact_id, to_owner = ep["mql_id"], "reassignment", str(ep["contact_id"]), decision["to_owner_id"]
+        if decision["owner_write"] == "intended":
+            if (live_contact.get("hubspot_owner_id") or None) != to_owner:
+                self.crm.set_owner(contact_id, to_owner)
+                writes["owner_patch"] = True
+            self._set_write(mql_id, step, "owner_write", "done")
+        if decision["task_write"] == "intended":
+            marker = task_marker(mql_id, step)
+            task_id = self.crm.find_task(contact_id, marker)
+            if task_id is None:
+                task_id = self.crm.create_task(self._task_properties(ep, decision, marker), contact_id)
+                writes["task_created"] = task_id
+            self._set_write(mql_id, step, "task_write", "done", task_id)
+
+    def _refused(self, ep: dict, step: str, decision: dict, refused: HubSpotValidationError) -> StepOutcome:
+        """HubSpot refused a write (400 VALIDATION_ERROR under the portal's rules): the step fails once, naming the
+        property in the log and in the manager's alert."""
+        mql_id, contact_id = ep["mql_id"], str(ep["contact_id"])
+        named = ", ".join(refused.properties) or "a property"
+        reason = (f"HubSpot refused the write under the portal's validation rules "
+                  f"({'/'.join(refused.codes) or 'VALIDATION_ERROR'}: {named}); not retried")
+        recipient, source = self._manager(ep)
+        alert = self._alert(ep, step, recipient=recipient, recipient_owner_id=None, new_owner_id=None,
+                            routing_reason=reason, status="pending")
+        self._finish(mql_id, step, "failed", reason,
+                     {"refused_properties": refused.properties, "codes": refused.codes,
+                      "to_owner_id": decision["to_owner_id"], "rule": decision["rule"], "recipient": recipient,
+                      "by": source}, contact_id)
+        self._deliver([alert])
+        return StepOutcome(mql_id, step, "failed", reason, alert_id=alert)
 
     def _task_properties(self, ep: dict, decision: dict, marker: str) -> dict:
         contact = facts.contact(self.con, str(ep["contact_id"]))

@@ -32,8 +32,11 @@ def sandbox() -> None:
               help="Requests per rolling 10 s, optionally ',search=N,daily=N'; 'off' disables the limits.")
 @click.option("--search-lag", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds before a write becomes visible to search.")
+@click.option("--scopes", "scopes_spec", metavar="LIST",
+              help="The token's granted scopes, comma-separated (default: all), e.g. "
+                   "'crm.objects.contacts.read,crm.objects.owners.read'; others answer 403 MISSING_SCOPES.")
 def serve(snapshot: Path | None, contacts: int | None, seed: int, port: int, host: str, token: str,
-          faults_spec: str | None, rate_limit: str, search_lag: float) -> None:
+          faults_spec: str | None, rate_limit: str, search_lag: float, scopes_spec: str | None) -> None:
     """Serve a HubSpot CRM API on localhost until Ctrl-C.
 
     Point the pipeline (or any HubSpot client) at it with the printed `export` line.
@@ -61,8 +64,9 @@ def serve(snapshot: Path | None, contacts: int | None, seed: int, port: int, hos
         source = f"generated portal ({contacts:,} contacts, seed {seed})"
     portal = Portal.from_snapshot(data, validate=not snapshot, owned=True)
     del data
+    scopes = {p.strip() for p in scopes_spec.split(",") if p.strip()} if scopes_spec else None
     handle = run_in_thread(portal, port=port, host=host, token=token, limits=limits, faults=faults,
-                           search_lag_s=search_lag)
+                           search_lag_s=search_lag, scopes=scopes)
     counts = portal.counts()
     engagements = sum(counts[t] for t in ("calls", "emails", "meetings", "notes", "tasks", "communications"))
     click.echo(f"sandbox: serving {source}: portal {portal.info.get('id')}, {counts['contacts']:,} contacts, "
@@ -72,7 +76,8 @@ def serve(snapshot: Path | None, contacts: int | None, seed: int, port: int, hos
     click.echo(f"token:    {token}")
     limits_text = "off" if not limits.enabled else (
         f"{limits.per_ten_seconds}/10s, search {limits.search_per_second}/s, daily {limits.daily:,}")
-    click.echo(f"limits:   {limits_text}; faults: {faults_spec or 'none'}; search lag: {search_lag:g}s")
+    click.echo(f"limits:   {limits_text}; faults: {faults_spec or 'none'}; search lag: {search_lag:g}s; "
+               f"scopes: {', '.join(sorted(scopes)) if scopes else 'all'}")
     click.echo(f"stats:    {handle.base_url}/_sandbox/stats")
     click.echo(f"export HUBSPOT_API_BASE={handle.base_url} HUBSPOT_ACCESS_TOKEN={token}")
     click.echo("serving until Ctrl-C", err=True)

@@ -12,6 +12,24 @@ OBJECT_TYPES: tuple[str, ...] = (
 )
 ENGAGEMENT_TYPES: frozenset[str] = frozenset({"calls", "emails", "meetings", "notes", "tasks", "communications"})
 
+# HubSpot object types the sandbox does not model: served empty (no records), as a portal without any would.
+UNMODELLED_TYPES: tuple[str, ...] = (
+    "tickets", "line_items", "products", "quotes", "leads", "invoices", "orders", "carts", "feedback_submissions",
+    "goal_targets", "subscriptions", "marketing_events", "appointments", "courses", "listings", "services",
+    "commerce_payments", "postal_mail", "users", "partner_clients", "discounts", "fees", "taxes",
+)
+UNMODELLED_ALIASES: dict[str, str] = {
+    **{t: t for t in UNMODELLED_TYPES},
+    "ticket": "tickets", "line_item": "line_items", "product": "products", "quote": "quotes", "lead": "leads",
+    "invoice": "invoices", "order": "orders", "cart": "carts", "feedback_submission": "feedback_submissions",
+    "0-5": "tickets", "0-8": "line_items", "0-7": "products", "0-14": "quotes", "0-136": "leads",
+    "0-53": "invoices", "0-123": "orders", "0-142": "carts", "0-19": "feedback_submissions", "0-115": "users",
+    "0-54": "marketing_events", "0-69": "subscriptions", "0-101": "commerce_payments",
+}
+
+
+SERVED_TYPES: tuple[str, ...] = OBJECT_TYPES + UNMODELLED_TYPES
+
 # URL aliases HubSpot accepts for an object type: singular names and objectTypeIds.
 TYPE_ALIASES: dict[str, str] = {
     **{t: t for t in OBJECT_TYPES},
@@ -24,6 +42,7 @@ TYPE_ALIASES: dict[str, str] = {
 SINGULAR: dict[str, str] = {
     "contacts": "contact", "companies": "company", "deals": "deal", "calls": "call", "emails": "email",
     "meetings": "meeting_event", "notes": "note", "tasks": "task", "communications": "communication",
+    **{t: t[:-1] for t in UNMODELLED_TYPES},
 }
 
 
@@ -43,6 +62,7 @@ DEFAULT_PROPERTIES: dict[str, tuple[str, ...]] = {
     "deals": ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate",
               "hs_object_id", "pipeline"),
     **{t: ("hs_createdate", "hs_lastmodifieddate", "hs_object_id") for t in ENGAGEMENT_TYPES},
+    **{t: ("createdate", "hs_lastmodifieddate", "hs_object_id") for t in UNMODELLED_TYPES},
 }
 
 
@@ -97,6 +117,7 @@ BUILTIN_PROPERTIES: dict[str, frozenset[str]] = {
     "communications": frozenset(_ENGAGEMENT_COMMON + (
         "hs_communication_channel_type", "hs_communication_logged_from", "hs_communication_body",
     )),
+    **{t: frozenset(_COMMON + ("createdate",)) for t in UNMODELLED_TYPES},
 }
 
 DATETIME_PROPERTIES: frozenset[str] = frozenset({

@@ -20,6 +20,7 @@ from hubspot_sandbox.crm_model import (
     ASSOCIATION_TYPE_IDS,
     DEFAULT_PROPERTIES,
     OBJECT_TYPES,
+    SERVED_TYPES,
     always_properties,
     association_type_name,
     created_property,
@@ -27,6 +28,7 @@ from hubspot_sandbox.crm_model import (
     modified_property,
     parse_instant_ms,
 )
+from hubspot_sandbox.crm_meta import merge_definition, pipelines_body, standard_definition
 from hubspot_sandbox.object_store import ObjectStore
 from hubspot_sandbox.portal_load import fill_portal
 from hubspot_sandbox.snapshot import paused_gc, validate_snapshot
@@ -46,7 +48,7 @@ class Portal:
         self.info = dict(portal_info)
         self.clock = clock or _utc_now
         self.lock = threading.RLock()
-        self.stores: dict[str, ObjectStore] = {t: ObjectStore(t) for t in OBJECT_TYPES}
+        self.stores: dict[str, ObjectStore] = {t: ObjectStore(t) for t in SERVED_TYPES}
         self.owners: dict[str, dict] = {}
         self.owner_ids: list[int] = []
         # (from_type, to_type) -> from id -> [to ids], both directions stored
@@ -54,7 +56,11 @@ class Portal:
         self.merged_into: dict[str, str] = {}
         self.search_lag_s = 0.0
         # type -> id -> (visible at monotonic, the object as search still sees it, or None if it did not exist)
-        self._search_pending: dict[str, dict[str, tuple[float, dict | None]]] = {t: {} for t in OBJECT_TYPES}
+        self._search_pending: dict[str, dict[str, tuple[float, dict | None]]] = {t: {} for t in SERVED_TYPES}
+        # the snapshot's "properties" map: type -> name -> definition (over HubSpot's standard one)
+        self.property_overrides: dict[str, dict[str, dict]] = {}
+        # admin-configured write validation (enforced on 2026-09+ writes): type -> {"create"|"update": [names]}
+        self.validation_rules: dict[str, dict[str, list[str]]] = {}
 
     # --- construction ---------------------------------------------------------------------------------
 
@@ -273,15 +279,14 @@ class Portal:
             for target in associations:
                 ids = self.associated_ids(object_type, obj["id"], target)
                 if ids:
-                    label = association_type_name(object_type, target)
-                    linked[target] = {"results": [{"id": i, "type": label} for i in ids]}
+                    linked[target] = {"results": self._v3_association_entries(object_type, obj["id"], target, ids)}
             if linked:
                 out["associations"] = linked
         return out
 
     def list_page(self, object_type: str, *, limit: int, after: str | None, properties: list[str] | None,
                   history: list[str] | None, associations: list[str] | None, archived: bool,
-                  link_base: str = "") -> dict:
+                  link_base: str = "", link_params: list[tuple[str, str]] | None = None) -> dict:
         with self.lock:
             store = self.stores[object_type]
             ids = store.archived if archived else store.active
@@ -291,7 +296,7 @@ class Portal:
                                       for i in page]}
             if start + limit < len(ids):
                 cursor = str(ids[start + limit])
-                body["paging"] = {"next": {"after": cursor, "link": f"{link_base}?after={cursor}"}}
+                body["paging"] = {"next": {"after": cursor, "link": _link(link_base, link_params, cursor)}}
             return body
 
     def get(self, object_type: str, object_id: str, *, archived: bool = False) -> dict | None:
@@ -313,11 +318,55 @@ class Portal:
             raise not_found(object_type, object_id)
         return obj
 
+    # HubSpot's primary pairs: (from, to) -> (primary type id, reverse pair)
+    _PRIMARY_PAIRS = {("contacts", "companies"): 1, ("deals", "companies"): 5}
+    _PRIMARY_REVERSE = {("companies", "contacts"): 2, ("companies", "deals"): 6}
+
+    def primary_target(self, from_type: str, from_id: str, to_type: str) -> str | None:
+        """The primary company of a contact or deal: a contact's ``associatedcompanyid`` (HubSpot keeps it equal to
+        the primary company) when it is one of its companies, else the first company associated (HubSpot makes the
+        first associated company primary); None for pairs without a primary label."""
+        if (from_type, to_type) not in self._PRIMARY_PAIRS:
+            return None
+        targets = self.associated_ids(from_type, from_id, to_type)
+        if not targets:
+            return None
+        if from_type == "contacts":
+            stored = (self.stores["contacts"].by_id.get(from_id) or {}).get("properties", {}).get("associatedcompanyid")
+            if stored and str(stored) in targets:
+                return str(stored)
+        return targets[0]
+
+    def association_types(self, from_type: str, from_id: str, to_type: str, to_id: str) -> list[dict]:
+        """v4 ``associationTypes`` of one link: the unlabelled HUBSPOT_DEFINED type, plus the Primary label
+        (typeId 1 contact->company, 5 deal->company; 2 / 6 in reverse) when the link is primary."""
+        unlabelled = {"category": "HUBSPOT_DEFINED", "typeId": ASSOCIATION_TYPE_IDS.get((from_type, to_type)),
+                      "label": None}
+        primary_id = self._PRIMARY_PAIRS.get((from_type, to_type))
+        if primary_id is not None and self.primary_target(from_type, from_id, to_type) == to_id:
+            return [{"category": "HUBSPOT_DEFINED", "typeId": primary_id, "label": "Primary"}, unlabelled]
+        reverse_id = self._PRIMARY_REVERSE.get((from_type, to_type))
+        if reverse_id is not None and self.primary_target(to_type, to_id, from_type) == from_id:
+            return [{"category": "HUBSPOT_DEFINED", "typeId": reverse_id, "label": "Primary"}, unlabelled]
+        return [unlabelled]
+
+    def _v3_association_entries(self, from_type: str, from_id: str, to_type: str, ids: list[str]) -> list[dict]:
+        """v3 inline associations: pairs with a primary label list the primary link and the unlabelled link as two
+        entries (``contact_to_company`` and ``contact_to_company_unlabeled``); other pairs one entry per link."""
+        name = association_type_name(from_type, to_type)
+        if (from_type, to_type) not in self._PRIMARY_PAIRS and (from_type, to_type) not in self._PRIMARY_REVERSE:
+            return [{"id": i, "type": name} for i in ids]
+        out = []
+        for i in ids:
+            if len(self.association_types(from_type, from_id, to_type, i)) > 1:
+                out.append({"id": i, "type": name})
+            out.append({"id": i, "type": f"{name}_unlabeled"})
+        return out
+
     def association_batch(self, from_type: str, to_type: str, ids: list[str]) -> tuple[list[dict], list[str]]:
         """v4 batch read: results for ids with associations, and the ids without any."""
         with self.lock:
             results, empty = [], []
-            type_id = ASSOCIATION_TYPE_IDS.get((from_type, to_type))
             for object_id in ids:
                 targets = self.associated_ids(from_type, object_id, to_type)
                 if not targets:
@@ -325,8 +374,8 @@ class Portal:
                     continue
                 results.append({
                     "from": {"id": object_id},
-                    "to": [{"toObjectId": int(t), "associationTypes": [
-                        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]} for t in targets],
+                    "to": [{"toObjectId": t, "associationTypes": self.association_types(from_type, object_id, to_type, t)}
+                           for t in targets],
                 })
             return results, empty
 
@@ -363,7 +412,51 @@ class Portal:
 
     def counts(self) -> dict[str, int]:
         with self.lock:
-            return {t: len(s.active) for t, s in self.stores.items()} | {"owners": len(self.owners)}
+            return {t: len(self.stores[t].active) for t in OBJECT_TYPES} | {"owners": len(self.owners)}
+
+    # --- metadata: Properties API, pipelines -----------------------------------------------------------
+
+    def property_definitions(self, object_type: str, *, archived: bool = False) -> list[dict]:
+        """The type's property definitions as the Properties API lists them (archived ones only when asked)."""
+        with self.lock:
+            overrides = self.property_overrides.get(object_type, {})
+            stages = self._deal_stage_options() if object_type == "deals" else None
+            names = sorted(set(self.stores[object_type].schema) | set(overrides))
+            out = []
+            for name in names:
+                standard = standard_definition(object_type, name, deal_stages=stages)
+                definition = merge_definition(standard, overrides[name]) if name in overrides else standard
+                if bool(definition.get("archived")) == archived:
+                    out.append(definition)
+            return out
+
+    def property_definition(self, object_type: str, name: str, *, archived: bool = False) -> dict | None:
+        return next((d for d in self.property_definitions(object_type, archived=archived) if d["name"] == name), None)
+
+    def _deal_stage_options(self) -> list[tuple[str, str]]:
+        pipeline = pipelines_body("deals", self._deal_stages_seen())["results"][0]
+        return [(stage["id"], stage["label"]) for stage in pipeline["stages"]]
+
+    def _deal_stages_seen(self) -> list[str]:
+        seen = {o["properties"].get("dealstage") for o in self.stores["deals"].by_id.values()}
+        return sorted(s for s in seen if s)
+
+    def pipelines(self, object_type: str) -> dict:
+        with self.lock:
+            return pipelines_body(object_type, self._deal_stages_seen() if object_type == "deals" else [])
+
+    def missing_required(self, object_type: str, action: str, obj_properties: dict) -> list[str]:
+        """Properties the portal's validation rules require on this create/update that have no value."""
+        required = (self.validation_rules.get(object_type) or {}).get(action) or []
+        return [n for n in required if obj_properties.get(n) in (None, "")]
+
+
+def _link(base: str, params: list[tuple[str, str]] | None, cursor: str) -> str:
+    """``paging.next.link``: the request's own URL with every query parameter kept and ``after`` moved on."""
+    from urllib.parse import urlencode
+
+    kept = [(k, v) for (k, v) in (params or []) if k != "after"] + [("after", cursor)]
+    return f"{base}?{urlencode(kept)}"
 
 
 def _cursor(after: str) -> int:

@@ -118,6 +118,18 @@ def fill_portal(portal, data: dict, *, owned: bool) -> None:
         store.archived = sorted(archived)
         store.modified = sorted(modified)
         store.next_id = max([*active, *archived, 0]) + 1
+    for object_type, definitions in (data.get("properties") or {}).items():
+        overrides = portal.property_overrides.setdefault(object_type, {})
+        schema = portal.stores[object_type].schema
+        for definition in definitions:
+            overrides[definition["name"]] = dict(definition)
+            if definition.get("archived"):
+                schema.discard(definition["name"])  # an archived property: absent from reads, search and writes
+            else:
+                schema.add(definition["name"])
+    for object_type, rule in (data.get("validationRules") or {}).items():
+        portal.validation_rules[object_type] = {"create": list(rule.get("requiredOnCreate") or []),
+                                                "update": list(rule.get("requiredOnUpdate") or [])}
     for obj in portal.stores["contacts"].by_id.values():
         merged = obj["properties"].get("hs_merged_object_ids")
         for merged_id in (merged or "").split(";"):

@@ -1,7 +1,9 @@
-"""The FastAPI routes of the sandbox: HubSpot CRM v3 objects, owners, account info, v4 association reads.
+"""The FastAPI routes of the sandbox: HubSpot CRM objects, owners, account info, association reads, properties,
+pipelines and schemas, on the legacy paths (``/crm/v3/...``, ``/crm/v4/associations/...``). The gate in
+``server.py`` maps the date-based family (``/crm/objects/2026-09/...``) onto them: one behaviour for both.
 
 Responses are built as plain dicts and serialised with orjson (big pages stay fast). Errors are ApiError,
-rendered in HubSpot's JSON shape.
+rendered in HubSpot's JSON shape, and so are the framework's own (unknown path, wrong method).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from datetime import datetime, timezone
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hubspot_sandbox.api_errors import ApiError, validation_error
 from hubspot_sandbox.crm_model import (
@@ -18,6 +22,7 @@ from hubspot_sandbox.crm_model import (
     ENGAGEMENT_TYPES,
     SINGULAR,
     TYPE_ALIASES,
+    UNMODELLED_ALIASES,
     iso_from_ms,
     to_ms,
 )
@@ -27,6 +32,8 @@ from hubspot_sandbox.stats import SandboxStats
 
 LIST_MAX = 100
 LIST_HISTORY_MAX = 50
+BATCH_HISTORY_MAX = 50
+BATCH_HISTORY_MESSAGE = "The maximum number of inputs supported in a batch request for property histories is 50"
 LIST_DEFAULT = 10
 BATCH_MAX = 100
 ASSOCIATION_BATCH_MAX = 1000
@@ -44,10 +51,26 @@ def _now_iso() -> str:
 
 
 def _object_type(name: str) -> str:
-    object_type = TYPE_ALIASES.get(name.lower())
+    """The object type a URL names; HubSpot types the sandbox does not model are served empty."""
+    object_type = TYPE_ALIASES.get(name.lower()) or UNMODELLED_ALIASES.get(name.lower())
     if object_type is None:
         raise validation_error(f"Unable to infer object type from: {name}")
     return object_type
+
+
+def _version(request: Request) -> str:
+    """The API version the client called (``v3`` for the legacy paths, else e.g. ``2026-09``)."""
+    return request.scope.get("hubspot.version", "v3")
+
+
+def _enforces_write_validation(request: Request) -> bool:
+    """HubSpot enforces admin-configured validation rules on writes from the 2026-09 API version on."""
+    version = _version(request)
+    return version[:4].isdigit() and version[:7] >= "2026-09"
+
+
+def _link_base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + request.scope.get("hubspot.path", request.url.path)
 
 
 def _names(request: Request, key: str) -> list[str] | None:
@@ -63,13 +86,17 @@ def _flag(request: Request, key: str) -> bool:
     return raw == "true"
 
 
-def _limit(request: Request, default: int, maximum: int) -> int:
+def _limit(request: Request, default: int, maximum: int, why: str = "") -> int:
+    """``limit``: default when absent; above ``maximum`` a 400 (HubSpot refuses, it does not cap)."""
     raw = request.query_params.get("limit")
     if raw is None:
         return default
     if not raw.isdigit() or int(raw) < 1:
         raise validation_error(f"limit={raw!r} must be a positive integer")
-    return min(int(raw), maximum)
+    if int(raw) > maximum:
+        raise validation_error(f"limit={raw} is above the maximum of {maximum}{why}",
+                               context={"limit": [raw]})
+    return int(raw)
 
 
 async def _body(request: Request) -> dict:
@@ -154,13 +181,16 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
     async def objects_list(object_type: str, request: Request) -> Response:
         object_type = _object_type(object_type)
         history = _names(request, "propertiesWithHistory")
-        limit = _limit(request, LIST_DEFAULT, LIST_HISTORY_MAX if history else LIST_MAX)
+        if history:
+            limit = _limit(request, LIST_DEFAULT, LIST_HISTORY_MAX, " when propertiesWithHistory is requested")
+        else:
+            limit = _limit(request, LIST_DEFAULT, LIST_MAX)
         associations = [TYPE_ALIASES[a.lower()] for a in (_names(request, "associations") or [])
                         if a.lower() in TYPE_ALIASES]
         return _json(portal.list_page(
             object_type, limit=limit, after=request.query_params.get("after"), properties=_names(request, "properties"),
             history=history, associations=associations or None, archived=_flag(request, "archived"),
-            link_base=str(request.base_url).rstrip("/") + request.url.path,
+            link_base=_link_base(request), link_params=list(request.query_params.multi_items()),
         ))
 
     @app.get("/crm/v3/objects/{object_type}/{object_id}")
@@ -186,6 +216,8 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
             raise validation_error(f"idProperty={body['idProperty']!r} is not supported by the sandbox (ids only)")
         properties = _property_list(body, "properties")
         history = _property_list(body, "propertiesWithHistory")
+        if history and len(inputs) > BATCH_HISTORY_MAX:
+            raise validation_error(BATCH_HISTORY_MESSAGE, context={"inputs": [str(len(inputs))]})
         archived = _flag(request, "archived")
         results, missing, seen = [], [], set()
         with portal.lock:
@@ -221,6 +253,8 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
         with portal.lock:
             obj = portal.require_api_object(object_type, object_id)
             properties = _check_write_properties(portal, object_type, body.get("properties"))
+            if _enforces_write_validation(request):
+                _check_required(portal, object_type, "update", {**obj["properties"], **properties})
             obj = portal.update(object_type, obj["id"], properties, source_type="INTEGRATION")
             return _json(portal.render(object_type, obj, list(properties)))
 
@@ -234,6 +268,8 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
                 raise validation_error('Property values were not valid: "hs_timestamp" is required for '
                                        f"{object_type}", errors=[{"message": "hs_timestamp is required",
                                                                   "code": "REQUIRED_PROPERTY"}])
+            if _enforces_write_validation(request):
+                _check_required(portal, object_type, "create", properties)
             links = _association_inputs(portal, object_type, body.get("associations") or [])
             object_id = portal.create(object_type, properties, links, source_type="INTEGRATION")
             obj = portal.stores[object_type].by_id[object_id]
@@ -258,7 +294,77 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
         } for object_id in empty]
         return _json(answer, 207)
 
+    @app.get("/crm/v3/properties/{object_type}")
+    async def properties_list(object_type: str, request: Request) -> Response:
+        object_type = _object_type(object_type)
+        return _json({"results": portal.property_definitions(object_type, archived=_flag(request, "archived"))})
+
+    @app.get("/crm/v3/properties/{object_type}/{name}")
+    async def properties_get(object_type: str, name: str, request: Request) -> Response:
+        object_type = _object_type(object_type)
+        definition = portal.property_definition(object_type, name, archived=_flag(request, "archived"))
+        if definition is None:
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {object_type}",
+                           context={"propertyName": [name]})
+        return _json(definition)
+
+    @app.get("/crm/v3/pipelines/{object_type}")
+    async def pipelines_list(object_type: str) -> Response:
+        return _json(portal.pipelines(_object_type(object_type)))
+
+    @app.get("/crm/v3/pipelines/{object_type}/{pipeline_id}")
+    async def pipelines_get(object_type: str, pipeline_id: str) -> Response:
+        found = [p for p in portal.pipelines(_object_type(object_type))["results"] if p["id"] == pipeline_id]
+        if not found:
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline {pipeline_id}",
+                           context={"pipelineId": [pipeline_id]})
+        return _json(found[0])
+
+    @app.get("/crm/v3/pipelines/{object_type}/{pipeline_id}/stages")
+    async def pipeline_stages(object_type: str, pipeline_id: str) -> Response:
+        found = [p for p in portal.pipelines(_object_type(object_type))["results"] if p["id"] == pipeline_id]
+        if not found:
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline {pipeline_id}",
+                           context={"pipelineId": [pipeline_id]})
+        return _json({"results": found[0]["stages"]})
+
+    @app.get("/crm/v3/schemas")
+    async def schemas_list() -> Response:
+        return _json({"results": []})  # a portal without custom objects
+
+    @app.get("/crm/v3/schemas/{object_type}")
+    async def schemas_get(object_type: str) -> Response:
+        raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find object schema {object_type}",
+                       context={"objectType": [object_type]})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_error(request: Request, err: StarletteHTTPException) -> Response:
+        """Unknown paths and methods answer in HubSpot's error envelope, never the framework's ``{"detail"}``."""
+        path = request.scope.get("hubspot.path", request.url.path)
+        if err.status_code == 405:
+            return _json(ApiError(405, "METHOD_NOT_ALLOWED",
+                                  f"{request.method} is not supported on {path}").body(), 405)
+        return _json(ApiError(err.status_code, "OBJECT_NOT_FOUND" if err.status_code == 404 else "UNKNOWN",
+                              f"No API endpoint at {request.method} {path}").body(), err.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def framework_validation(request: Request, err: RequestValidationError) -> Response:
+        return _json(validation_error(f"Invalid request: {err.errors()[0].get('msg', 'bad input')}").body(), 400)
+
     return app
+
+
+def _check_required(portal: Portal, object_type: str, action: str, properties: dict) -> None:
+    """The portal's admin-configured validation rules (required properties), as HubSpot enforces them on 2026-09
+    writes: a 400 VALIDATION_ERROR naming each missing property (code MISSING_REQUIRED_PROPERTY)."""
+    missing = portal.missing_required(object_type, action, properties)
+    if missing:
+        raise validation_error(
+            "Property values were not valid: required propert" + ("ies " if len(missing) > 1 else "y ")
+            + ", ".join(missing) + f" missing on {action} (portal validation rule)",
+            errors=[{"message": f"{name} is required", "code": "MISSING_REQUIRED_PROPERTY",
+                     "context": {"propertyName": [name]}} for name in missing],
+        )
 
 
 def _association_inputs(portal: Portal, object_type: str, associations: object) -> dict[str, list[str]]:

@@ -1,6 +1,7 @@
 """CRM search (``POST /crm/v3/objects/{type}/search``) over a Portal, with HubSpot's semantics and limits.
 
-filterGroups are ORed, filters inside a group ANDed. Dates compare as instants (ISO or epoch-ms strings),
+filterGroups are ORed, filters inside a group ANDed; a top-level ``filters`` array is ANDed with every group (as
+HubSpot does). Dates compare as instants (ISO or epoch-ms strings),
 numbers numerically, other strings case-insensitively. Archived objects are never returned. Range filters on
 the modified date use the sorted index, so windowed incremental extraction stays fast on big portals.
 """
@@ -191,18 +192,38 @@ def execute_search(portal, object_type: str, body: dict) -> dict:
             subCategory="SEARCH_RESULT_LIMIT_EXCEEDED",
         )
     groups = body.get("filterGroups") or []
-    if not isinstance(groups, list) or len(groups) > MAX_GROUPS:
-        raise validation_error(f"filterGroups must be a list of at most {MAX_GROUPS} groups")
-    compiled: list[list[tuple[str, Predicate, tuple[int, int] | None]]] = []
-    total_filters = 0
+    if not isinstance(groups, list):
+        raise validation_error("filterGroups must be a list of {filters: [...]}")
+    if len(groups) > MAX_GROUPS:
+        raise validation_error(f"There was a problem with the request. Too many filter groups: {len(groups)} "
+                               f"(at most {MAX_GROUPS})", context={"filterGroups": [str(len(groups))]})
+    top = body.get("filters") or []
+    if not isinstance(top, list):
+        raise validation_error("filters must be a list of filters")
+    raw_groups: list[list] = []
+    total_filters = len(top)
     for group in groups:
         filters = group.get("filters", []) if isinstance(group, dict) else None
-        if not isinstance(filters, list) or len(filters) > MAX_FILTERS_PER_GROUP:
-            raise validation_error(f"each filter group holds a 'filters' list of at most {MAX_FILTERS_PER_GROUP}")
+        if not isinstance(filters, list):
+            raise validation_error("each filter group holds a 'filters' list")
+        if len(filters) > MAX_FILTERS_PER_GROUP:
+            raise validation_error(f"There was a problem with the request. Too many filters in a group: "
+                                   f"{len(filters)} (at most {MAX_FILTERS_PER_GROUP})",
+                                   context={"filters": [str(len(filters))]})
         total_filters += len(filters)
-        compiled.append([compile_filter(f, schema) for f in filters])
+        raw_groups.append(filters)
+    if len(top) > MAX_FILTERS_PER_GROUP:
+        raise validation_error(f"There was a problem with the request. Too many filters: {len(top)} "
+                               f"(at most {MAX_FILTERS_PER_GROUP})", context={"filters": [str(len(top))]})
     if total_filters > MAX_FILTERS:
-        raise validation_error(f"at most {MAX_FILTERS} filters in all groups together")
+        raise validation_error(f"There was a problem with the request. Too many filters in all groups: "
+                               f"{total_filters} (at most {MAX_FILTERS})", context={"filters": [str(total_filters)]})
+    top_compiled = [compile_filter(f, schema) for f in top]
+    compiled: list[list[tuple[str, Predicate, tuple[int, int] | None]]] = [
+        [compile_filter(f, schema) for f in filters] + top_compiled for filters in raw_groups
+    ]
+    if top_compiled and not compiled:
+        compiled = [top_compiled]
     sorts = _parse_sorts(body.get("sorts"), schema)
     properties = body.get("properties") or None
     query = body.get("query")

@@ -1,5 +1,11 @@
-"""The sandbox HTTP server: HubSpot's CRM v3/v4 endpoints (FastAPI) behind a gate that does what HubSpot's edge
+"""The sandbox HTTP server: HubSpot's CRM endpoints (FastAPI) behind a gate that does what HubSpot's edge
 does: bearer auth, scopes, rate limits, injected faults, and request statistics.
+
+Both path families are served with one behaviour: the gate maps the date-based paths (``/crm/objects/2026-09/...``,
+``/crm/associations/2026-09/...``, ``/crm/owners/2026-09``, ``/crm/properties/2026-09/...``,
+``/crm/pipelines/2026-09/...``, ``/crm-object-schemas/2026-09/schemas``, ``/account-info/2026-09/details``) onto
+the legacy routes and remembers the version the client called (writes from 2026-09 on are held to the portal's
+validation rules).
 
     with run_in_thread(Portal.from_snapshot(data)) as sandbox:
         HubSpot(access_token=sandbox.token, host=sandbox.base_url)
@@ -21,7 +27,7 @@ from fastapi import FastAPI
 
 from pipeline.errors import HandoffError
 from hubspot_sandbox.api_errors import correlation_id
-from hubspot_sandbox.crm_model import TYPE_ALIASES
+from hubspot_sandbox.crm_model import ENGAGEMENT_TYPES, TYPE_ALIASES, UNMODELLED_ALIASES
 from hubspot_sandbox.faults import FaultPlan
 from hubspot_sandbox.portal import Portal
 from hubspot_sandbox.ratelimit import RateLimiter, RateLimits, rate_limit_body
@@ -29,6 +35,28 @@ from hubspot_sandbox.routes import build_api
 from hubspot_sandbox.stats import SandboxStats
 
 DEFAULT_TOKEN = "sandbox-token"
+
+_V = r"(?P<v>\d{4}-\d{2}(?:-beta)?)"
+# date-based (and alternative legacy) path -> the legacy route serving it
+_PATH_FAMILIES: list[tuple[re.Pattern, str]] = [
+    (re.compile(rf"^/crm/objects/{_V}(?P<rest>/.*)?$"), "/crm/v3/objects{rest}"),
+    (re.compile(rf"^/crm/associations/{_V}(?P<rest>/.*)?$"), "/crm/v4/associations{rest}"),
+    (re.compile(rf"^/crm/owners/{_V}(?P<rest>/.*)?$"), "/crm/v3/owners{rest}"),
+    (re.compile(rf"^/crm/properties/{_V}(?P<rest>/.*)?$"), "/crm/v3/properties{rest}"),
+    (re.compile(rf"^/crm/pipelines/{_V}(?P<rest>/.*)?$"), "/crm/v3/pipelines{rest}"),
+    (re.compile(rf"^/crm-object-schemas/{_V}/schemas(?P<rest>/.*)?$"), "/crm/v3/schemas{rest}"),
+    (re.compile(r"^/crm-object-schemas/(?P<v>v3)/schemas(?P<rest>/.*)?$"), "/crm/v3/schemas{rest}"),
+    (re.compile(rf"^/account-info/{_V}(?P<rest>/.*)?$"), "/account-info/v3{rest}"),
+]
+
+
+def route_path(path: str) -> tuple[str, str]:
+    """(the legacy route path serving ``path``, the API version called: ``v3`` for legacy paths)."""
+    for pattern, template in _PATH_FAMILIES:
+        match = pattern.match(path)
+        if match:
+            return template.format(rest=match.group("rest") or ""), match.group("v")
+    return path, "v3"
 
 # (method, path pattern) -> endpoint name template; {t} = object type, {f}/{o} = association from/to types
 _ROUTES: list[tuple[str, re.Pattern, str]] = [
@@ -42,36 +70,68 @@ _ROUTES: list[tuple[str, re.Pattern, str]] = [
     ("GET", re.compile(r"^/crm/v3/objects/(?P<t>[^/]+)/(?P<id>[^/]+)$"), "{t}.get"),
     ("PATCH", re.compile(r"^/crm/v3/objects/(?P<t>[^/]+)/(?P<id>[^/]+)$"), "{t}.update"),
     ("POST", re.compile(r"^/crm/v4/associations/(?P<f>[^/]+)/(?P<o>[^/]+)/batch/read$"), "associations.batch_read"),
+    ("GET", re.compile(r"^/crm/v3/properties/(?P<t>[^/]+)(?:/[^/]+)?/?$"), "{t}.properties"),
+    ("GET", re.compile(r"^/crm/v3/pipelines/(?P<t>[^/]+)(?:/.*)?$"), "{t}.pipelines"),
+    ("GET", re.compile(r"^/crm/v3/schemas(?:/.*)?$"), "schemas.list"),
 ]
 
 
 @dataclass(frozen=True)
 class Endpoint:
+    """``scopes``: every group must be granted; a group is granted by any one of its scopes."""
+
     name: str
     is_search: bool
-    scopes: tuple[str, ...]
+    scopes: tuple[tuple[str, ...], ...]
+
+    def missing(self, granted: set[str] | None) -> list[str]:
+        if granted is None:
+            return []
+        return [group[0] for group in self.scopes if not any(s in granted for s in group)]
+
+
+def _canonical(name: str) -> str:
+    lowered = (name or "").lower()
+    return TYPE_ALIASES.get(lowered) or UNMODELLED_ALIASES.get(lowered) or name
+
+
+def object_scopes(object_type: str, *, write: bool = False) -> tuple[tuple[str, ...], ...]:
+    """HubSpot's scopes for an object type: engagements are authorised by the contact scopes (their specs'
+    ``security``), emails also need ``sales-email-read``; tickets use ``tickets``."""
+    access = "write" if write else "read"
+    if object_type in ENGAGEMENT_TYPES:
+        groups: tuple[tuple[str, ...], ...] = ((f"crm.objects.contacts.{access}",),)
+        if object_type == "emails" and not write:
+            groups += (("sales-email-read",),)
+        return groups
+    if object_type == "tickets":
+        return (("tickets",),)
+    return ((f"crm.objects.{object_type}.{access}",),)
 
 
 def classify(method: str, path: str) -> Endpoint:
-    """The stats name and required scopes of a request."""
+    """The stats name and required scopes of a request (``path``: the legacy route path)."""
     for route_method, pattern, template in _ROUTES:
         match = pattern.match(path)
         if route_method != method or match is None:
             continue
         groups = match.groupdict()
-        object_type = TYPE_ALIASES.get((groups.get("t") or "").lower(), groups.get("t") or "")
+        object_type = _canonical(groups.get("t") or "")
         name = template.format(t=object_type)
         write = template.endswith((".create", ".update"))
         if template.startswith("owners"):
-            scopes = ("crm.objects.owners.read",)
+            scopes: tuple[tuple[str, ...], ...] = (("crm.objects.owners.read",),)
         elif template.startswith("account"):
             scopes = ()
+        elif template.startswith("schemas"):
+            scopes = (("crm.schemas.custom.read",),)
         elif template.startswith("associations"):
-            scopes = tuple(
-                f"crm.objects.{TYPE_ALIASES.get(groups[k].lower(), groups[k])}.read" for k in ("f", "o")
-            )
+            scopes = tuple(dict.fromkeys(g for k in ("f", "o") for g in object_scopes(_canonical(groups[k]))))
+        elif template.endswith((".properties", ".pipelines")):
+            # the object's read scopes suffice (or the schema scope); emails' sales-email-read is not needed
+            scopes = ((object_scopes(object_type)[0][0], f"crm.schemas.{object_type}.read"),)
         else:
-            scopes = (f"crm.objects.{object_type}.{'write' if write else 'read'}",)
+            scopes = object_scopes(object_type, write=write)
         return Endpoint(name, name.endswith(".search"), scopes)
     return Endpoint("other", False, ())
 
@@ -104,6 +164,11 @@ class Gate:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
             return await self.api(scope, receive, send)
+        original = scope["path"]
+        routed, version = route_path(original)
+        if routed != original:
+            scope = {**scope, "path": routed, "raw_path": routed.encode()}
+        scope = {**scope, "hubspot.path": original, "hubspot.version": version}
         endpoint = classify(scope["method"], scope["path"])
         self.stats.request(endpoint.name, is_search=endpoint.is_search)
         sequence = next(self._sequence)
@@ -116,7 +181,7 @@ class Gate:
                 "message": "Authentication credentials not found. This API supports OAuth 2.0 authentication and "
                            "you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                 "correlationId": correlation, "category": "INVALID_AUTHENTICATION"}, base_headers)
-        missing = [s for s in endpoint.scopes if self.scopes is not None and s not in self.scopes]
+        missing = endpoint.missing(self.scopes)
         if missing:
             return await self._error(send, 403, {
                 "status": "error",
@@ -197,6 +262,7 @@ class SandboxHandle:
     stats: SandboxStats
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
+    gate: Gate | None = field(default=None, repr=False)  # .limiter, .scopes: what the edge enforces
 
     @property
     def port(self) -> int:
@@ -246,7 +312,7 @@ def run_in_thread(portal: Portal, *, port: int = 0, token: str = DEFAULT_TOKEN, 
             raise HandoffError(f"sandbox: the server did not start on {host}:{bound_port}")
         time.sleep(0.01)
     return SandboxHandle(base_url=f"http://{host}:{bound_port}", token=token, portal=portal, stats=stats,
-                         _server=server, _thread=thread)
+                         _server=server, _thread=thread, gate=app)
 
 
 __all__ = ["DEFAULT_TOKEN", "SandboxHandle", "build_app", "classify", "run_in_thread"]

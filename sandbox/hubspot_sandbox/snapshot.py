@@ -16,7 +16,7 @@ import orjson
 from pipeline.errors import SnapshotError
 from hubspot_sandbox.crm_model import OBJECT_TYPES
 
-TOP_LEVEL_KEYS = ("portal", "owners", *OBJECT_TYPES)
+TOP_LEVEL_KEYS = ("portal", "owners", *OBJECT_TYPES, "properties", "validationRules")
 _TYPES = frozenset(OBJECT_TYPES)
 _STRING_TYPES = frozenset({str, type(None)})
 
@@ -120,6 +120,71 @@ def validate_snapshot(data: object, source: str = "<memory>") -> None:
         ids[object_type] = _validate_objects(check, object_type, data.get(object_type, []))
     for object_type in OBJECT_TYPES:
         _validate_association_targets(check, object_type, data.get(object_type, []), ids)
+    _validate_property_map(check, data.get("properties"))
+    _validate_validation_rules(check, data.get("validationRules"))
+
+
+def _validate_property_map(check: _Checker, properties: object) -> None:
+    """``"properties": {type: [definition, ...]}``, each definition as the Properties API returns it."""
+    if properties is None:
+        return
+    if not isinstance(properties, dict):
+        check.fail("properties", "must be an object of object type -> list of property definitions")
+    for object_type, definitions in properties.items():
+        if object_type not in _TYPES:
+            check.fail(f"properties.{object_type}", f"unknown object type (expected one of: {', '.join(OBJECT_TYPES)})")
+        if not isinstance(definitions, list):
+            check.fail(f"properties.{object_type}", "must be a list of property definitions")
+        seen: set[str] = set()
+        for index, definition in enumerate(definitions):
+            where = f"properties.{object_type}[{index}]"
+            if not isinstance(definition, dict):
+                check.fail(where, 'must be an object like {"name": "lifecyclestage", "options": [...]}')
+            name = definition.get("name")
+            if not isinstance(name, str) or not name:
+                check.fail(f"{where}.name", f"{_show(name)} must be the property's internal name")
+            where = f'properties.{object_type}[{index}] ("{name}")'
+            if name in seen:
+                check.fail(where, "duplicate property definition")
+            seen.add(name)
+            for field in ("label", "type", "fieldType", "groupName", "description"):
+                if field in definition:
+                    check.string(f"{where}.{field}", definition[field])
+            for field in ("hidden", "archived", "hubspotDefined", "calculated"):
+                if field in definition:
+                    check.boolean(f"{where}.{field}", definition[field])
+            options = definition.get("options", [])
+            if not isinstance(options, list):
+                check.fail(f"{where}.options", "must be a list of {label, value, displayOrder, hidden}")
+            for o_index, option in enumerate(options):
+                o_where = f"{where}.options[{o_index}]"
+                if not isinstance(option, dict):
+                    check.fail(o_where, "must be an object with label, value, displayOrder, hidden")
+                check.string(f"{o_where}.label", option.get("label"))
+                check.string(f"{o_where}.value", option.get("value"))
+                order = option.get("displayOrder", 0)
+                if not isinstance(order, int) or isinstance(order, bool):
+                    check.fail(f"{o_where}.displayOrder", f"{_show(order)} must be an integer")
+                if "hidden" in option:
+                    check.boolean(f"{o_where}.hidden", option["hidden"])
+
+
+def _validate_validation_rules(check: _Checker, rules: object) -> None:
+    """``"validationRules": {type: {"requiredOnCreate": [names], "requiredOnUpdate": [names]}}`` (2026-09 writes)."""
+    if rules is None:
+        return
+    if not isinstance(rules, dict):
+        check.fail("validationRules", 'must be an object like {"tasks": {"requiredOnCreate": ["hs_task_priority"]}}')
+    for object_type, rule in rules.items():
+        if object_type not in _TYPES:
+            check.fail(f"validationRules.{object_type}", "unknown object type")
+        if not isinstance(rule, dict):
+            check.fail(f"validationRules.{object_type}", "must be an object with requiredOnCreate / requiredOnUpdate")
+        for key, names in rule.items():
+            if key not in ("requiredOnCreate", "requiredOnUpdate"):
+                check.fail(f"validationRules.{object_type}.{key}", "unknown rule (requiredOnCreate or requiredOnUpdate)")
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                check.fail(f"validationRules.{object_type}.{key}", "must be a list of property names")
 
 
 def _validate_portal(check: _Checker, portal: object) -> None:

@@ -1,0 +1,134 @@
+"""The sandbox's CRM metadata: property definitions (Properties API), deal pipelines (Pipelines API), and the
+object types HubSpot has that the sandbox does not model (served empty).
+
+Shapes follow HubSpot's published specs: ``Property`` / ``Option`` in
+PublicApiSpecs/CRM/Properties/Rollouts/145899/{v3,2026-09}/properties.json, ``Pipeline`` / ``PipelineStage`` in
+the Pipelines spec; see docs/sandbox.md for each behaviour's source.
+"""
+
+from __future__ import annotations
+
+from hubspot_sandbox.crm_model import DATETIME_PROPERTIES, NUMBER_PROPERTIES
+
+DEFINITIONS_CREATED_AT = "2019-08-06T02:41:52.000Z"  # a fixed instant for HubSpot-defined properties
+
+# HubSpot's standard lifecycle stages (internal value, label), in display order (DOMAIN.md "HubSpot facts").
+STANDARD_LIFECYCLE_STAGES: tuple[tuple[str, str], ...] = (
+    ("subscriber", "Subscriber"), ("lead", "Lead"), ("marketingqualifiedlead", "Marketing Qualified Lead"),
+    ("salesqualifiedlead", "Sales Qualified Lead"), ("opportunity", "Opportunity"), ("customer", "Customer"),
+    ("evangelist", "Evangelist"), ("other", "Other"),
+)
+
+# HubSpot's default sales pipeline ("default"): stage id, label, win probability (the generator's stages).
+DEFAULT_DEAL_STAGES: tuple[tuple[str, str, str], ...] = (
+    ("appointmentscheduled", "Appointment Scheduled", "0.2"), ("qualifiedtobuy", "Qualified To Buy", "0.4"),
+    ("presentationscheduled", "Presentation Scheduled", "0.6"),
+    ("decisionmakerboughtin", "Decision Maker Bought-In", "0.8"), ("contractsent", "Contract Sent", "0.9"),
+    ("closedwon", "Closed Won", "1.0"), ("closedlost", "Closed Lost", "0.0"),
+)
+
+_ENUMERATIONS: dict[str, tuple[str, ...]] = {
+    "hs_lead_status": ("NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT", "CONNECTED",
+                       "BAD_TIMING"),
+    "hs_call_direction": ("INBOUND", "OUTBOUND"),
+    "hs_email_direction": ("EMAIL", "INCOMING_EMAIL", "FORWARDED_EMAIL"),
+    "hs_email_status": ("BOUNCED", "FAILED", "SCHEDULED", "SENDING", "SENT"),
+    "hs_meeting_outcome": ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"),
+    "hs_task_status": ("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
+    "hs_task_type": ("TODO", "CALL", "EMAIL", "LINKED_IN", "MEETING"),
+    "hs_task_priority": ("NONE", "LOW", "MEDIUM", "HIGH"),
+    "hs_communication_channel_type": ("SMS", "WHATS_APP", "LINKEDIN_MESSAGE", "PHYSICAL_MAIL", "CUSTOM_CHANNEL_CONVERSATION"),
+    "dealtype": ("newbusiness", "existingbusiness"),
+}
+_LABELS = {
+    "lifecyclestage": "Lifecycle Stage", "hubspot_owner_id": "Contact owner", "hs_lead_status": "Lead Status",
+    "email": "Email", "firstname": "First Name", "lastname": "Last Name", "createdate": "Create Date",
+    "lastmodifieddate": "Last Modified Date", "hs_lastmodifieddate": "Last Modified Date", "hs_object_id": "Record ID",
+    "hubspotscore": "HubSpot Score", "dealstage": "Deal Stage", "pipeline": "Pipeline", "hs_timestamp": "Activity date",
+}
+_GROUPS = {"contacts": "contactinformation", "companies": "companyinformation", "deals": "dealinformation"}
+_READ_ONLY = {"hs_object_id", "createdate", "hs_createdate", "lastmodifieddate", "hs_lastmodifieddate",
+              "hs_merged_object_ids"}
+
+def standard_definition(object_type: str, name: str, *, deal_stages: list[tuple[str, str]] | None = None) -> dict:
+    """HubSpot's ``Property`` JSON for a property the portal has (a HubSpot-defined one, or one the sandbox saw)."""
+    options: list[dict] = []
+    kind, field_type = "string", "text"
+    external = False
+    if name == "lifecyclestage":
+        kind, field_type = "enumeration", "radio"
+        options = [option(label, value, order) for order, (value, label) in enumerate(STANDARD_LIFECYCLE_STAGES)]
+    elif name == "hubspot_owner_id":
+        kind, field_type, external = "enumeration", "select", True
+    elif name == "dealstage":
+        kind, field_type = "enumeration", "radio"
+        stages = deal_stages or [(s, label) for (s, label, _) in DEFAULT_DEAL_STAGES]
+        options = [option(label, value, order) for order, (value, label) in enumerate(stages)]
+    elif name in _ENUMERATIONS:
+        kind, field_type = "enumeration", "select"
+        options = [option(value.replace("_", " ").title(), value, order)
+                   for order, value in enumerate(_ENUMERATIONS[name])]
+    elif name in DATETIME_PROPERTIES or name.endswith("_date") or name.startswith(("hs_v2_date_", "hs_date_")):
+        kind, field_type = "datetime", "date"
+    elif name in NUMBER_PROPERTIES:
+        kind, field_type = "number", "number"
+    definition = {
+        "name": name,
+        "label": _LABELS.get(name) or name.replace("hs_", "", 1).replace("_", " ").title(),
+        "type": kind,
+        "fieldType": field_type,
+        "description": "",
+        "groupName": _GROUPS.get(object_type, f"{object_type[:-1]}information"),
+        "options": options,
+        "displayOrder": -1,
+        "calculated": False,
+        "externalOptions": external,
+        "hasUniqueValue": name == "hs_object_id",
+        "hidden": False,
+        "hubspotDefined": True,
+        "formField": object_type == "contacts" and name not in _READ_ONLY,
+        "modificationMetadata": {"archivable": False, "readOnlyDefinition": True,
+                                 "readOnlyValue": name in _READ_ONLY},
+        "createdAt": DEFINITIONS_CREATED_AT,
+        "updatedAt": DEFINITIONS_CREATED_AT,
+        "archived": False,
+    }
+    if external:
+        definition["referencedObjectType"] = "OWNER"
+    return definition
+
+
+def option(label: str, value: str, display_order: int, hidden: bool = False) -> dict:
+    """HubSpot's ``Option``: label, internal value, displayOrder, hidden (and an empty description)."""
+    return {"label": label, "value": value, "displayOrder": display_order, "hidden": hidden, "description": ""}
+
+
+def merge_definition(standard: dict, override: dict) -> dict:
+    """A snapshot's definition over HubSpot's standard one: given keys win; options normalised to the full shape."""
+    merged = {**standard, **override}
+    if "options" in override:
+        merged["options"] = [
+            {"description": "", "hidden": False, "displayOrder": index, **dict(o)}
+            for index, o in enumerate(override.get("options") or [])
+        ]
+    return merged
+
+
+def pipelines_body(object_type: str, stages_seen: list[str]) -> dict:
+    """``GET /crm/v3/pipelines/{type}``: deals have HubSpot's default sales pipeline (plus any stage the portal's
+    deals use that it lacks); other types have none in the sandbox."""
+    if object_type != "deals":
+        return {"results": []}
+    known = [s for (s, _, _) in DEFAULT_DEAL_STAGES]
+    stages = list(DEFAULT_DEAL_STAGES) + [(s, s, "0.5") for s in stages_seen if s not in known]
+    return {"results": [{
+        "id": "default", "label": "Sales Pipeline", "displayOrder": 0, "archived": False,
+        "createdAt": DEFINITIONS_CREATED_AT, "updatedAt": DEFINITIONS_CREATED_AT,
+        "stages": [{
+            "id": stage, "label": label, "displayOrder": order, "archived": False,
+            "metadata": {"isClosed": "true" if stage in ("closedwon", "closedlost") else "false",
+                         "probability": probability},
+            "createdAt": DEFINITIONS_CREATED_AT, "updatedAt": DEFINITIONS_CREATED_AT,
+            "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+        } for order, (stage, label, probability) in enumerate(stages)],
+    }]}
