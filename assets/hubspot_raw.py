@@ -84,7 +84,10 @@ def _types_for(tables: set[str]) -> list[str]:
 def _endpoint_filter(table: str):
     if table in OBJECT_TYPES or table == "contact_property_history":
         object_type = "contacts" if table == "contact_property_history" else table
-        return lambda endpoint: f"/objects/{object_type}" in endpoint and "/associations/" not in endpoint
+        return lambda endpoint: ((f"/objects/{object_type}" in endpoint and "/associations/" not in endpoint)
+                                 or endpoint.endswith(f"/properties/{object_type}"))  # the property check
+    if table == "property_options":
+        return lambda endpoint: "/properties/" in endpoint and endpoint.endswith("/{name}")
     if table == "associations":
         return lambda endpoint: "/associations/" in endpoint
     if table in ("owners", "owner_teams"):

@@ -42,6 +42,7 @@ LIST_PAGE_SIZE = 100
 LIST_PAGE_SIZE_WITH_HISTORY = 50
 SEARCH_PAGE_SIZE = 200
 BATCH_READ_SIZE = 100
+BATCH_READ_SIZE_WITH_HISTORY = 50  # HubSpot: 400 VALIDATION_ERROR above 50 inputs when propertiesWithHistory is asked
 ASSOCIATION_BATCH_SIZE = 1000
 TASK_TO_CONTACT_ASSOCIATION_TYPE_ID = 204
 UNREACHABLE_ATTEMPTS = 4  # connection failures before any answer at all: a wrong URL or no network
@@ -157,8 +158,10 @@ class HubSpotClient:
         archived: bool = False,
         after: str | None = None,
         limit: int | None = None,
+        associations: list[str] | None = None,
     ) -> tuple[list[dict], str | None]:
-        """One page of ``GET /crm/v3/objects/{type}``: (results, next ``after`` or None)."""
+        """One page of ``GET /crm/v3/objects/{type}``: (results, next ``after`` or None). ``associations``: target
+        types whose ids HubSpot lists inline per object (up to 100, then a per-object ``paging`` cursor)."""
         if limit is None:
             limit = LIST_PAGE_SIZE_WITH_HISTORY if properties_with_history else LIST_PAGE_SIZE
         kwargs: dict[str, Any] = {"limit": limit, "properties": properties, "archived": archived}
@@ -166,6 +169,8 @@ class HubSpotClient:
             kwargs["after"] = after
         if properties_with_history:
             kwargs["properties_with_history"] = properties_with_history
+        if associations:
+            kwargs["associations"] = associations
         body = self._request(
             f"GET /crm/v3/objects/{object_type}",
             lambda **kw: self._objects.get_page(object_type, **kwargs, **kw),
@@ -213,9 +218,11 @@ class HubSpotClient:
         *,
         archived: bool = False,
     ) -> list[dict]:
-        """``POST /crm/v3/objects/{type}/batch/read`` in chunks of 100 ids; ids HubSpot does not know are skipped."""
+        """``POST /crm/v3/objects/{type}/batch/read`` in chunks of 100 ids (50 with history); ids HubSpot does not
+        know are skipped."""
         out: list[dict] = []
-        for chunk in _chunks(list(dict.fromkeys(str(i) for i in ids)), BATCH_READ_SIZE):
+        size = batch_read_size(properties_with_history)
+        for chunk in _chunks(list(dict.fromkeys(str(i) for i in ids)), size):
             request: dict[str, Any] = {"inputs": [{"id": i} for i in chunk], "properties": properties}
             if properties_with_history:
                 request["propertiesWithHistory"] = properties_with_history
@@ -232,8 +239,14 @@ class HubSpotClient:
 
         Every requested id is a key; ids without associations map to an empty list.
         """
+        return {from_id: list(targets) for from_id, targets in self.association_links(from_type, ids, to_type).items()}
+
+    def association_links(self, from_type: str, ids: Iterable[str], to_type: str) -> dict[str, dict[str, list[dict]]]:
+        """``POST /crm/v4/associations/{from}/{to}/batch/read``: from id -> {to id: association type objects as
+        HubSpot returned them (``category``, ``typeId``, ``label``), merged over pages}. Every requested id is a key.
+        """
         wanted = list(dict.fromkeys(str(i) for i in ids))
-        found: dict[str, list[str]] = {i: [] for i in wanted}
+        found: dict[str, dict[str, list[dict]]] = {i: {} for i in wanted}
         pending: list[dict] = [{"id": i} for i in wanted]
         while pending:
             batch, pending = pending[:ASSOCIATION_BATCH_SIZE], pending[ASSOCIATION_BATCH_SIZE:]
@@ -245,11 +258,10 @@ class HubSpotClient:
             )
             for result in body.get("results", []):
                 from_id = str(result["from"]["id"])
-                targets = found.setdefault(from_id, [])
+                targets = found.setdefault(from_id, {})
                 for to in result.get("to", []):
-                    to_id = str(to["toObjectId"])
-                    if to_id not in targets:
-                        targets.append(to_id)
+                    types = targets.setdefault(str(to["toObjectId"]), [])
+                    types.extend(t for t in to.get("associationTypes") or [] if t not in types)
                 after = _next_after(result)
                 if after:
                     pending.append({"id": from_id, "after": after})
@@ -266,6 +278,30 @@ class HubSpotClient:
             scope=READ_SCOPES["owners"],
         )
         return body.get("results", []), _next_after(body)
+
+    def get_property(self, object_type: str, name: str) -> dict:
+        """``GET /crm/v3/properties/{type}/{name}``: one property definition (``options`` for enumerations)."""
+        api_client = self._objects.api_client
+        return self._request(
+            f"GET /crm/v3/properties/{object_type}/{{name}}",
+            lambda **kw: api_client.call_api(
+                f"/crm/v3/properties/{object_type}/{name}", "GET", auth_settings=["oauth2"],
+                _return_http_data_only=True, **kw
+            ),
+            scope=READ_SCOPES.get(object_type),
+        )
+
+    def get_properties(self, object_type: str) -> list[dict]:
+        """``GET /crm/v3/properties/{type}``: every property definition of the type (one call, not paged)."""
+        api_client = self._objects.api_client
+        body = self._request(
+            f"GET /crm/v3/properties/{object_type}",
+            lambda **kw: api_client.call_api(
+                f"/crm/v3/properties/{object_type}", "GET", auth_settings=["oauth2"], _return_http_data_only=True, **kw
+            ),
+            scope=READ_SCOPES.get(object_type),
+        )
+        return list(body.get("results") or [])
 
     def account_details(self) -> dict:
         """``GET /account-info/v3/details`` (portal id, time zone, UI domain)."""
@@ -504,6 +540,11 @@ def _unknown_property(body: dict) -> str | None:
 def _next_after(body: dict) -> str | None:
     after = ((body.get("paging") or {}).get("next") or {}).get("after")
     return str(after) if after not in (None, "") else None
+
+
+def batch_read_size(properties_with_history: list[str] | None) -> int:
+    """Ids per batch read: 100, or 50 when property history is asked (HubSpot's limits)."""
+    return BATCH_READ_SIZE_WITH_HISTORY if properties_with_history else BATCH_READ_SIZE
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -137,6 +137,31 @@ ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
     ("deals", "tasks"): 215, ("tasks", "deals"): 216,
     ("deals", "communications"): 85, ("communications", "deals"): 86,
 }
+# HubSpot's standard lifecycle stages, as the Properties API lists the lifecyclestage options
+STANDARD_LIFECYCLE_OPTIONS: tuple[dict, ...] = tuple(
+    {"label": label, "value": value, "displayOrder": order, "hidden": False}
+    for order, (value, label) in enumerate([
+        ("subscriber", "Subscriber"), ("lead", "Lead"), ("marketingqualifiedlead", "Marketing Qualified Lead"),
+        ("salesqualifiedlead", "Sales Qualified Lead"), ("opportunity", "Opportunity"), ("customer", "Customer"),
+        ("evangelist", "Evangelist"), ("other", "Other"),
+    ])
+)
+
+
+def standard_property_definition(object_type: str, name: str) -> dict:
+    """A Properties API definition for a property the portal has (the sandbox's minimal shape)."""
+    kind = "datetime" if name in DATETIME_PROPERTIES else "number" if name in NUMBER_PROPERTIES else "string"
+    field = {"datetime": "date", "number": "number", "string": "text"}[kind]
+    definition = {"name": name, "label": name, "type": kind, "fieldType": field, "groupName": f"{SINGULAR[object_type]}information",
+                  "options": [], "hidden": False, "formField": False,
+                  "modificationMetadata": {"archivable": True, "readOnlyDefinition": True, "readOnlyValue": False}}
+    if name == "lifecyclestage":
+        definition.update({"label": "Lifecycle Stage", "type": "enumeration", "fieldType": "radio",
+                           "options": [dict(o) for o in STANDARD_LIFECYCLE_OPTIONS]})
+    return definition
+
+
+INLINE_ASSOCIATIONS_MAX = 100  # v3 inline associations= entries per object and type before a per-object cursor
 # Primary-company labels (contact/deal -> company) that HubSpot also accepts on create.
 PRIMARY_ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 1, ("companies", "contacts"): 2, ("deals", "companies"): 5, ("companies", "deals"): 6,

@@ -19,9 +19,12 @@ from pipeline.sandbox.api_errors import ApiError, not_found, validation_error
 from pipeline.sandbox.crm_model import (
     ASSOCIATION_TYPE_IDS,
     DEFAULT_PROPERTIES,
+    INLINE_ASSOCIATIONS_MAX,
     OBJECT_TYPES,
+    PRIMARY_ASSOCIATION_TYPE_IDS,
     always_properties,
     association_type_name,
+    standard_property_definition,
     created_property,
     iso_instant,
     modified_property,
@@ -52,6 +55,10 @@ class Portal:
         # (from_type, to_type) -> from id -> [to ids], both directions stored
         self.associations: dict[tuple[str, str], dict[str, list[str]]] = {}
         self.merged_into: dict[str, str] = {}
+        # primary-labelled links (contacts/deals -> companies): (from_type, to_type) -> from id -> to id
+        self.primary: dict[tuple[str, str], dict[str, str]] = {}
+        # Properties API definitions given by the snapshot's "properties" map: type -> name -> definition
+        self.property_definitions: dict[str, dict[str, dict]] = {}
         self.search_lag_s = 0.0
         # type -> id -> (visible at monotonic, the object as search still sees it, or None if it did not exist)
         self._search_pending: dict[str, dict[str, tuple[float, dict | None]]] = {t: {} for t in OBJECT_TYPES}
@@ -92,6 +99,49 @@ class Portal:
             targets = self.associations.get((a, b), {}).get(a_id)
             if targets and b_id in targets:
                 targets.remove(b_id)
+            if self.primary.get((a, b), {}).get(a_id) == b_id:
+                del self.primary[(a, b)][a_id]
+
+    def set_primary(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """Label the link from -> to primary (contact -> company, deal -> company; one per object, as in
+        HubSpot: a new primary replaces the old one, which stays as an unlabelled link). Links them if needed."""
+        if (from_type, to_type) not in PRIMARY_ASSOCIATION_TYPE_IDS or from_type == "companies":
+            raise ValueError(f"{from_type} -> {to_type} has no primary label")
+        with self.lock:
+            self._require(from_type, str(from_id))
+            self._require(to_type, str(to_id))
+            self._link(from_type, str(from_id), to_type, str(to_id))
+            self.primary.setdefault((from_type, to_type), {})[str(from_id)] = str(to_id)
+
+    def is_primary(self, from_type: str, from_id: str, to_type: str, to_id: str) -> bool:
+        if self.primary.get((from_type, to_type), {}).get(from_id) == to_id:
+            return True
+        return self.primary.get((to_type, from_type), {}).get(to_id) == from_id
+
+    def association_types(self, from_type: str, from_id: str, to_type: str, to_id: str) -> list[dict]:
+        """The v4 type objects of one link: the primary label (when set) and the unlabelled/default type."""
+        types = []
+        if self.is_primary(from_type, from_id, to_type, to_id):
+            types.append({"category": "HUBSPOT_DEFINED", "typeId": PRIMARY_ASSOCIATION_TYPE_IDS[(from_type, to_type)],
+                          "label": "Primary"})
+        types.append({"category": "HUBSPOT_DEFINED", "typeId": ASSOCIATION_TYPE_IDS.get((from_type, to_type)),
+                      "label": None})
+        return types
+
+    def inline_entries(self, from_type: str, from_id: str, to_type: str) -> list[dict]:
+        """v3 inline ``associations=`` entries of one object: one per (id, type); a primary link is listed
+        twice (``contact_to_company`` = primary, ``contact_to_company_unlabeled``)."""
+        name = association_type_name(from_type, to_type)
+        labelled = (from_type, to_type) in PRIMARY_ASSOCIATION_TYPE_IDS
+        entries = []
+        for to_id in self.associated_ids(from_type, from_id, to_type):
+            if not labelled:
+                entries.append({"id": to_id, "type": name})
+                continue
+            if self.is_primary(from_type, from_id, to_type, to_id):
+                entries.append({"id": to_id, "type": name})
+            entries.append({"id": to_id, "type": f"{name}_unlabeled"})
+        return entries
 
     def associated_ids(self, from_type: str, from_id: str, to_type: str) -> list[str]:
         """Live (non-archived) targets, in association order."""
@@ -242,6 +292,18 @@ class Portal:
     def known_properties(self, object_type: str) -> set[str]:
         return self.stores[object_type].schema
 
+    def property_definition(self, object_type: str, name: str) -> dict | None:
+        """The Properties API definition of one property (``property_definitions`` first, else standard)."""
+        given = self.property_definitions.get(object_type, {}).get(name)
+        if given is not None:
+            return given
+        return standard_property_definition(object_type, name) if name in self.known_properties(object_type) else None
+
+    def property_list(self, object_type: str) -> list[dict]:
+        with self.lock:
+            names = sorted(set(self.known_properties(object_type)) | set(self.property_definitions.get(object_type, {})))
+            return [self.property_definition(object_type, n) for n in names]
+
     def history(self, obj: dict, name: str) -> list[dict]:
         """History newest first; a value without history answers one entry at createdAt."""
         entries = (obj.get("propertiesWithHistory") or {}).get(name)
@@ -253,7 +315,7 @@ class Portal:
         return [{"value": value, "timestamp": obj["createdAt"], "sourceType": IMPLIED_HISTORY_SOURCE}]
 
     def render(self, object_type: str, obj: dict, properties: list[str] | None,
-               history: list[str] | None = None, associations: list[str] | None = None) -> dict:
+               history: list[str] | None = None, associations: list[str] | None = None, link_base: str = "") -> dict:
         """The v3 JSON for one object."""
         schema = self.stores[object_type].schema
         props = obj["properties"]
@@ -271,10 +333,15 @@ class Portal:
         if associations:
             linked = {}
             for target in associations:
-                ids = self.associated_ids(object_type, obj["id"], target)
-                if ids:
-                    label = association_type_name(object_type, target)
-                    linked[target] = {"results": [{"id": i, "type": label} for i in ids]}
+                entries = self.inline_entries(object_type, obj["id"], target)
+                if not entries:
+                    continue
+                block: dict = {"results": entries[:INLINE_ASSOCIATIONS_MAX]}
+                if len(entries) > INLINE_ASSOCIATIONS_MAX:  # HubSpot: the rest behind a per-object cursor
+                    after = str(INLINE_ASSOCIATIONS_MAX)
+                    block["paging"] = {"next": {"after": after, "link": (
+                        f"{link_base}/crm/v4/objects/{object_type}/{obj['id']}/associations/{target}?after={after}")}}
+                linked[target] = block
             if linked:
                 out["associations"] = linked
         return out
@@ -287,8 +354,9 @@ class Portal:
             ids = store.archived if archived else store.active
             start = bisect.bisect_left(ids, _cursor(after)) if after else 0
             page = ids[start:start + limit]
-            body: dict = {"results": [self.render(object_type, store.by_id[str(i)], properties, history, associations)
-                                      for i in page]}
+            origin = link_base.split("/crm/")[0]
+            body: dict = {"results": [self.render(object_type, store.by_id[str(i)], properties, history, associations,
+                                                  origin) for i in page]}
             if start + limit < len(ids):
                 cursor = str(ids[start + limit])
                 body["paging"] = {"next": {"after": cursor, "link": f"{link_base}?after={cursor}"}}
@@ -317,7 +385,6 @@ class Portal:
         """v4 batch read: results for ids with associations, and the ids without any."""
         with self.lock:
             results, empty = [], []
-            type_id = ASSOCIATION_TYPE_IDS.get((from_type, to_type))
             for object_id in ids:
                 targets = self.associated_ids(from_type, object_id, to_type)
                 if not targets:
@@ -325,8 +392,8 @@ class Portal:
                     continue
                 results.append({
                     "from": {"id": object_id},
-                    "to": [{"toObjectId": int(t), "associationTypes": [
-                        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]} for t in targets],
+                    "to": [{"toObjectId": int(t), "associationTypes": self.association_types(
+                        from_type, object_id, to_type, t)} for t in targets],
                 })
             return results, empty
 

@@ -29,6 +29,7 @@ LIST_MAX = 100
 LIST_HISTORY_MAX = 50
 LIST_DEFAULT = 10
 BATCH_MAX = 100
+BATCH_HISTORY_MAX = 50
 ASSOCIATION_BATCH_MAX = 1000
 OWNERS_MAX = 500
 READ_ONLY = {"hs_object_id", "createdate", "hs_createdate", "lastmodifieddate", "hs_lastmodifieddate",
@@ -150,6 +151,20 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"Owner {owner_id} not found", context={"id": [owner_id]})
         return _json(owner)
 
+    @app.get("/crm/v3/properties/{object_type}")
+    async def properties_list(object_type: str) -> Response:
+        return _json({"results": portal.property_list(_object_type(object_type))})
+
+    @app.get("/crm/v3/properties/{object_type}/{name}")
+    async def properties_get(object_type: str, name: str) -> Response:
+        object_type = _object_type(object_type)
+        with portal.lock:
+            definition = portal.property_definition(object_type, name)
+        if definition is None:
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {object_type}",
+                           context={"name": [name]})
+        return _json(definition)
+
     @app.get("/crm/v3/objects/{object_type}")
     async def objects_list(object_type: str, request: Request) -> Response:
         object_type = _object_type(object_type)
@@ -186,6 +201,9 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
             raise validation_error(f"idProperty={body['idProperty']!r} is not supported by the sandbox (ids only)")
         properties = _property_list(body, "properties")
         history = _property_list(body, "propertiesWithHistory")
+        if history and len(inputs) > BATCH_HISTORY_MAX:  # HubSpot's answer (error text as HubSpot words it)
+            raise validation_error("The maximum number of inputs supported in a batch request for property "
+                                   f"histories is {BATCH_HISTORY_MAX}", context={"inputs": [str(len(inputs))]})
         archived = _flag(request, "archived")
         results, missing, seen = [], [], set()
         with portal.lock:
