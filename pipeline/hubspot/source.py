@@ -234,10 +234,10 @@ def check_properties(client: HubSpotClient, object_type: str) -> None:
     known = {str(d.get("name")) for d in client.get_properties(object_type)}
     missing = [n for n in PROPERTIES[object_type] if n not in known]
     if missing:
+        others = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
         raise HubSpotApiError(
-            f"HubSpot portal has no {object_type} property {missing[0]!r}"
-            + (f" (nor {', '.join(repr(m) for m in missing[1:])})" if len(missing) > 1 else "")
-            + ": create it in HubSpot (Settings > Properties) or remove it from the extracted properties"
+            f"HubSpot {object_type} property {missing[0]!r} does not exist in this portal{others}: create it in "
+            "HubSpot (Settings > Properties) or remove it from the extracted properties"
         )
 
 
