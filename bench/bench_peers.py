@@ -78,8 +78,9 @@ def install(scratch: Path, version: str) -> tuple[Path, str]:
         if made.returncode != 0:
             errors.append(f"python {python}: {made.stderr.strip()[-160:]}")
             continue
-        got = _run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), f"{CONNECTOR}=={version}"],
-                   timeout=1_200)
+        # copies, not uv's default hardlinks into its cache: the files are patched below (point_at)
+        got = _run([uv, "pip", "install", "-q", "--link-mode", "copy", "--python", str(venv / "bin" / "python"),
+                    f"{CONNECTOR}=={version}"], timeout=1_200)
         if got.returncode == 0:
             return venv / "bin" / "python", _requires_python(venv)
         errors.append(f"python {python}: {got.stderr.strip().splitlines()[-1] if got.stderr.strip() else 'failed'}")
