@@ -85,9 +85,12 @@ def _types_for(tables: set[str]) -> list[str]:
 def _endpoint_filter(table: str):
     if table in OBJECT_TYPES or table == "contact_property_history":
         object_type = "contacts" if table == "contact_property_history" else table
-        # /crm/v3/objects/{type}, /crm/objects/2026-09/{type} and the type's Properties API read
+        # /crm/v3/objects/{type}, /crm/objects/2026-09/{type} and the type's Properties API listing
         pattern = re.compile(rf"/(?:objects|properties)/(?:v3/|\d{{4}}-\d{{2}}/)?{re.escape(object_type)}(?:/|$)")
-        return lambda endpoint: bool(pattern.search(endpoint)) and "/associations/" not in endpoint
+        return lambda endpoint: (bool(pattern.search(endpoint)) and "/associations/" not in endpoint
+                                 and not endpoint.endswith("/{name}"))
+    if table == "property_options":
+        return lambda endpoint: "/properties/" in endpoint and endpoint.endswith("/{name}")
     if table == "associations":
         return lambda endpoint: "/associations/" in endpoint
     if table in ("owners", "owner_teams"):

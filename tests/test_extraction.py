@@ -40,7 +40,7 @@ def test_initial_sync_equals_portal_and_asset_metadata(extraction_sandbox, tmp_p
     metadata = _materializations(result)
     assert set(metadata) == {"owners", "owner_teams", "account", "contacts", "companies", "deals", "calls", "emails",
                              "meetings", "notes", "tasks", "communications", "contact_property_history",
-                             "associations"}
+                             "associations", "property_options"}
     contacts = metadata["contacts"]
     assert contacts["extract_method"].value == "full"
     assert contacts["rows_inserted"].value == 120 and contacts["rows_in_table"].value == 120
@@ -49,7 +49,9 @@ def test_initial_sync_equals_portal_and_asset_metadata(extraction_sandbox, tmp_p
     calls_by_endpoint = contacts["api_calls_by_endpoint"].value
     assert calls_by_endpoint["GET /crm/objects/2026-09/contacts"] == 3  # 120 contacts, 50 per page with history
     assert "http_429_seen_run" in contacts and "run_duration_s" in contacts
-    assert metadata["associations"]["api_calls"].value >= 9  # one v4 batch per direction at least
+    # every object has fewer than 100 links: all of them came inline with the listings, no v4 batch read
+    assert metadata["associations"]["api_calls"].value == 0
+    assert calls_by_endpoint["GET /crm/properties/2026-09/contacts"] == 1  # the property check, one call per type
     # the token never reaches metadata
     assert extraction_sandbox.token not in repr(result.get_asset_materialization_events())
 
@@ -115,7 +117,7 @@ def test_no_change_sync_costs_one_search_per_type(extraction_sandbox, tmp_path):
     before = _requests(extraction_sandbox)
     result = materialize_raw(resources)
     cost = _delta(_requests(extraction_sandbox), before)
-    assert cost == {"account.details": 1, "owners.list": 2, "contacts.search": 1, "companies.search": 1,
+    assert cost == {"account.details": 1, "owners.list": 2, "contacts.property": 1, "contacts.search": 1, "companies.search": 1,
                     "deals.search": 1, "calls.search": 1, "emails.search": 1, "meetings.search": 1,
                     "notes.search": 1, "tasks.search": 1, "communications.search": 1}
     assert _materializations(result)["contacts"]["unchanged_skipped"].value >= 1

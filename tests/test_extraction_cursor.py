@@ -84,9 +84,14 @@ def test_rows_follow_the_contract():
     history = history_rows(contact)
     assert [(h["property"], h["value"], h["position"]) for h in history] == [
         ("lifecyclestage", "marketingqualifiedlead", 0), ("lifecyclestage", "lead", 1), ("hs_lead_status", "", 0)]
-    rows = association_rows("calls", "contacts", {"1": ["7", "8"], "2": []})
+    unlabelled = {"category": "HUBSPOT_DEFINED", "typeId": 194, "label": None}
+    rows = association_rows("calls", "contacts", {"1": {"7": [unlabelled], "8": [unlabelled]}, "2": {}})
+    call_type = '[{"category":"HUBSPOT_DEFINED","typeId":194,"label":null}]'
     assert rows == [
-        {"from_type": "calls", "from_id": "1", "to_type": "contacts", "to_id": "7", "deleted": False},
-        {"from_type": "calls", "from_id": "1", "to_type": "contacts", "to_id": "8", "deleted": False},
-        {"from_type": "calls", "from_id": "2", "to_type": "contacts", "to_id": "", "deleted": False},  # marker
+        {"from_type": "calls", "from_id": "1", "to_type": "contacts", "to_id": "7", "association_types": call_type,
+         "is_primary": False, "deleted": False},
+        {"from_type": "calls", "from_id": "1", "to_type": "contacts", "to_id": "8", "association_types": call_type,
+         "is_primary": False, "deleted": False},
+        {"from_type": "calls", "from_id": "2", "to_type": "contacts", "to_id": "", "association_types": None,
+         "is_primary": False, "deleted": False},  # marker
     ]

@@ -480,6 +480,7 @@ def test_primary_and_unlabelled_company_links_as_hubspot_lists_them(sandbox):
     portal.associate("contacts", "1", "companies", second)
     portal.update("contacts", "1", {"associatedcompanyid": second})  # HubSpot's primary-company property
     deal = portal.create("deals", {"dealname": "D"}, {"companies": ["9001", second]})
+    portal.set_primary("deals", deal, "companies", "9001")  # a deal's primary company is an explicit label
     client = client_for(sandbox)
     primary = {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary"}
     unlabelled = {"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None}

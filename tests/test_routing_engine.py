@@ -193,3 +193,23 @@ managers:
     assert [d["owner_id"] for d in decide([lead(f"{i}:1") for i in range(1, 4)], opted_in)] == ["11", "12", "13"]
     # an account the manager owns stays with the manager
     assert decide([lead("1:1", company_owner_id="12")], with_manager)[0]["owner_id"] == "12"
+
+
+def test_a_queue_owner_never_receives_a_lead():
+    """HubSpot owners of type QUEUE are work queues, not people: not as account owner, not from a team or pool,
+    not as the fallback owner; a roster without the column treats everyone as a PERSON."""
+    roster = ROSTER.with_columns(
+        pl.when(pl.col("owner_id").is_in(["13", "12", "90"])).then(pl.lit("QUEUE")).otherwise(pl.lit("PERSON"))
+        .alias("type"))
+    leads = [lead(f"{i}:1", company_owner_id="13") for i in range(1, 5)]
+    decisions = decide(leads, roster=roster)
+    # account owner 13 is a queue: the inbound team's only person left is 11 (12 and 13 are queues)
+    assert [(d["owner_id"], d["rule"]) for d in decisions] == [("11", "inbound")] * 4
+    why = {c["owner_id"]: c["why_not"] for c in json.loads(decisions[0]["candidates"])}
+    assert why["13"] == why["12"] == "a queue (HubSpot owner type QUEUE), not a person"
+    # the fallback owner 90 is a queue: a lead that only the fallback matches is left unrouted
+    only_fallback = "routing:\n  rules:\n    - {name: fallback, type: fallback, owner: \"90\"}\n"
+    [d] = decide([lead("9:1")], policy_text=only_fallback, roster=roster)
+    assert d["owner_id"] is None
+    [d] = decide([lead("9:1")], policy_text=only_fallback)  # no type column: 90 is a person
+    assert d["owner_id"] == "90"

@@ -61,10 +61,10 @@ def test_contacts_list_properties_history_and_associations(hubspot_client):
         ("marketingqualifiedlead", utc("2026-03-02T10:00:00Z"), "FORM"),
         ("lead", utc("2026-03-01T09:00:00Z"), "FORM"),
     ]
-    # primary and unlabelled links are listed separately, as HubSpot does (the first company is the primary one)
-    assert [(a.id, a.type) for a in ada.associations["companies"].results] == [
-        ("9001", "contact_to_company"), ("9001", "contact_to_company_unlabeled")]
-    assert ada.associations["companies"].results[0].type == "contact_to_company"
+    assert [a.id for a in ada.associations["companies"].results] == ["9001"]
+    # the snapshot labels no company primary: HubSpot lists an unlabelled link as ..._unlabeled (a primary one
+    # would come twice: contact_to_company, then contact_to_company_unlabeled)
+    assert ada.associations["companies"].results[0].type == "contact_to_company_unlabeled"
     # contact 2 has no history in the file: one entry, its current value at createdAt
     bob = page.results[1]
     assert [(h.value, h.timestamp) for h in bob.properties_with_history["lifecyclestage"]] == [
@@ -175,13 +175,12 @@ def test_companies_and_deals_list(hubspot_client):
     assert [(c.id, c.properties["name"], c.properties["industry"]) for c in companies.results] == [
         ("9001", "Acme", "Software"), ("9002", "Globex", "Manufacturing")]
     assert [(a.id, a.type) for a in companies.results[0].associations["contacts"].results] == [
-        ("1", "company_to_contact"), ("1", "company_to_contact_unlabeled"),
-        ("5", "company_to_contact"), ("5", "company_to_contact_unlabeled")]
+        ("1", "company_to_contact_unlabeled"), ("5", "company_to_contact_unlabeled")]  # no link labelled primary
     deals = hubspot_client.crm.deals.basic_api.get_page(associations=["contacts", "companies"])
     deal = deals.results[0]
     assert (deal.id, deal.properties["dealname"], deal.properties["amount"]) == ("501", "Acme expansion", "12000")
     assert [a.id for a in deal.associations["contacts"].results] == ["1"]
-    assert deal.associations["companies"].results[0].type == "deal_to_company"
+    assert deal.associations["companies"].results[0].type == "deal_to_company_unlabeled"  # none labelled primary
 
 
 @pytest.mark.parametrize(("family", "expected"), [
@@ -259,6 +258,7 @@ def test_v4_association_batch_read(hubspot_client):
 def test_v4_to_object_id_is_a_string_as_in_hubspots_schema(sandbox):
     # PublicApiSpecs/CRM/Associations/Rollouts/130902/{v4,2026-09}/associations.json:
     # MultiAssociatedObjectWithLabel.toObjectId is {"type": "string"}
+    sandbox.portal.set_primary("contacts", "1", "companies", "9001")
     for path in ("/crm/v4/associations/contacts/companies/batch/read",
                  "/crm/associations/2026-09/contacts/companies/batch/read"):
         answer = httpx.post(f"{sandbox.base_url}{path}",

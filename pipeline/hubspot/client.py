@@ -224,8 +224,10 @@ class HubSpotClient:
         archived: bool = False,
         after: str | None = None,
         limit: int | None = None,
+        associations: list[str] | None = None,
     ) -> tuple[list[dict], str | None]:
-        """One page of ``GET .../objects/{type}``: (results, next ``after`` or None)."""
+        """One page of ``GET .../objects/{type}``: (results, next ``after`` or None). ``associations``: target
+        types whose ids HubSpot lists inline per object (up to 100, then a per-object ``paging`` cursor)."""
         maximum = LIST_PAGE_SIZE_WITH_HISTORY if properties_with_history else LIST_PAGE_SIZE
         limit = maximum if limit is None else min(int(limit), maximum)
         query: list[tuple[str, str]] = [("limit", str(limit)), ("archived", _bool(archived))]
@@ -233,6 +235,8 @@ class HubSpotClient:
             query.append(("properties", ",".join(properties)))
         if properties_with_history:
             query.append(("propertiesWithHistory", ",".join(properties_with_history)))
+        if associations:
+            query.append(("associations", ",".join(associations)))
         if after:
             query.append(("after", str(after)))
         path = self.paths.objects(object_type)
@@ -278,7 +282,7 @@ class HubSpotClient:
     ) -> list[dict]:
         """``POST .../objects/{type}/batch/read`` in chunks HubSpot accepts (100 ids, 50 with history); ids
         HubSpot does not know are skipped. Any caller may pass any number of ids."""
-        size = BATCH_READ_SIZE_WITH_HISTORY if properties_with_history else BATCH_READ_SIZE
+        size = batch_read_size(properties_with_history)
         path = f"{self.paths.objects(object_type)}/batch/read"
         out: list[dict] = []
         for chunk in _chunks(list(dict.fromkeys(str(i) for i in ids)), size):
@@ -328,6 +332,12 @@ class HubSpotClient:
                     pending.append({"id": from_id, "after": after})
         return {from_id: list(targets.values()) for from_id, targets in found.items()}
 
+    def association_links(self, from_type: str, ids: Iterable[str], to_type: str) -> dict[str, dict[str, list[dict]]]:
+        """:meth:`associations` keyed by target: from id -> {to id: association type objects as HubSpot returned
+        them (``category``, ``typeId``, ``label``)}. Every requested id is a key."""
+        return {from_id: {link["toObjectId"]: link["associationTypes"] for link in links}
+                for from_id, links in self.associations(from_type, ids, to_type).items()}
+
     def owners_page(self, *, archived: bool = False, after: str | None = None) -> tuple[list[dict], str | None]:
         """One page of ``GET .../owners``."""
         query = [("limit", str(LIST_PAGE_SIZE)), ("archived", _bool(archived))]
@@ -351,6 +361,15 @@ class HubSpotClient:
         path = self.paths.properties(object_type)
         body = self._request("GET", path, f"GET {path}", scopes=READ_SCOPES.get(object_type))
         return list(body.get("results", []))
+
+    get_properties = properties  # the extractor's name for the same read
+
+    def get_property(self, object_type: str, name: str) -> dict:
+        """``GET /crm/properties/{version}/{type}/{name}``: one property definition (``options`` for enumerations)."""
+        base = self.paths.properties(object_type)
+        body = self._request("GET", f"{base}/{_quote(name)}", f"GET {base}/{{name}}",
+                             scopes=READ_SCOPES.get(object_type))
+        return body
 
     def missing_properties(self, object_type: str, names: Iterable[str]) -> list[str]:
         """The names among ``names`` this portal has no (unarchived) property of that type for, in order."""
@@ -668,6 +687,11 @@ def _unknown_property(body: dict) -> str | None:
 def _next_after(body: dict) -> str | None:
     after = ((body.get("paging") or {}).get("next") or {}).get("after")
     return str(after) if after not in (None, "") else None
+
+
+def batch_read_size(properties_with_history: list[str] | None) -> int:
+    """Ids per batch read: 100, or 50 when property history is asked (HubSpot's limits)."""
+    return BATCH_READ_SIZE_WITH_HISTORY if properties_with_history else BATCH_READ_SIZE
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

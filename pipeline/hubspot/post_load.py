@@ -14,6 +14,7 @@ from pipeline.hubspot.rows import (
     HISTORY_COLUMNS,
     OWNER_COLUMNS,
     OWNER_TEAM_COLUMNS,
+    PROPERTY_OPTION_COLUMNS,
     object_columns,
 )
 
@@ -30,6 +31,7 @@ def table_columns() -> dict[str, dict]:
         "contact_property_history": HISTORY_COLUMNS,
         "associations": ASSOCIATION_COLUMNS,
         "account": ACCOUNT_COLUMNS,
+        "property_options": PROPERTY_OPTION_COLUMNS,
     })
     return tables
 

@@ -30,7 +30,7 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
     ),
     "meetings": (
         "hs_timestamp", "hubspot_owner_id", "hs_meeting_outcome", "hs_meeting_title", "hs_meeting_start_time",
-        "hs_lastmodifieddate",
+        "hs_createdate", "hs_lastmodifieddate",
     ),
     "notes": ("hs_timestamp", "hubspot_owner_id", "hs_note_body", "hs_lastmodifieddate"),
     "tasks": (
@@ -46,7 +46,7 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
 # properties stored as TIMESTAMP WITH TIME ZONE (everything else stays HubSpot's text)
 TIMESTAMP_PROPERTIES: frozenset[str] = frozenset({
     "createdate", "lastmodifieddate", "hs_lastmodifieddate", "hs_timestamp", "closedate", "recent_conversion_date",
-    "hs_meeting_start_time",
+    "hs_meeting_start_time", "hs_createdate",
 })
 
 HISTORY_PROPERTIES: tuple[str, ...] = (
@@ -59,6 +59,36 @@ ASSOCIATIONS: dict[str, tuple[str, ...]] = {
     "deals": ("contacts", "companies"),
     **{engagement: ("contacts",) for engagement in ENGAGEMENT_TYPES},
 }
+
+
+# HubSpot's HUBSPOT_DEFINED association types of the stored directions, and their v3 names in inline
+# ``associations=`` listings. Directions with a primary label list a primary link twice (primary + unlabelled).
+PRIMARY_TYPE_IDS: dict[tuple[str, str], int] = {("contacts", "companies"): 1, ("deals", "companies"): 5}
+DEFAULT_TYPE_IDS: dict[tuple[str, str], int] = {
+    ("contacts", "companies"): 279, ("deals", "contacts"): 3, ("deals", "companies"): 341,
+    ("calls", "contacts"): 194, ("emails", "contacts"): 198, ("meetings", "contacts"): 200,
+    ("notes", "contacts"): 202, ("tasks", "contacts"): 204, ("communications", "contacts"): 82,
+}
+V3_SINGULAR: dict[str, str] = {
+    "contacts": "contact", "companies": "company", "deals": "deal", "calls": "call", "emails": "email",
+    "meetings": "meeting_event", "notes": "note", "tasks": "task", "communications": "communication",
+}
+PRIMARY_LABEL = "Primary"
+
+# the property whose options the policy's lifecycle roles are checked against (raw property_options)
+OPTION_PROPERTIES: tuple[tuple[str, str], ...] = (("contacts", "lifecyclestage"),)
+
+
+def inline_association_types(from_type: str, to_type: str) -> dict[str, dict]:
+    """v3 inline type name -> the v4 type object it stands for, for one stored direction, e.g.
+    ``contact_to_company`` -> typeId 1 "Primary", ``contact_to_company_unlabeled`` -> typeId 279."""
+    name = f"{V3_SINGULAR[from_type]}_to_{V3_SINGULAR[to_type]}"
+    default = {"category": "HUBSPOT_DEFINED", "typeId": DEFAULT_TYPE_IDS[(from_type, to_type)], "label": None}
+    primary = PRIMARY_TYPE_IDS.get((from_type, to_type))
+    if primary is None:
+        return {name: default}
+    return {name: {"category": "HUBSPOT_DEFINED", "typeId": primary, "label": PRIMARY_LABEL},
+            f"{name}_unlabeled": default}
 
 
 def modified_property(object_type: str) -> str:

@@ -7,10 +7,12 @@ Two hidden parent resources read the API once per run and fan out to one transfo
 - ``crm_pages``   -> ``contacts`` ... ``communications``, ``contact_property_history``, ``associations``
 - ``account`` stands alone.
 
-Per object type, the first run lists everything; later runs search on the modified date from the cursor
-(see :mod:`pipeline.hubspot.cursor`) and, for contacts, batch-read the changed ids with their property
-history. Associations are batch-read (v4) for exactly the objects loaded in the run. The reconcile mode
-also lists archived objects and loads them with ``archived = true`` (search never returns them).
+Per object type, the first run lists everything with its associations inline (``associations=``; objects
+with more than 100 links of a type are batch-read for that type); later runs search on the modified date
+from the cursor (see :mod:`pipeline.hubspot.cursor`) and, for contacts, batch-read the changed ids with their
+property history (50 per call). Associations of the objects a later run loads are batch-read (v4). The
+reconcile mode also lists archived objects and loads them with ``archived = true`` (search never returns
+them). ``property_options`` (the ``lifecyclestage`` options) is read from the Properties API every run.
 Cursors live in dlt source state, which dlt stores in the destination (``_dlt_pipeline_state``).
 """
 
@@ -24,12 +26,13 @@ from typing import Literal
 import dlt
 
 from pipeline.errors import HubSpotApiError
-from pipeline.hubspot.client import ASSOCIATION_BATCH_SIZE, BATCH_READ_SIZE, HubSpotClient
+from pipeline.hubspot.client import ASSOCIATION_BATCH_SIZE, HubSpotClient, batch_read_size
 from pipeline.hubspot.cursor import Cursor, CursorTracker, search_changed
 from pipeline.hubspot.properties import (
     ASSOCIATIONS,
     HISTORY_PROPERTIES,
     OBJECT_TYPES,
+    OPTION_PROPERTIES,
     PROPERTIES,
     modified_property,
 )
@@ -39,15 +42,18 @@ from pipeline.hubspot.rows import (
     HISTORY_COLUMNS,
     OWNER_COLUMNS,
     OWNER_TEAM_COLUMNS,
+    PROPERTY_OPTION_COLUMNS,
     account_row,
     association_rows,
     history_rows,
+    inline_links,
     instant_ms,
     iso_from_ms,
     object_columns,
     object_row,
     owner_row,
     owner_team_rows,
+    property_option_rows,
 )
 
 Mode = Literal["sync", "full", "reconcile", "reconcile_only"]
@@ -138,6 +144,13 @@ def hubspot_source(
     def account() -> Iterator[dict]:
         yield account_row(client.account_details())
 
+    @dlt.resource(name="property_options", write_disposition="replace", columns=PROPERTY_OPTION_COLUMNS)
+    def property_options() -> Iterator[list[dict]]:
+        rows = []
+        for object_type, name in OPTION_PROPERTIES:
+            rows.extend(property_option_rows(object_type, client.get_property(object_type, name)))
+        yield rows
+
     @dlt.resource(selected=False)
     def crm_pages() -> Iterator[dict]:
         cursors = dlt.current.source_state().setdefault("cursors", {})
@@ -198,7 +211,7 @@ def hubspot_source(
         if "association_rows" in page and page["association_rows"]:
             yield page["association_rows"]
 
-    resources = [owner_pages, owners, owner_teams, account, crm_pages]
+    resources = [owner_pages, owners, owner_teams, account, property_options, crm_pages]
     resources.extend(object_transformer(t) for t in OBJECT_TYPES)
     resources.extend([contact_property_history, associations])
     return resources
@@ -230,22 +243,35 @@ def check_properties(client: HubSpotClient, object_type: str) -> None:
 
 def _full_load(client: HubSpotClient, object_type: str, tracker: CursorTracker, type_report: TypeReport,
                links: bool):
+    """Every live object, listed with its associations inline; objects whose inline links are incomplete (more
+    than 100 of a type: HubSpot's per-object cursor) or of a type we cannot translate are batch-read (v4)."""
     check_properties(client, object_type)
-    pending: list[str] = []
     prop = modified_property(object_type)
+    targets = list(ASSOCIATIONS.get(object_type, ())) if links else []
+    overflow: dict[str, list[str]] = {to_type: [] for to_type in targets}
     for page in client.iter_list(object_type, _read_properties(object_type),
-                                 properties_with_history=_history(object_type)):
+                                 properties_with_history=_history(object_type), associations=targets or None):
         for obj in page:
             tracker.see(str(obj["id"]), instant_ms((obj.get("properties") or {}).get(prop)))
         type_report.objects += len(page)
-        if page:
-            yield _objects_page(object_type, page)
-        pending.extend(str(o["id"]) for o in page)
-        if len(pending) >= ASSOCIATION_BATCH_SIZE:
-            yield from _association_pages(client, object_type, pending, links)
-            pending = []
-    if pending:
-        yield from _association_pages(client, object_type, pending, links)
+        if not page:
+            continue
+        yield _objects_page(object_type, page)
+        for to_type in targets:
+            complete: dict[str, dict[str, list[dict]]] = {}
+            for obj in page:
+                found = inline_links(object_type, to_type, obj)
+                if found is None:
+                    overflow[to_type].append(str(obj["id"]))
+                else:
+                    complete[str(obj["id"])] = found
+            yield {"type": object_type, "association_rows": association_rows(object_type, to_type, complete)}
+            if len(overflow[to_type]) >= ASSOCIATION_BATCH_SIZE:
+                yield from _association_pages(client, object_type, overflow[to_type], links, [to_type])
+                overflow[to_type] = []
+    for to_type, ids in overflow.items():
+        if ids:
+            yield from _association_pages(client, object_type, ids, links, [to_type])
 
 
 def _incremental(client, object_type, previous: Cursor, tracker: CursorTracker, type_report: TypeReport, lag_s,
@@ -264,9 +290,11 @@ def _incremental(client, object_type, previous: Cursor, tracker: CursorTracker, 
                 type_report.unchanged_skipped += 1
             else:
                 changed.append(obj)
-        # contacts: batch-read in full batches of 100; other types: the search results are the data
-        while changed and (object_type != "contacts" or len(changed) >= BATCH_READ_SIZE):
-            chunk, changed = changed[:BATCH_READ_SIZE], changed[BATCH_READ_SIZE:]
+        # contacts: batch-read with history in full batches (the client's limit: 50 ids with history);
+        # other types: the search results are the data
+        size = batch_read_size(_history(object_type))
+        while changed and (object_type != "contacts" or len(changed) >= size):
+            chunk, changed = changed[:size], changed[size:]
             yield from _changed_page(client, object_type, chunk, type_report, pending, links)
             if len(pending) >= ASSOCIATION_BATCH_SIZE:
                 yield from _association_pages(client, object_type, pending, links)
@@ -302,7 +330,7 @@ def _merge_followups(client: HubSpotClient, contacts: list[dict]) -> Iterator[di
         ids = list(dict.fromkeys(i for found in linked.values() for i in found))
         for start in range(0, len(ids), ASSOCIATION_BATCH_SIZE):
             batch = ids[start : start + ASSOCIATION_BATCH_SIZE]
-            rows = association_rows(object_type, "contacts", client.associated_ids(object_type, batch, "contacts"))
+            rows = association_rows(object_type, "contacts", client.association_links(object_type, batch, "contacts"))
             yield {"type": object_type, "association_rows": rows}
 
 
@@ -325,9 +353,11 @@ def _objects_page(object_type: str, objects: list[dict]) -> dict:
             "with_history": object_type == "contacts"}
 
 
-def _association_pages(client: HubSpotClient, object_type: str, ids: list[str], links: bool) -> Iterator[dict]:
+def _association_pages(client: HubSpotClient, object_type: str, ids: list[str], links: bool,
+                       to_types: Sequence[str] | None = None) -> Iterator[dict]:
+    """v4 batch reads (with association types) of these objects' links, per stored direction."""
     if not links:
         return
-    for to_type in ASSOCIATIONS.get(object_type, ()):
-        targets = client.associated_ids(object_type, ids, to_type)
+    for to_type in ASSOCIATIONS.get(object_type, ()) if to_types is None else to_types:
+        targets = client.association_links(object_type, ids, to_type)
         yield {"type": object_type, "association_rows": association_rows(object_type, to_type, targets)}

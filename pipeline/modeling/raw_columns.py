@@ -24,7 +24,7 @@ _ENGAGEMENT = _OBJECT + [("hs_timestamp", TS), ("hubspot_owner_id", TEXT), ("hs_
 
 RAW_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "owners": [("id", TEXT), ("email", TEXT), ("first_name", TEXT), ("last_name", TEXT),
-               ("user_id", BIGINT), ("archived", BOOL), ("created_at", TS), ("updated_at", TS)],
+               ("user_id", BIGINT), ("archived", BOOL), ("created_at", TS), ("updated_at", TS), ("type", TEXT)],
     "owner_teams": [("owner_id", TEXT), ("team_id", TEXT), ("team_name", TEXT), ("is_primary", BOOL)],
     "contacts": _OBJECT + [
         ("email", TEXT), ("firstname", TEXT), ("lastname", TEXT), ("jobtitle", TEXT), ("company", TEXT),

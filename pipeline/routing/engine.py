@@ -10,7 +10,8 @@ Input frames (extra columns are ignored, missing optional ones are treated as nu
 - leads: ``mql_id``, ``contact_id``, ``missed_owner_id``, ``country``, ``region``, ``company_country``,
   ``company_region``, ``industry``, ``company_owner_id``, ``inbound`` (bool), optional ``routed_at``
   (UTC datetime; default ``now``) and ``release_at`` (when the lead stops counting as open load, for replays).
-- roster: ``owner_id``, ``email``, ``name``, ``active`` (bool), ``teams`` (list of team names).
+- roster: ``owner_id``, ``email``, ``name``, ``active`` (bool), ``teams`` (list of team names), optional ``type``
+  (HubSpot's owner type, ``PERSON`` or ``QUEUE``; null = ``PERSON``): a ``QUEUE`` owner is never a candidate.
 - load: ``owner_id``, ``open_mqls``, ``assigned_today`` (new leads already routed to the rep on ``now``'s date),
   optional ``last_assigned_at`` (when the rep last received a routed lead).
 """
@@ -46,6 +47,7 @@ ROSTER_SCHEMA: dict[str, pl.DataType] = {
     "name": pl.Utf8,
     "active": pl.Boolean,
     "teams": pl.List(pl.Utf8),
+    "type": pl.Utf8,
 }
 DECISION_SCHEMA: dict[str, pl.DataType] = {
     "mql_id": pl.Utf8,
@@ -105,6 +107,7 @@ class _Rep:
     name: str | None
     active: bool
     teams: list[str]
+    queue: bool = False  # HubSpot owner type QUEUE: never receives a lead
     weight: float = 1.0
     daily_cap: int = 25
     away: bool = False
@@ -125,6 +128,7 @@ class _Roster:
             rep = _Rep(
                 owner_id=row["owner_id"], email=row["email"], name=row["name"],
                 active=bool(row["active"]), teams=list(row["teams"] or []),
+                queue=str(row.get("type") or "PERSON").upper() == "QUEUE",
                 daily_cap=policy.routing.default_daily_cap,
             )
             self.reps[rep.owner_id] = rep
@@ -176,6 +180,8 @@ def _day_key(at: datetime, policy: Policy) -> str:
 
 
 def _why_not(rep: _Rep, missed: str | None, at: datetime, day: str, *, from_group: bool) -> str | None:
+    if rep.queue:
+        return "a queue (HubSpot owner type QUEUE), not a person"
     if not rep.active:
         return "inactive in HubSpot"
     if missed and rep.owner_id == missed:

@@ -14,7 +14,8 @@ def roster_from_snapshot(snapshot: dict) -> pl.DataFrame:
         name = " ".join(x for x in (owner.get("firstName"), owner.get("lastName")) if x)
         teams = sorted(owner.get("teams") or [], key=lambda t: (not t.get("primary"), t.get("name") or ""))
         rows.append({"owner_id": str(owner["id"]), "email": owner.get("email"), "name": name or None,
-                     "active": not owner.get("archived", False), "teams": [t["name"] for t in teams if t.get("name")]})
+                     "active": not owner.get("archived", False), "teams": [t["name"] for t in teams if t.get("name")],
+                     "type": owner.get("type") or "PERSON"})
     return pl.DataFrame(rows, schema=ROSTER_SCHEMA)
 
 

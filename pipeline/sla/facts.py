@@ -155,10 +155,10 @@ def brief_facts(con, ep: dict, step: str, *, recipient: str | None, new_owner_id
 
 # ------------------------------------------------------------------------------------------ routing inputs
 def roster(con) -> pl.DataFrame:
-    """Every HubSpot owner: id, email, name, active (not archived), team names (primary first)."""
+    """Every HubSpot owner: id, email, name, active (not archived), type (PERSON/QUEUE), team names (primary first)."""
     return frame(con, f"""
         SELECT o.id AS owner_id, o.email, trim(concat_ws(' ', o.first_name, o.last_name)) AS name,
-               NOT coalesce(o.archived, false) AS active,
+               NOT coalesce(o.archived, false) AS active, coalesce(o.type, 'PERSON') AS type,
                coalesce((SELECT list(ot.team_name ORDER BY ot.is_primary DESC, ot.team_name)
                          FROM {raw_relation(con, 'owner_teams')} ot
                          WHERE ot.owner_id = o.id AND ot.team_name IS NOT NULL), []::VARCHAR[]) AS teams

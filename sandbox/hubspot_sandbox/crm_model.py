@@ -158,6 +158,7 @@ ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
     ("deals", "tasks"): 215, ("tasks", "deals"): 216,
     ("deals", "communications"): 85, ("communications", "deals"): 86,
 }
+INLINE_ASSOCIATIONS_MAX = 100  # v3 inline associations= entries per object and type before a per-object cursor
 # Primary-company labels (contact/deal -> company) that HubSpot also accepts on create.
 PRIMARY_ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 1, ("companies", "contacts"): 2, ("deals", "companies"): 5, ("companies", "deals"): 6,

@@ -19,8 +19,10 @@ from hubspot_sandbox.api_errors import ApiError, not_found, validation_error
 from hubspot_sandbox.crm_model import (
     ASSOCIATION_TYPE_IDS,
     DEFAULT_PROPERTIES,
+    INLINE_ASSOCIATIONS_MAX,
     OBJECT_TYPES,
     SERVED_TYPES,
+    PRIMARY_ASSOCIATION_TYPE_IDS,
     always_properties,
     association_type_name,
     created_property,
@@ -54,6 +56,8 @@ class Portal:
         # (from_type, to_type) -> from id -> [to ids], both directions stored
         self.associations: dict[tuple[str, str], dict[str, list[str]]] = {}
         self.merged_into: dict[str, str] = {}
+        # primary-labelled links (contacts/deals -> companies): (from_type, to_type) -> from id -> to id
+        self.primary: dict[tuple[str, str], dict[str, str]] = {}
         self.search_lag_s = 0.0
         # type -> id -> (visible at monotonic, the object as search still sees it, or None if it did not exist)
         self._search_pending: dict[str, dict[str, tuple[float, dict | None]]] = {t: {} for t in SERVED_TYPES}
@@ -98,6 +102,19 @@ class Portal:
             targets = self.associations.get((a, b), {}).get(a_id)
             if targets and b_id in targets:
                 targets.remove(b_id)
+            if self.primary.get((a, b), {}).get(a_id) == b_id:
+                del self.primary[(a, b)][a_id]
+
+    def set_primary(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """Label the link from -> to primary (contact -> company, deal -> company; one per object, as in
+        HubSpot: a new primary replaces the old one, which stays as an unlabelled link). Links them if needed."""
+        if (from_type, to_type) not in PRIMARY_ASSOCIATION_TYPE_IDS or from_type == "companies":
+            raise ValueError(f"{from_type} -> {to_type} has no primary label")
+        with self.lock:
+            self._require(from_type, str(from_id))
+            self._require(to_type, str(to_id))
+            self._link(from_type, str(from_id), to_type, str(to_id))
+            self.primary.setdefault((from_type, to_type), {})[str(from_id)] = str(to_id)
 
     def associated_ids(self, from_type: str, from_id: str, to_type: str) -> list[str]:
         """Live (non-archived) targets, in association order."""
@@ -259,7 +276,7 @@ class Portal:
         return [{"value": value, "timestamp": obj["createdAt"], "sourceType": IMPLIED_HISTORY_SOURCE}]
 
     def render(self, object_type: str, obj: dict, properties: list[str] | None,
-               history: list[str] | None = None, associations: list[str] | None = None) -> dict:
+               history: list[str] | None = None, associations: list[str] | None = None, link_base: str = "") -> dict:
         """The v3 JSON for one object."""
         schema = self.stores[object_type].schema
         props = obj["properties"]
@@ -277,9 +294,16 @@ class Portal:
         if associations:
             linked = {}
             for target in associations:
-                ids = self.associated_ids(object_type, obj["id"], target)
-                if ids:
-                    linked[target] = {"results": self._v3_association_entries(object_type, obj["id"], target, ids)}
+                entries = self._v3_association_entries(object_type, obj["id"], target,
+                                                       self.associated_ids(object_type, obj["id"], target))
+                if not entries:
+                    continue
+                block: dict = {"results": entries[:INLINE_ASSOCIATIONS_MAX]}
+                if len(entries) > INLINE_ASSOCIATIONS_MAX:  # HubSpot: the rest behind a per-object cursor
+                    after = str(INLINE_ASSOCIATIONS_MAX)
+                    block["paging"] = {"next": {"after": after, "link": (
+                        f"{link_base}/crm/v4/objects/{object_type}/{obj['id']}/associations/{target}?after={after}")}}
+                linked[target] = block
             if linked:
                 out["associations"] = linked
         return out
@@ -292,8 +316,9 @@ class Portal:
             ids = store.archived if archived else store.active
             start = bisect.bisect_left(ids, _cursor(after)) if after else 0
             page = ids[start:start + limit]
-            body: dict = {"results": [self.render(object_type, store.by_id[str(i)], properties, history, associations)
-                                      for i in page]}
+            origin = link_base.split("/crm/")[0]
+            body: dict = {"results": [self.render(object_type, store.by_id[str(i)], properties, history, associations,
+                                                  origin) for i in page]}
             if start + limit < len(ids):
                 cursor = str(ids[start + limit])
                 body["paging"] = {"next": {"after": cursor, "link": _link(link_base, link_params, cursor)}}
@@ -323,19 +348,23 @@ class Portal:
     _PRIMARY_REVERSE = {("companies", "contacts"): 2, ("companies", "deals"): 6}
 
     def primary_target(self, from_type: str, from_id: str, to_type: str) -> str | None:
-        """The primary company of a contact or deal: a contact's ``associatedcompanyid`` (HubSpot keeps it equal to
-        the primary company) when it is one of its companies, else the first company associated (HubSpot makes the
-        first associated company primary); None for pairs without a primary label."""
+        """The primary company of a contact or deal, or None when no link is labelled primary (HubSpot lets an
+        object have company links of the unlabelled type only, e.g. associations created through the API with
+        typeId 279). The label comes from :meth:`set_primary` (the snapshot's ``primaryCompany``) or, for a
+        contact, its ``associatedcompanyid`` (HubSpot keeps that property equal to the primary company)."""
         if (from_type, to_type) not in self._PRIMARY_PAIRS:
             return None
         targets = self.associated_ids(from_type, from_id, to_type)
         if not targets:
             return None
+        labelled = self.primary.get((from_type, to_type), {}).get(from_id)
+        if labelled in targets:
+            return labelled
         if from_type == "contacts":
             stored = (self.stores["contacts"].by_id.get(from_id) or {}).get("properties", {}).get("associatedcompanyid")
             if stored and str(stored) in targets:
                 return str(stored)
-        return targets[0]
+        return None
 
     def association_types(self, from_type: str, from_id: str, to_type: str, to_id: str) -> list[dict]:
         """v4 ``associationTypes`` of one link: the unlabelled HUBSPOT_DEFINED type, plus the Primary label

@@ -36,6 +36,7 @@ BATCH_HISTORY_MAX = 50
 BATCH_HISTORY_MESSAGE = "The maximum number of inputs supported in a batch request for property histories is 50"
 LIST_DEFAULT = 10
 BATCH_MAX = 100
+BATCH_HISTORY_MAX = 50
 ASSOCIATION_BATCH_MAX = 1000
 OWNERS_MAX = 500
 READ_ONLY = {"hs_object_id", "createdate", "hs_createdate", "lastmodifieddate", "hs_lastmodifieddate",

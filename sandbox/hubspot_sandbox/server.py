@@ -70,7 +70,8 @@ _ROUTES: list[tuple[str, re.Pattern, str]] = [
     ("GET", re.compile(r"^/crm/v3/objects/(?P<t>[^/]+)/(?P<id>[^/]+)$"), "{t}.get"),
     ("PATCH", re.compile(r"^/crm/v3/objects/(?P<t>[^/]+)/(?P<id>[^/]+)$"), "{t}.update"),
     ("POST", re.compile(r"^/crm/v4/associations/(?P<f>[^/]+)/(?P<o>[^/]+)/batch/read$"), "associations.batch_read"),
-    ("GET", re.compile(r"^/crm/v3/properties/(?P<t>[^/]+)(?:/[^/]+)?/?$"), "{t}.properties"),
+    ("GET", re.compile(r"^/crm/v3/properties/(?P<t>[^/]+)/?$"), "{t}.properties"),
+    ("GET", re.compile(r"^/crm/v3/properties/(?P<t>[^/]+)/(?P<id>[^/]+)$"), "{t}.property"),
     ("GET", re.compile(r"^/crm/v3/pipelines/(?P<t>[^/]+)(?:/.*)?$"), "{t}.pipelines"),
     ("GET", re.compile(r"^/crm/v3/schemas(?:/.*)?$"), "schemas.list"),
 ]

@@ -1,0 +1,288 @@
+"""Peers benchmark: Airbyte's HubSpot connector against the sandbox, its API calls beside ours.
+
+``python -m bench peers`` (part of ``make bench``). In one run:
+
+1. ``pip index versions airbyte-source-hubspot`` (the newest on the registry), a throwaway virtualenv under a
+   temp dir (``uv venv`` + ``uv pip install airbyte-source-hubspot``), its ``Requires-Python`` read from the
+   installed metadata;
+2. a generated 2,000-contact portal served by the sandbox (limits off, like the extraction benchmark);
+3. the connector's base URL pointed at the sandbox: the connector hard-codes ``https://api.hubapi.com`` in its
+   manifest (``url_base``) and Python streams and has no override in its spec, so the copy in the throwaway
+   environment is patched (only that string; the portal is read unchanged);
+4. ``check``, ``discover``, a full ``read`` of the streams holding the data we extract, then 1% of contacts
+   change stage (plus as many new calls) and an incremental ``read`` from the connector's own state;
+5. our extractor on an identical portal (same generator seed), full then the same 1% change.
+
+Every number comes from the sandbox's request counter (independent of both clients). Any 4xx the connector
+receives is counted and the run fails its "no 4xx" target; when the connector stops, the result says at which
+command and which URL (an endpoint the sandbox lacks shows as a 404 on that URL).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.results import Result
+
+CONNECTOR = "airbyte-source-hubspot"
+MODULE = "source_hubspot"
+PORTAL_CONTACTS = 2_000
+PORTAL_SEED = 1
+HUBSPOT_URL = "https://api.hubapi.com"
+# the connector's streams holding what our extractor loads (those this version offers are selected)
+WANTED_STREAMS = ("contacts", "companies", "deals", "owners", "engagements_calls", "engagements_emails",
+                  "engagements_meetings", "engagements_notes", "engagements_tasks", "contacts_property_history")
+COMMAND_TIMEOUT_S = 1_800
+PYTHON_CANDIDATES = ("3.11", "3.12", "3.10")
+
+
+class ConnectorStopped(Exception):
+    """The connector could not run a command: ``where`` says which and why, in one line."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+def _run(args: list[str], *, timeout: float = COMMAND_TIMEOUT_S, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def newest_version() -> str:
+    """The newest release on the package registry, via pip's ordinary client."""
+    out = _run([sys.executable, "-m", "pip", "index", "versions", CONNECTOR], timeout=180)
+    if out.returncode != 0:  # the project's venv may lack pip: try the system's
+        out = _run(["pip", "index", "versions", CONNECTOR], timeout=180)
+    match = re.search(rf"{re.escape(CONNECTOR)} \(([^)]+)\)", out.stdout)
+    if not match:
+        raise ConnectorStopped(f"pip index versions {CONNECTOR} found no release ({(out.stderr or out.stdout)[-200:]})")
+    return match.group(1)
+
+
+def install(scratch: Path, version: str) -> tuple[Path, str]:
+    """A throwaway virtualenv with the connector; returns (its python, the package's Requires-Python)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        raise ConnectorStopped("uv is not on PATH (needed to create the throwaway environment)")
+    errors = []
+    for python in PYTHON_CANDIDATES:
+        venv = scratch / f"venv-{python}"
+        made = _run([uv, "venv", "-q", "--python", python, str(venv)], timeout=300)
+        if made.returncode != 0:
+            errors.append(f"python {python}: {made.stderr.strip()[-160:]}")
+            continue
+        # copies, not uv's default hardlinks into its cache: the files are patched below (point_at)
+        got = _run([uv, "pip", "install", "-q", "--link-mode", "copy", "--python", str(venv / "bin" / "python"),
+                    f"{CONNECTOR}=={version}"], timeout=1_200)
+        if got.returncode == 0:
+            return venv / "bin" / "python", _requires_python(venv)
+        errors.append(f"python {python}: {got.stderr.strip().splitlines()[-1] if got.stderr.strip() else 'failed'}")
+    raise ConnectorStopped(f"{CONNECTOR} {version} cannot be installed here: " + "; ".join(errors))
+
+
+def _requires_python(venv: Path) -> str:
+    for metadata in venv.glob("lib/python*/site-packages/airbyte_source_hubspot-*.dist-info/METADATA"):
+        for line in metadata.read_text().splitlines():
+            if line.startswith("Requires-Python:"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def point_at(python: Path, base_url: str) -> int:
+    """Replace the connector's hard-coded HubSpot URL by the sandbox's in its installed files; returns files changed."""
+    site = next(python.parent.parent.glob("lib/python*/site-packages"))
+    changed = 0
+    for path in (site / MODULE).rglob("*"):
+        if path.suffix not in (".py", ".yaml") or not path.is_file():
+            continue
+        text = path.read_text()
+        patched = text.replace(HUBSPOT_URL, base_url)
+        if patched != text:
+            path.write_text(patched)
+            changed += 1
+    if not changed:
+        raise ConnectorStopped(f"found no {HUBSPOT_URL} in {MODULE} to point at the sandbox")
+    return changed
+
+
+def _messages(stdout: str) -> list[dict]:
+    out = []
+    for line in stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+def _stop_reason(command: str, proc: subprocess.CompletedProcess) -> str:
+    text = proc.stdout + proc.stderr
+    urls = re.findall(r"(\d{3}) Client Error: [^\n]*? for url: (\S+?)['\")\\]", text)
+    if urls:
+        status, url = urls[-1]
+        path = re.sub(r"^https?://[^/]+", "", url)
+        return f"{command}: HTTP {status} on {path} (the sandbox lacks or refuses this endpoint)"
+    errors = [m["trace"]["error"]["message"] for m in _messages(proc.stdout)
+              if m.get("type") == "TRACE" and (m.get("trace") or {}).get("error")]
+    tail = (errors[-1] if errors else text.strip().splitlines()[-1] if text.strip() else "no output")[:240]
+    return f"{command}: exit {proc.returncode}: {tail}"
+
+
+def connector(python: Path, work: Path, command: str, *extra: str) -> list[dict]:
+    args = [str(python.parent / "source-hubspot"), command, "--config", str(work / "config.json"), *extra]
+    proc = _run(args, cwd=work)
+    messages = _messages(proc.stdout)
+    failed = proc.returncode != 0 or any(m.get("type") == "TRACE" and (m.get("trace") or {}).get("type") == "ERROR"
+                                         for m in messages)
+    if command == "check":
+        status = next((m["connectionStatus"] for m in messages if m.get("type") == "CONNECTION_STATUS"), {})
+        failed = failed or status.get("status") != "SUCCEEDED"
+    if failed:
+        raise ConnectorStopped(_stop_reason(command, proc))
+    return messages
+
+
+def configured_catalog(messages: list[dict]) -> tuple[dict, list[str]]:
+    catalog = next(m["catalog"] for m in messages if m.get("type") == "CATALOG")
+    streams = []
+    for stream in catalog["streams"]:
+        if stream["name"] not in WANTED_STREAMS:
+            continue
+        incremental = "incremental" in stream.get("supported_sync_modes", [])
+        streams.append({"stream": stream, "sync_mode": "incremental" if incremental else "full_refresh",
+                        "destination_sync_mode": "append",
+                        "cursor_field": stream.get("default_cursor_field") or []})
+    return {"streams": streams}, [s["stream"]["name"] for s in streams]
+
+
+def final_state(messages: list[dict]) -> list[dict]:
+    """The last state message per stream (per-stream state), as the connector's ``--state`` file expects."""
+    latest: dict[str, dict] = {}
+    for message in messages:
+        if message.get("type") != "STATE":
+            continue
+        state = message["state"]
+        key = json.dumps((state.get("stream") or {}).get("stream_descriptor") or state.get("type"), sort_keys=True)
+        latest[key] = state
+    return list(latest.values())
+
+
+def _records(messages: list[dict]) -> int:
+    return sum(1 for m in messages if m.get("type") == "RECORD")
+
+
+def _client_errors(stats: dict) -> int:
+    return sum(n for code, n in stats["statuses"].items() if code.startswith("4"))
+
+
+def run_airbyte(snapshot: dict, scratch: Path) -> dict:
+    """Install, point, check, discover, full read, 1% change, incremental read; the sandbox's counts of each."""
+    from bench.bench_extraction import _mutate_one_percent
+    from hubspot_sandbox.portal import Portal
+    from hubspot_sandbox.ratelimit import RateLimits
+    from hubspot_sandbox.server import run_in_thread
+
+    result: dict = {"version": newest_version()}
+    python, result["requires_python"] = install(scratch, result["version"])
+    result["python"] = _run([str(python), "--version"]).stdout.strip()
+    live_contacts = [o["id"] for o in snapshot["contacts"] if not o.get("archived")]
+    portal = Portal.from_snapshot(snapshot, validate=False)
+    work = scratch / "airbyte"
+    work.mkdir()
+    with run_in_thread(portal, limits=RateLimits.unlimited()) as sandbox:
+        point_at(python, sandbox.base_url)
+        (work / "config.json").write_text(json.dumps({
+            "credentials": {"credentials_title": "Private App Credentials", "access_token": sandbox.token},
+            "start_date": "2000-01-01T00:00:00Z"}))
+        for step in ("check", "discover"):
+            sandbox.stats.reset()
+            try:
+                messages = connector(python, work, step)
+            finally:
+                result[f"{step}_calls"] = sandbox.stats.snapshot()["total_requests"]
+        catalog, result["streams"] = configured_catalog(messages)
+        (work / "catalog.json").write_text(json.dumps(catalog))
+        sandbox.stats.reset()
+        started = time.perf_counter()
+        messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"))
+        seen = sandbox.stats.snapshot()
+        result.update(full_calls=seen["total_requests"], full_4xx=_client_errors(seen), full_records=_records(messages),
+                      full_seconds=time.perf_counter() - started, full_requests=seen["requests"])
+        (work / "state.json").write_text(json.dumps(final_state(messages)))
+        result["changed"] = _mutate_one_percent(portal, live_contacts)
+        sandbox.stats.reset()
+        messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"),
+                             "--state", str(work / "state.json"))
+        seen = sandbox.stats.snapshot()
+        result.update(incremental_calls=seen["total_requests"], incremental_4xx=_client_errors(seen),
+                      incremental_records=_records(messages))
+    return result
+
+
+def run_ours(snapshot: dict, scratch: Path) -> dict:
+    from bench.bench_extraction import _mutate_one_percent, _sync
+    from hubspot_sandbox.portal import Portal
+    from hubspot_sandbox.ratelimit import RateLimits
+    from hubspot_sandbox.server import run_in_thread
+
+    live_contacts = [o["id"] for o in snapshot["contacts"] if not o.get("archived")]
+    portal = Portal.from_snapshot(snapshot, validate=False)
+    db = scratch / "ours.duckdb"
+    with run_in_thread(portal, limits=RateLimits.unlimited()) as sandbox:
+        _sync(sandbox, db)
+        full = sandbox.stats.snapshot()
+        sandbox.stats.reset()
+        changed = _mutate_one_percent(portal, live_contacts)
+        _sync(sandbox, db)
+        incremental = sandbox.stats.snapshot()
+    return {"full_calls": full["total_requests"], "full_4xx": _client_errors(full), "changed": changed,
+            "incremental_calls": incremental["total_requests"]}
+
+
+def main(quick: bool) -> list[Result]:
+    from hubspot_sandbox.generator import generate_portal
+
+    snapshot, _truth = generate_portal(PORTAL_CONTACTS, seed=PORTAL_SEED)
+    with tempfile.TemporaryDirectory(prefix="bench-peers-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        ours = run_ours(snapshot, scratch)
+        results = [Result("peers", f"ours: full sync API calls ({PORTAL_CONTACTS:,} contacts)", float(ours["full_calls"]),
+                          "info", None, f"4xx: {ours['full_4xx']}; 1% changed ({ours['changed']} contacts + as many "
+                                        f"calls): {ours['incremental_calls']} calls")]
+        try:
+            theirs = run_airbyte(snapshot, scratch)
+        except ConnectorStopped as stopped:
+            return results + [Result("peers", f"{CONNECTOR}: runs against the sandbox", 0.0, "runs", False,
+                                     f"stopped at {stopped.where}")]
+        except subprocess.TimeoutExpired as expired:
+            return results + [Result("peers", f"{CONNECTOR}: runs against the sandbox", 0.0, "runs", False,
+                                     f"timed out after {expired.timeout:.0f}s: {' '.join(map(str, expired.cmd))[-200:]}")]
+    about = (f"{CONNECTOR} {theirs['version']} (Requires-Python {theirs['requires_python']}, ran on "
+             f"{theirs['python']}); streams {', '.join(theirs['streams'])}")
+    return results + [
+        Result("peers", f"{CONNECTOR}: full sync API calls / ours", theirs["full_calls"] / ours["full_calls"], "info",
+               None, f"{theirs['full_calls']} vs our {ours['full_calls']} ({theirs['full_records']:,} records, "
+                     f"{theirs['full_seconds']:.0f}s; check {theirs['check_calls']}, discover {theirs['discover_calls']} "
+                     f"more); {about}; by endpoint: {theirs['full_requests']}"),
+        Result("peers", f"{CONNECTOR}: 1%-changed sync API calls / ours",
+               theirs["incremental_calls"] / max(ours["incremental_calls"], 1), "info", None,
+               f"{theirs['incremental_calls']} vs our {ours['incremental_calls']} for {theirs['changed']} changed "
+               f"contacts + as many calls ({theirs['incremental_records']:,} records re-emitted)"),
+        Result("peers", f"{CONNECTOR}: 4xx answers (full + 1% sync)", float(theirs["full_4xx"] + theirs["incremental_4xx"]),
+               "== 0", theirs["full_4xx"] + theirs["incremental_4xx"] == 0,
+               "the connector read the generated portal unchanged"),
+    ]
+
+
+if __name__ == "__main__":
+    for result in main(quick="--quick" in sys.argv):
+        print(result)
