@@ -123,7 +123,10 @@ class OutreachMixin:
             for _ in range(rng.choice((1, 1, 2))):  # prospecting before the MQL never counts
                 ts = self.created + rng.randint(0, mql - self.created - MS_MINUTE)
                 self._touch(rng.choice(("call", "email", "communication")), ts, self.home.id, reason="before_mql")
-        if stop > self.now and self.now - mql < 10 * MS_DAY and rng.random() < 0.6:
+        # (the deliberate never-touched cases get nothing set for later: replayed at a later clock they stay
+        # untouched, e.g. a pending episode turns overdue, not breached)
+        if (stop > self.now and self.now - mql < 10 * MS_DAY and rng.random() < 0.6
+                and not self.spec.never_touched):
             ts = self.now + rng.randint(MS_HOUR, 3 * MS_DAY)  # set for later
             booked = mql + rng.randint(0, self.now - mql)
             kind = rng.choice(("meeting", "email"))
