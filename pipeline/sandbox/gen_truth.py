@@ -95,7 +95,8 @@ class TruthBook:
             if first is not None and ep.assigned_ms is not None else None,
         }
         self.episodes.append(row)
-        if first is None and record.stage_now in self.policy.lifecycle_stages.mql and self.now - ep.mql_ms <= self.policy.enforcement_lookback_days * MS_DAY:
+        still_mql = record.stage_now in self.policy.lifecycle_stages.mql
+        if first is None and still_mql and self.now - ep.mql_ms <= self.policy.enforcement_lookback_days * MS_DAY:
             for step in self.policy.escalation:
                 if self.now >= ep.mql_ms + step.at_sla_multiple * sla * MS_MINUTE:
                     self.enforcement.append({"mql_id": mql_id, "step": step.step})
