@@ -184,6 +184,71 @@ class Brief(_Strict):
     ]
 
 
+STANDARD_LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
+                             "customer", "evangelist", "other")  # HubSpot's standard internal values
+STAGE_ROLES = ("mql", "sql", "opportunity", "customer")
+
+
+class LifecycleStages(_Strict):
+    """Which of the portal's lifecycle stages (internal values) play each role (docs/policy.md)."""
+
+    mql: list[str] = ["marketingqualifiedlead"]
+    sql: list[str] = ["salesqualifiedlead"]
+    opportunity: list[str] = ["opportunity"]
+    customer: list[str] = ["customer", "evangelist"]
+
+    @field_validator("mql", "sql", "opportunity", "customer")
+    @classmethod
+    def _values(cls, value: list[str]) -> list[str]:
+        values = [str(v).strip() for v in value]
+        if not values:
+            raise ValueError("needs at least one lifecycle stage (an internal value such as marketingqualifiedlead)")
+        if any(not v for v in values):
+            raise ValueError("a lifecycle stage may not be empty (the empty value means the stage was cleared)")
+        return values
+
+    @model_validator(mode="after")
+    def _one_role_each(self) -> "LifecycleStages":
+        seen: dict[str, str] = {}
+        for role in STAGE_ROLES:
+            for value in getattr(self, role):
+                if value in seen and seen[value] != role:
+                    raise ValueError(f"stage {value!r} is listed under both {seen[value]} and {role}; "
+                                     "a stage plays one role")
+                seen[value] = role
+        return self
+
+    def role_of(self, value: str | None) -> str | None:
+        """The role (mql / sql / opportunity / customer) of a stage's internal value, or None."""
+        for role in STAGE_ROLES:
+            if value in getattr(self, role):
+                return role
+        return None
+
+    def is_custom_unroled(self, value: str | None) -> bool:
+        """A portal custom stage that plays no role: skipped by the episode rule (neither ends nor opens)."""
+        return bool(value) and value not in STANDARD_LIFECYCLE_STAGES and self.role_of(value) is None
+
+    def configured(self) -> list[tuple[str, str]]:
+        """(key, internal value) of every configured stage, in role order (``lifecycle_stages.mql``...)."""
+        return [(f"lifecycle_stages.{role}", v) for role in STAGE_ROLES for v in getattr(self, role)]
+
+
+class Touches(_Strict):
+    """Touch-rule settings (docs/contracts.md "Touch rules")."""
+
+    # meeting outcomes (compared upper-cased) that never count as an outreach attempt
+    meeting_outcomes_excluded: list[str] = ["CANCELED"]
+
+    @field_validator("meeting_outcomes_excluded")
+    @classmethod
+    def _upper(cls, value: list[str]) -> list[str]:
+        values = [str(v).strip().upper() for v in value]
+        if any(not v for v in values):
+            raise ValueError("an excluded meeting outcome may not be empty")
+        return values
+
+
 class HubSpotLinks(_Strict):
     portal_id: int | None = None
     app_url: str = "https://app.hubspot.com"
@@ -211,6 +276,8 @@ class Policy(_Strict):
     write_mode: Literal["dry_run", "live"] = "dry_run"
     hubspot: HubSpotLinks = HubSpotLinks()
     brief: Brief = Brief()
+    lifecycle_stages: LifecycleStages = LifecycleStages()
+    touches: Touches = Touches()
 
     @field_validator("escalation")
     @classmethod

@@ -59,7 +59,10 @@ def test_every_object_has_hubspots_v3_shape(small):
         for obj in snapshot[section]:
             assert obj["id"].isdigit()
             assert set(obj) <= {"id", "properties", "propertiesWithHistory", "createdAt", "updatedAt", "archived",
-                                "archivedAt", "associations"}
+                                "archivedAt", "associations"} | ({"primaryCompany"} if section in (
+                                    "contacts", "deals") else set())
+            if "primaryCompany" in obj:
+                assert obj["primaryCompany"] in obj["associations"]["companies"]
             assert ISO_MS.match(obj["createdAt"]) and ISO_MS.match(obj["updatedAt"])
             assert obj["createdAt"] <= obj["updatedAt"] <= "2026-11-02T15:00:00.000Z"
             assert ("archivedAt" in obj) == obj["archived"]
@@ -313,3 +316,146 @@ def test_no_instant_sits_on_an_ambiguous_boundary(small):
             assert waited > 0
             for minutes in (5, 60, 240, 1440, row["sla_minutes"]):
                 assert abs(waited - minutes * 60000) > 1000, row["mql_id"]
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_the_meeting_booked_five_minutes_after_a_demo_mql_for_next_week(small):
+    """The deliberate case of contract 5: a touch at 5 minutes (when booked), met, never escalated."""
+    snapshot, truth = small
+    meetings = {m["id"]: m for m in snapshot["meetings"]}
+    rows = [r for r in truth["episodes"] if r["first_touch_type"] == "meeting"
+            and r["minutes_to_first_touch"] == (312_000 + 311) / 60000.0]  # 5.2 min (off the bucket edge)
+    assert len(rows) == 1
+    row = rows[0]
+    props = meetings[row["first_touch_id"]]["properties"]
+    assert props["hs_createdate"] == row["first_touch_at"]  # counted when booked
+    assert _ms(props["hs_timestamp"]) - _ms(row["first_touch_at"]) >= 7 * 86_400_000  # takes place next week
+    assert props["hs_timestamp"] > truth["now"]  # ... which is still in the future
+    assert (row["mql_type"], row["sla_status"]) == ("demo_request", "met")
+    assert row["mql_id"] not in {s["mql_id"] for s in truth["enforcement"]}
+    contact = next(c for c in snapshot["contacts"] if c["id"] == row["contact_id"])
+    assert contact["properties"]["lifecyclestage"] == "marketingqualifiedlead"  # still an MQL: the sensor's case
+
+
+def test_meetings_are_booked_ahead_some_canceled_some_with_a_custom_outcome(small):
+    snapshot, truth = small
+    touch_meetings = {m["id"]: m for m in snapshot["meetings"] if m["id"] not in truth["distractors"]["meetings"]}
+    booked_ahead = [m for m in touch_meetings.values()
+                    if _ms(m["properties"]["hs_timestamp"]) - _ms(m["properties"]["hs_createdate"]) > 86_400_000]
+    assert len(booked_ahead) >= 10
+    assert any(m["properties"]["hs_timestamp"] > truth["now"] for m in booked_ahead)  # a touch not yet held
+    first_meetings = [r for r in truth["episodes"] if r["first_touch_type"] == "meeting"]
+    assert all(touch_meetings[r["first_touch_id"]]["properties"]["hs_createdate"] == r["first_touch_at"]
+               for r in first_meetings)
+    canceled = [m for m in snapshot["meetings"] if m["properties"].get("hs_meeting_outcome") == "CANCELED"]
+    assert canceled and all(truth["distractors"]["meetings"][m["id"]] in ("canceled_meeting", "no_episode",
+                                                                          "excluded_contact") for m in canceled)
+    assert any(_ms(m["properties"]["hs_timestamp"]) - _ms(m["properties"]["hs_createdate"]) > 86_400_000
+               for m in canceled)  # booked ahead, then canceled: never a touch
+    custom = [m for m in touch_meetings.values() if m["properties"].get("hs_meeting_outcome") == "Demo held"]
+    assert custom  # a portal's own outcome is not in meeting_outcomes_excluded: a touch
+    reasons = Counter(truth["distractors"]["meetings"].values())
+    assert reasons["before_mql"] > 0  # booked before the MQL (for after it): counts when booked, so never
+
+
+def test_the_default_portal_keeps_hubspots_standard_stages(small):
+    snapshot, truth = small
+    assert "properties" not in snapshot  # the sandbox serves HubSpot's standard lifecyclestage definition
+    standard = {"subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
+                "evangelist", "other", ""}
+    values = {e["value"] for c in snapshot["contacts"] for e in c["propertiesWithHistory"]["lifecyclestage"]}
+    assert values <= standard
+    assert truth["counts"]["custom_stage_entries"] == 0
+
+
+@pytest.fixture(scope="module")
+def custom():
+    return generate_portal(900, 4, custom_stages=True)
+
+
+def test_a_custom_stage_portal_describes_its_stages_as_the_properties_api_does(custom):
+    snapshot, truth = custom
+    definitions = snapshot["properties"]["contacts"]
+    (stage,) = [d for d in definitions if d["name"] == "lifecyclestage"]
+    assert (stage["label"], stage["type"], stage["fieldType"]) == ("Lifecycle Stage", "enumeration", "radio")
+    options = [(o["label"], o["value"], o["displayOrder"], o["hidden"]) for o in stage["options"]]
+    assert options == [
+        ("Subscriber", "subscriber", 0, False), ("Lead", "lead", 1, False), ("Nurturing", "3847561", 2, False),
+        ("Engaged", "1029384", 3, False), ("Marketing Qualified Lead", "marketingqualifiedlead", 4, False),
+        ("Working", "2938475", 5, False), ("Sales Qualified Lead", "salesqualifiedlead", 6, False),
+        ("Opportunity", "opportunity", 7, False), ("Customer", "customer", 8, False),
+        ("Evangelist", "evangelist", 9, False), ("Other", "other", 10, False)]
+    used = Counter(e["value"] for c in snapshot["contacts"] for e in c["propertiesWithHistory"]["lifecyclestage"])
+    for value in ("1029384", "2938475", "3847561"):
+        assert used[value] > 0, value
+    assert truth["counts"]["custom_stage_entries"] == sum(used[v] for v in ("1029384", "2938475", "3847561"))
+    assert truth["counts"]["mql_entries_not_opening"] > 0
+    # the default policy's stages are all portal stages: the stage check passes
+    from pipeline.lifecycle import missing_stages_message, options_from_property
+
+    assert missing_stages_message(load_policy(None).lifecycle_stages, options_from_property(stage)) is None
+
+
+def test_custom_stages_change_the_episodes_a_naive_reading_would_find(custom):
+    """Teeth for the truth tests: reading MQL entries without skipping custom stages opens more episodes than the
+    truth holds (the MQL entries after Working), so the oracle's agreement is not by accident."""
+    snapshot, truth = custom
+    merged = {loser for c in snapshot["contacts"] for loser in
+              (c["properties"].get("hs_merged_object_ids") or "").split(";") if loser}
+    naive = after_working = 0
+    for c in snapshot["contacts"]:
+        if c["archived"] or c["id"] in merged:
+            continue
+        values = [e["value"] or "" for e in reversed(c["propertiesWithHistory"]["lifecyclestage"])]
+        naive += sum(v == "marketingqualifiedlead" and (i == 0 or values[i - 1] != "marketingqualifiedlead")
+                     for i, v in enumerate(values))
+        after_working += sum(v == "marketingqualifiedlead" and i > 0 and values[i - 1] == "2938475"
+                             for i, v in enumerate(values))
+    assert naive - len(truth["episodes"]) == after_working > 0
+    assert truth["counts"]["mql_entries_not_opening"] >= after_working  # the count includes excluded contacts
+
+
+def test_some_contacts_have_several_companies_and_a_primary_that_is_not_the_lowest(small):
+    snapshot, truth = small
+    counts = truth["counts"]
+    assert counts["multi_company_contacts"] > counts["unlabelled_multi_company_contacts"] > 0
+    several = [c for c in snapshot["contacts"] if len(c["associations"].get("companies", [])) > 1]
+    assert len(several) == counts["multi_company_contacts"]
+    labelled = [c for c in several if "primaryCompany" in c]
+    assert labelled and all(c["primaryCompany"] != min(c["associations"]["companies"], key=int) for c in labelled)
+    company_names = {co["id"]: co["properties"]["name"] for co in snapshot["companies"]}
+    # the contact's `company` property names its primary company (what HubSpot shows on the record)
+    assert all(c["properties"]["company"] == company_names[truth["contact_company"][c["id"]]]
+               for c in several if c["id"] in truth["contact_company"])
+    single = [c for c in snapshot["contacts"] if len(c["associations"].get("companies", [])) == 1]
+    assert all(c["primaryCompany"] == c["associations"]["companies"][0] for c in single)
+
+
+def test_sample_leads_route_by_the_truths_company(small):
+    from pipeline.routing.samples import leads_from_snapshot
+
+    snapshot, truth = small
+    owners = {co["id"]: co["properties"].get("hubspot_owner_id") for co in snapshot["companies"]}
+    leads = {r["contact_id"]: r for r in leads_from_snapshot(snapshot).to_dicts()}
+    for contact_id, company_id in truth["contact_company"].items():
+        assert leads[contact_id]["company_owner_id"] == owners[company_id], contact_id
+
+
+def test_custom_stages_must_be_a_flag():
+    with pytest.raises(ConfigError, match="custom_stages must be true or false"):
+        generate_portal(20, 1, custom_stages="yes")
+
+
+def test_generate_cli_writes_a_custom_stage_portal_identical_to_the_in_memory_one(tmp_path, capsys):
+    from pipeline.cli import main
+
+    out = tmp_path / "custom.json"
+    main(["sandbox", "generate", "--contacts", "60", "--seed", "3", "--out", str(out), "--custom-stages"])
+    assert f"wrote {out}" in capsys.readouterr().out
+    snapshot, truth = generate_portal(60, 3, custom_stages=True)
+    assert orjson.loads(out.read_bytes()) == orjson.loads(orjson.dumps(snapshot))
+    assert orjson.loads((tmp_path / "custom.truth.json").read_bytes()) == orjson.loads(orjson.dumps(truth))
+    assert list(orjson.loads(out.read_bytes()))[:2] == ["portal", "properties"]

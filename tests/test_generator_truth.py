@@ -17,7 +17,6 @@ from pipeline.policy import load_policy
 from hubspot_sandbox.generator import generate_portal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MQL = "marketingqualifiedlead"
 TOUCH_ORDER = {"call": 0, "email": 1, "meeting": 2, "communication": 3}
 SECTIONS = {"calls": "call", "emails": "email", "meetings": "meeting", "communications": "communication"}
 
@@ -26,14 +25,18 @@ def ms(text: str) -> int:
     return (datetime.fromisoformat(text.replace("Z", "+00:00")) - EPOCH) // timedelta(milliseconds=1)
 
 
-def is_touch_kind(section: str, props: dict) -> bool:
+STANDARD = {"subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
+            "evangelist", "other"}
+
+
+def is_touch_kind(section: str, props: dict, excluded_outcomes: list[str]) -> bool:
     if section == "calls":
         return props.get("hs_call_direction") == "OUTBOUND"
     if section == "emails":
         return (props.get("hs_email_direction") in ("EMAIL", "FORWARDED_EMAIL")
                 and (props.get("hs_email_status") or "SENT") not in ("BOUNCED", "FAILED", "SCHEDULED"))
     if section == "meetings":
-        return (props.get("hs_meeting_outcome") or "") != "CANCELED"
+        return (props.get("hs_meeting_outcome") or "").upper() not in excluded_outcomes
     if section == "communications":
         return (props.get("hs_communication_channel_type") in ("SMS", "WHATS_APP", "LINKEDIN_MESSAGE")
                 and (props.get("hs_communication_logged_from") or "CRM") == "CRM")
@@ -64,14 +67,26 @@ def derive(snapshot: dict) -> dict:
         teams[owner["id"]] = (primary or [t["name"] for t in owner["teams"]] or [None])[0]
     merged = {loser for c in snapshot["contacts"]
               for loser in (c["properties"].get("hs_merged_object_ids") or "").split(";") if loser}
+    roles = policy.lifecycle_stages
+    mql_stages, sql_up = set(roles.mql), set(roles.sql + roles.opportunity + roles.customer)
+    opp_up, customer = set(roles.opportunity + roles.customer), set(roles.customer)
+    in_roles = mql_stages | sql_up
+
+    def skipped(value: str) -> bool:  # a portal custom stage in no role neither ends nor opens an episode
+        return value != "" and value not in STANDARD and value not in in_roles
+
+    excluded = [o.upper() for o in policy.touches.meeting_outcomes_excluded]
     candidates = defaultdict(list)  # contact id -> [(ts, kind, id, owner)] of touch-kind live engagements
     for section, kind in SECTIONS.items():
         for e in snapshot[section]:
-            if e["archived"] or not is_touch_kind(section, e["properties"]):
+            if e["archived"] or not is_touch_kind(section, e["properties"], excluded):
                 continue
             for cid in e["associations"].get("contacts", []):
                 p = e["properties"]
-                candidates[cid].append((ms(p["hs_timestamp"]), kind, e["id"], p.get("hubspot_owner_id")))
+                at = ms(p["hs_timestamp"])
+                if section == "meetings" and p.get("hs_createdate"):
+                    at = min(at, ms(p["hs_createdate"]))  # booked or logged, if earlier than when it takes place
+                candidates[cid].append((at, kind, e["id"], p.get("hubspot_owner_id")))
     deals = defaultdict(list)
     for d in snapshot["deals"]:
         if not d["archived"]:
@@ -88,7 +103,8 @@ def derive(snapshot: dict) -> dict:
         lead_entries = [ts for ts, v in stages if v == "lead"]
         if lead_entries:
             leads[datetime.fromtimestamp(lead_entries[0] / 1000, timezone.utc).strftime("%Y-%m")] += 1
-        opens = [ts for i, (ts, v) in enumerate(stages) if v == MQL and (i == 0 or stages[i - 1][1] != MQL)]
+        kept = [(ts, v) for ts, v in stages if not skipped(v)]
+        opens = [ts for i, (ts, v) in enumerate(kept) if v in mql_stages and (i == 0 or kept[i - 1][1] not in mql_stages)]
         for i, mql in enumerate(opens):
             nxt = opens[i + 1] if i + 1 < len(opens) else None
 
@@ -106,11 +122,11 @@ def derive(snapshot: dict) -> dict:
             touch_ids.update(t[2] for t in touches)
             first = touches[0] if touches else None
 
-            def first_entry(values: tuple[str, ...]) -> int | None:
+            def first_entry(values: set[str]) -> int | None:
                 hits = [ts for ts, v in stages if v in values and inside(ts)]
                 return hits[0] if hits else None
 
-            opp_candidates = [x for x in [first_entry(("opportunity", "customer", "evangelist")),
+            opp_candidates = [x for x in [first_entry(opp_up),
                                           *sorted(t for t in deals[cid] if inside(t))] if x is not None]
             status = ("met" if first[0] <= due else "breached") if first else ("overdue" if now > due else "pending")
             mql_id = f"{cid}:{mql}"
@@ -120,17 +136,25 @@ def derive(snapshot: dict) -> dict:
                 "first_touch_at": first[0] if first else None, "first_touch_type": first[1] if first else None,
                 "first_touch_owner_id": first[3] if first else None, "first_touch_id": first[2] if first else None,
                 "sla_status": status, "attempts": len(touches),
-                "sql_at": first_entry(("salesqualifiedlead", "opportunity", "customer", "evangelist")),
+                "sql_at": first_entry(sql_up),
                 "opportunity_at": min(opp_candidates) if opp_candidates else None,
-                "customer_at": first_entry(("customer", "evangelist")), "assigned_at": assigned,
+                "customer_at": first_entry(customer), "assigned_at": assigned,
             }
-            still_mql = contact["properties"].get("lifecyclestage") == MQL
+            still_mql = contact["properties"].get("lifecyclestage") in mql_stages
             if first is None and still_mql and now - mql <= policy.enforcement_lookback_days * 86400000:
                 for step in policy.escalation:
                     if now >= mql + step.at_sla_multiple * sla * 60000:
                         enforcement.append({"mql_id": mql_id, "step": step.step})
+    companies = {}  # contract 6: the primary company link, else the lowest associated id (numerically)
+    for contact in snapshot["contacts"]:
+        if contact["archived"] or contact["id"] in merged:
+            continue
+        links = contact["associations"].get("companies", [])
+        primary = [i for i in links if i == contact.get("primaryCompany")]
+        if links:
+            companies[contact["id"]] = (primary or sorted(links, key=int))[0]
     return {"episodes": episodes, "enforcement": enforcement, "leads": dict(leads), "touch_ids": touch_ids,
-            "now": now}
+            "now": now, "companies": companies}
 
 
 def _truth_as_ms(row: dict) -> dict:
@@ -141,10 +165,11 @@ def _truth_as_ms(row: dict) -> dict:
     return out
 
 
-@pytest.fixture(scope="module", params=[(400, 1), (1500, 2), (900, 33)], ids=lambda p: f"{p[0]}c-seed{p[1]}")
+@pytest.fixture(scope="module", params=[(400, 1, False), (1500, 2, False), (900, 33, False), (900, 4, True)],
+                ids=lambda p: f"{p[0]}c-seed{p[1]}" + ("-custom-stages" if p[2] else ""))
 def portal(request):
-    contacts, seed = request.param
-    snapshot, truth = generate_portal(contacts, seed)
+    contacts, seed, custom = request.param
+    snapshot, truth = generate_portal(contacts, seed, custom_stages=custom)
     return snapshot, truth, derive(snapshot)
 
 
@@ -202,7 +227,11 @@ def test_first_touch_is_an_engagement_on_that_contact_at_that_instant(portal):
         section, engagement = by_id[row["first_touch_id"]]
         assert SECTIONS[section] == row["first_touch_type"]
         assert row["contact_id"] in engagement["associations"]["contacts"]
-        assert ms(engagement["properties"]["hs_timestamp"]) == ms(row["first_touch_at"])
+        props = engagement["properties"]
+        counted = ms(props["hs_timestamp"])
+        if section == "meetings":
+            counted = min(counted, ms(props["hs_createdate"]))
+        assert counted == ms(row["first_touch_at"])
         assert engagement["properties"].get("hubspot_owner_id") == row["first_touch_owner_id"]
 
 
@@ -259,3 +288,15 @@ def test_business_minutes_match_a_minute_by_minute_walk():
     for row in sample:
         walked = _walk_business_minutes(ms(row["mql_at"]), ms(row["first_touch_at"]))
         assert row["business_minutes_to_first_touch"] == pytest.approx(walked, abs=1e-6), row["mql_id"]
+
+
+def test_the_contact_company_is_the_primary_link_else_the_lowest_id(portal):
+    snapshot, truth, derived = portal
+    assert truth["contact_company"] == derived["companies"]
+    by_id = {c["id"]: c for c in snapshot["contacts"]}
+    several = [cid for cid in truth["contact_company"] if len(by_id[cid]["associations"]["companies"]) > 1]
+    assert several, "some contacts have two or more companies"
+    # where it matters: a labelled primary that is not the lowest id, and an unlabelled set
+    assert any(by_id[c].get("primaryCompany") and truth["contact_company"][c] != min(
+        by_id[c]["associations"]["companies"], key=int) for c in several)
+    assert any(not by_id[c].get("primaryCompany") for c in several)

@@ -49,12 +49,13 @@ RAW_COLUMNS: dict[str, list[tuple[str, str]]] = {
                             ("hs_call_title", TEXT), ("hs_call_duration", DOUBLE)],
     "emails": _ENGAGEMENT + [("hs_email_direction", TEXT), ("hs_email_status", TEXT), ("hs_email_subject", TEXT)],
     "meetings": _ENGAGEMENT + [("hs_meeting_outcome", TEXT), ("hs_meeting_title", TEXT),
-                               ("hs_meeting_start_time", TS)],
+                               ("hs_meeting_start_time", TS), ("hs_createdate", TS)],
     "notes": _ENGAGEMENT + [("hs_note_body", TEXT)],
     "tasks": _ENGAGEMENT + [("hs_task_subject", TEXT), ("hs_task_status", TEXT), ("hs_task_type", TEXT)],
     "communications": _ENGAGEMENT + [("hs_communication_channel_type", TEXT),
                                      ("hs_communication_logged_from", TEXT), ("hs_communication_body", TEXT)],
-    "associations": [("from_type", TEXT), ("from_id", TEXT), ("to_type", TEXT), ("to_id", TEXT)],
+    "associations": [("from_type", TEXT), ("from_id", TEXT), ("to_type", TEXT), ("to_id", TEXT),
+                     ("association_types", TEXT), ("is_primary", BOOL)],
     "account": [("portal_id", BIGINT), ("time_zone", TEXT), ("ui_domain", TEXT)],
 }
 LOAD_ID = "_dlt_load_id"

@@ -11,11 +11,13 @@ from pipeline.errors import HandoffError
 from pipeline.policy import Policy
 from pipeline.report import queries
 from pipeline.report.connection import column_or_null, columns, table_exists
-from pipeline.touch_rules import ENGAGEMENTS, TYPE_ORDER, id_order, type_reasons
+from pipeline.touch_rules import ENGAGEMENTS, TYPE_ORDER, id_order, touch_time, type_reasons
+
 
 def time_reasons(ts: datetime | None, mql_at: datetime, next_mql_at: datetime | None, next_mql_id: str | None,
                  now: datetime) -> list[str]:
-    """Why an engagement's time puts it outside this episode's window (``mql_at <= ts < next_mql_at``, ``<= now``)."""
+    """Why an engagement's time puts it outside this episode's window (``mql_at <= ts < next_mql_at``, ``<= now``);
+    ``ts`` is the instant it counts at (``pipeline.touch_rules.touch_time``)."""
     if ts is None:
         return ["no hs_timestamp"]
     if ts < mql_at:
@@ -39,6 +41,7 @@ def _engagement_rows(con: duckdb.DuckDBPyConnection, contact_id: str) -> list[di
         selects.append(
             f"""SELECT '{family}' AS type, CAST(id AS VARCHAR) AS id,
                    {column_or_null(have, 'hs_timestamp', 'ts', 'TIMESTAMPTZ')},
+                   {column_or_null(have, 'hs_createdate' if family == 'meeting' else '', 'created', 'TIMESTAMPTZ')},
                    {column_or_null(have, 'hubspot_owner_id', 'owner_id')}, {archived} AS archived,
                    {column_or_null(have, first or '', 'first')}, {column_or_null(have, second or '', 'second')},
                    {column_or_null(have, title or '', 'title')}
@@ -97,21 +100,27 @@ def explain_episode(con: duckdb.DuckDBPyConnection, mql_id: str, now: datetime, 
     # touch), so the list agrees with the status; `now` only words how late a pending episode is today
     built_at = ep.get("computed_at") or now
     touches, ignored = [], []
+    excluded = policy.touches.meeting_outcomes_excluded
     for row in _engagement_rows(con, ep["contact_id"]):
-        reasons = type_reasons(row["type"], row["first"], row["second"])
+        reasons = type_reasons(row["type"], row["first"], row["second"], meeting_outcomes_excluded=excluded)
         if row["archived"]:
             reasons.insert(0, "archived (deleted) in HubSpot")
-        reasons += time_reasons(row["ts"], ep["mql_at"], next_at, next_id, built_at)
+        at = touch_time(row["type"], row["ts"], row["created"])
+        reasons += time_reasons(at, ep["mql_at"], next_at, next_id, built_at)
         item = {
             "type": row["type"],
             "id": row["id"],
-            "at": row["ts"].isoformat() if row["ts"] else None,
+            "at": at.isoformat() if at else None,
             "owner_id": row["owner_id"],
             "owner": names.get(row["owner_id"], row["owner_id"]) if row["owner_id"] else None,
             "detail": " / ".join(v for v in (row["first"], row["second"]) if v) or None,
             "title": (row["title"] or "")[:80] or None,
-            "_sort": (row["ts"] or ep["mql_at"], TYPE_ORDER[row["type"]], id_order(row["id"])),
+            "_sort": (at or ep["mql_at"], TYPE_ORDER[row["type"]], id_order(row["id"])),
         }
+        if row["type"] == "meeting" and row["created"] is not None and at != row["ts"]:
+            # booked before it takes place: counted when booked (docs/contracts.md "Touch rules")
+            item["booked_at"] = row["created"].isoformat()
+            item["meeting_at"] = row["ts"].isoformat() if row["ts"] else None
         if reasons:
             item["reason"] = "; ".join(reasons)
             ignored.append(item)

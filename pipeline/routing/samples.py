@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.contact_company import contact_company_id, snapshot_company_links
 from pipeline.routing.engine import LEAD_SCHEMA, ROSTER_SCHEMA
 
 
@@ -20,7 +21,8 @@ def roster_from_snapshot(snapshot: dict) -> pl.DataFrame:
 
 
 def leads_from_snapshot(snapshot: dict, *, exclude_current_owner: bool = False) -> pl.DataFrame:
-    """One lead per non-archived contact; its first associated company gives account, industry and country."""
+    """One lead per non-archived contact; its company (the primary one, else the lowest id: contract 6) gives
+    account, industry and country."""
     companies = {str(c["id"]): c.get("properties") or {} for c in snapshot.get("companies") or []
                  if not c.get("archived")}
     rows = []
@@ -28,8 +30,7 @@ def leads_from_snapshot(snapshot: dict, *, exclude_current_owner: bool = False) 
         if contact.get("archived"):
             continue
         props = contact.get("properties") or {}
-        company_ids = [str(i) for i in (contact.get("associations") or {}).get("companies") or []]
-        company = next((companies[i] for i in company_ids if i in companies), {})
+        company = companies.get(contact_company_id(snapshot_company_links(contact)) or "", {})
         rows.append({
             "mql_id": str(contact["id"]), "contact_id": str(contact["id"]),
             "missed_owner_id": (props.get("hubspot_owner_id") or None) if exclude_current_owner else None,

@@ -12,7 +12,8 @@ CONTACT_PROPERTIES = ["lifecyclestage", "hubspot_owner_id", "hs_lead_status", "l
 TOUCH_PROPERTIES: dict[str, list[str]] = {
     "calls": ["hs_timestamp", "hubspot_owner_id", "hs_call_direction", "hs_call_status", "hs_call_title"],
     "emails": ["hs_timestamp", "hubspot_owner_id", "hs_email_direction", "hs_email_status", "hs_email_subject"],
-    "meetings": ["hs_timestamp", "hubspot_owner_id", "hs_meeting_outcome", "hs_meeting_title"],
+    # a meeting counts at the earlier of hs_createdate (booked/logged) and hs_timestamp (when it takes place)
+    "meetings": ["hs_timestamp", "hs_createdate", "hubspot_owner_id", "hs_meeting_outcome", "hs_meeting_title"],
     "communications": [
         "hs_timestamp", "hubspot_owner_id", "hs_communication_channel_type", "hs_communication_logged_from",
     ],

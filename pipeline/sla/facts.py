@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from pipeline.brief import BriefFacts
+from pipeline.contact_company import contact_company_sql
 from pipeline.modeling.raw_columns import raw_relation
 from pipeline.policy import Policy
 
@@ -57,11 +58,11 @@ def owners(con) -> dict[str, dict]:
 
 
 def company_of(con, contact_id: str) -> dict | None:
+    """The contact's company (its primary one, else the lowest associated id: pipeline.contact_company)."""
     rows = dicts(con, f"""
         SELECT t.* FROM {raw_relation(con, 'companies')} t
-        JOIN {raw_relation(con, 'associations')} a ON a.to_id = t.id AND a.from_type = 'contacts' AND a.to_type = 'companies'
-        WHERE a.from_id = ? AND NOT coalesce(t.archived, false)
-        ORDER BY t.id LIMIT 1""", [contact_id])
+        JOIN {contact_company_sql(raw_relation(con, 'associations'))} cc ON cc.company_id = t.id
+        WHERE cc.contact_id = ? AND NOT coalesce(t.archived, false)""", [contact_id])
     return rows[0] if rows else None
 
 
@@ -181,9 +182,7 @@ def leads(con, mql_ids: list[str] | None = None) -> pl.DataFrame:
                nullif(co.hubspot_owner_id, '') AS company_owner_id
         FROM marts.speed_to_lead s
         LEFT JOIN {raw_relation(con, 'contacts')} c ON c.id = s.contact_id
-        LEFT JOIN (SELECT from_id, min(to_id) AS company_id FROM {raw_relation(con, 'associations')}
-                   WHERE from_type = 'contacts' AND to_type = 'companies' AND to_id <> '' GROUP BY from_id) ac
-          ON ac.from_id = s.contact_id
+        LEFT JOIN {contact_company_sql(raw_relation(con, 'associations'))} ac ON ac.contact_id = s.contact_id
         LEFT JOIN {raw_relation(con, 'companies')} co ON co.id = ac.company_id AND NOT coalesce(co.archived, false)
         {where} ORDER BY s.mql_at, s.mql_id"""
     return frame(con, sql, params)

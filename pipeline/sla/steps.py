@@ -146,7 +146,7 @@ class Enforcer:
         live_contact = self.crm.contact(contact_id)
         engagements = self.crm.engagements(contact_id) if live_contact is not None else []
         check = recheck(mql_at=ep["mql_at"], live_contact=live_contact, engagements=engagements,
-                        expected_owners=expected, now=self.now())
+                        expected_owners=expected, now=self.now(), policy=self.policy)
         if not check.proceed:
             self._finish(mql_id, step, "cancelled", check.reason, check.details, contact_id)
             return StepOutcome(mql_id, step, "cancelled", check.reason)

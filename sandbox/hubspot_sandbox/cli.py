@@ -98,11 +98,15 @@ def serve(snapshot: Path | None, contacts: int | None, seed: int, port: int, hos
 @click.option("--seed", type=int, required=True, help="Random seed (same seed, same portal).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Snapshot file to write; the ground truth goes beside it as <stem>.truth.json.")
-def generate(contacts: int, seed: int, out: Path) -> None:
+@click.option("--custom-stages", is_flag=True,
+              help="Add three custom lifecycle stages (numeric internal values) the portal's contacts pass "
+                   "through; the snapshot carries the lifecyclestage definition (docs/generator.md).")
+def generate(contacts: int, seed: int, out: Path, custom_stages: bool) -> None:
     """Write a realistic, deterministic portal snapshot and its ground truth."""
     write_portal = _generator("write_portal")
     started = time.perf_counter()
-    result = write_portal(contacts=contacts, seed=seed, out=out, now=None, progress=True)
+    result = write_portal(contacts=contacts, seed=seed, out=out, now=None, progress=True,
+                          custom_stages=custom_stages)
     counts = getattr(result, "counts", None) or {}
     summary = ", ".join(f"{v:,} {k}" for k, v in counts.items() if isinstance(v, int))
     click.echo(f"wrote {result.snapshot_path} ({summary}) in {time.perf_counter() - started:.1f}s")

@@ -19,6 +19,7 @@ TOUCH_SECTIONS = {"call": "calls", "email": "emails", "meeting": "meetings", "co
 TOUCH_KINDS = ("call", "email", "meeting", "communication")
 TOUCH_ORDER = {kind: rank for rank, kind in enumerate(TOUCH_KINDS)}
 ENGAGEMENT_ID_BASE = 50_000_000
+CUSTOM_MEETING_OUTCOME = "Demo held"  # a portal's own meeting outcome (HubSpot lets portals add them)
 
 # reasons a generated engagement is not a touch (the keys of truth["distractors"][type][id])
 NOT_TOUCH_BY_KIND = ("note", "task", "inbound_call", "incoming_email", "bounced_email", "failed_email",
@@ -44,7 +45,7 @@ class Touch:
 class ActivityLog:
     """Creates engagements with sequential ids; remembers each distractor's reason."""
 
-    def __init__(self, sink: Sink, now_ms: int):
+    def __init__(self, sink: Sink, now_ms: int, extra_rng: random.Random | None = None):
         self.sink = sink
         self.now_ms = now_ms
         self.next_id = ENGAGEMENT_ID_BASE
@@ -52,6 +53,8 @@ class ActivityLog:
         self.counts: dict[str, int] = {t: 0 for t in ENGAGEMENT_TYPES}
         self.touches = 0
         self.override_reason: str | None = None  # set while building an excluded (archived) contact
+        self.last_created = 0  # hs_createdate (ms) of the engagement made last
+        self.extra = extra_rng or random.Random(0)  # draws of later features (own stream: see ContactBuilder)
 
     # -- the one place objects are made ------------------------------------------------------------------------
     def _emit(self, rng: random.Random, section: str, ts: int, owner_id: str | None, props: dict,
@@ -65,6 +68,7 @@ class ActivityLog:
             created = min(ts + rng.randint(0, 90_000), self.now_ms)
         else:
             created = self.now_ms - rng.randint(MS_HOUR, 3 * MS_DAY)
+        self.last_created = created
         stamp = iso(created)
         properties = {"hs_object_id": eid, "hs_timestamp": iso(ts)}
         if owner_id:
@@ -95,7 +99,10 @@ class ActivityLog:
               company_id: str | None, label: str, *, reason: str | None = None, archived: bool = False,
               on_contact: bool = True, created_at: int | None = None) -> Touch:
         """An engagement that qualifies as an outreach attempt by its kind; ``reason`` says why it still
-        isn't one for any episode (before the MQL, after now, archived, not on the contact, no episode)."""
+        isn't one for any episode (before the MQL, after now, archived, not on the contact, no episode).
+
+        ``ts`` is ``hs_timestamp``; for a meeting, when it takes place. The returned Touch carries the instant it
+        counts at (contract 5): ``hs_timestamp``, for a meeting the earlier of ``hs_createdate`` and it."""
         if kind == "call":
             status, disposition = rng.choice(CALL_OUTCOMES)
             props = {"hs_call_direction": "OUTBOUND", "hs_call_status": status, "hs_call_disposition": disposition,
@@ -108,6 +115,8 @@ class ActivityLog:
                 props["hs_email_status"] = "SENT"
         elif kind == "meeting":
             outcome = rng.choice(("COMPLETED", "COMPLETED", "SCHEDULED", "NO_SHOW", "RESCHEDULED", None))
+            if outcome == "COMPLETED" and self.extra.random() < 0.2:
+                outcome = CUSTOM_MEETING_OUTCOME  # a portal-defined outcome: not excluded, so it counts
             props = {"hs_meeting_title": f"{rng.choice(MEETING_TITLES)}: {label}",
                      "hs_meeting_start_time": iso(ts), "hs_meeting_end_time": iso(ts + 30 * MS_MINUTE)}
             if outcome:
@@ -120,7 +129,8 @@ class ActivityLog:
         section = TOUCH_SECTIONS[kind]
         eid = self._emit(rng, section, ts, owner_id, props, contact_id, company_id, reason=reason,
                          archived=archived, on_contact=on_contact, created_at=created_at)
-        return Touch(ts, kind, eid, owner_id)
+        counted = min(ts, self.last_created) if kind == "meeting" else ts
+        return Touch(counted, kind, eid, owner_id)
 
     # -- engagements that are never touches by their kind ---------------------------------------------------------
     def non_touch(self, rng: random.Random, reason: str, ts: int, owner_id: str | None, contact_id: str,
@@ -155,5 +165,5 @@ class ActivityLog:
             return self._emit(rng, "meetings", ts, owner_id, {
                 "hs_meeting_title": f"{rng.choice(MEETING_TITLES)}: {label}", "hs_meeting_outcome": "CANCELED",
                 "hs_meeting_start_time": iso(ts), "hs_meeting_end_time": iso(ts + 30 * MS_MINUTE)},
-                contact_id, company_id, reason=reason)
+                contact_id, company_id, reason=reason, created_at=created_at)
         raise ValueError(f"unknown non-touch reason {reason!r}")

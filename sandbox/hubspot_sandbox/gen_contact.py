@@ -12,6 +12,7 @@ import math
 import random
 
 from pipeline.policy import BusinessHours, Policy
+from hubspot_sandbox import gen_stages
 from hubspot_sandbox.gen_activity import ActivityLog
 from hubspot_sandbox.gen_catalog import (
     ANALYTICS_SOURCES, COUNTRIES, DEMO_EVENTS, FIRST_NAMES, JOB_TITLES, LAST_NAMES, NURTURE_EVENTS,
@@ -33,8 +34,15 @@ TEAM_ZONES = {"North America": "America/New_York", "EMEA": "Europe/London", "APA
 
 class ContactBuilder:
     def __init__(self, rng: random.Random, now_ms: int, roster: Roster, companies: list[Company],
-                 activity: ActivityLog, emit_contact, emit_deal, policy: Policy):
+                 activity: ActivityLog, emit_contact, emit_deal, policy: Policy, *,
+                 extra_rng: random.Random | None = None, custom_stages: bool = False):
         self.rng = rng
+        # draws for the features added later (several companies, custom stages, booked meetings) come from their
+        # own stream, so the rest of a portal is what the same seed always made
+        self.extra = extra_rng or random.Random(0)
+        self.custom_stages = custom_stages
+        self.stage_features: dict[str, int] = {"custom_stage_entries": 0, "mql_entries_not_opening": 0}
+        self.company_features: dict[str, int] = {"multi_company_contacts": 0, "unlabelled_multi_company_contacts": 0}
         self.now = now_ms
         self.roster = roster
         self.companies = companies
@@ -100,7 +108,32 @@ class _Contact(OutreachMixin, ConversionMixin):
         self.cutoff = self.now  # nothing is recorded after this instant (an archived contact's deletion time)
         self.h = Histories(self.cutoff)
         self.company_id = self.company.id if self.company else None
+        self.company_ids, self.primary_company = self._company_links()
 
+    def _company_links(self) -> tuple[list[str], str | None]:
+        """The contact's company links and which one is labelled primary (contract 6). The contact's company is
+        always ``self.company``: labelled primary while every other company linked has a LOWER id (so the
+        lowest-id fallback would get it wrong), or, unlabelled, the lowest id of its links."""
+        if self.company is None:
+            return [], None
+        extra, b = self.b.extra, self.b
+        if extra.random() >= 0.08:
+            return [self.company.id], self.company.id  # HubSpot labels a contact's (first) company primary
+        mine = int(self.company.id)
+        labelled = extra.random() < 0.75
+        pool = [c.id for c in b.companies if (int(c.id) < mine if labelled else int(c.id) > mine)]
+        if not pool:
+            return [self.company.id], self.company.id
+        others = extra.sample(pool, min(len(pool), extra.choice((1, 1, 2))))
+        b.company_features["multi_company_contacts"] += 1
+        if not labelled:
+            b.company_features["unlabelled_multi_company_contacts"] += 1
+        links = sorted([self.company.id, *others], key=lambda _: extra.random())  # listed in no particular order
+        return links, (self.company.id if labelled else None)
+
+    def _custom_stage(self, ts: int, value: str) -> None:
+        self.h.add("lifecyclestage", ts, value, "CRM_UI")
+        self.b.stage_features["custom_stage_entries"] += 1
     # -- the kinds --------------------------------------------------------------------------------------------
     def build(self) -> ContactRecord:
         kind = self.spec.kind
@@ -120,6 +153,7 @@ class _Contact(OutreachMixin, ConversionMixin):
         finally:
             self.b.activity.override_reason = None
         record.excluded = excluded
+        record.company_id = self.company_id
         self._emit(archived_at=archived_at)
         return record
 
@@ -127,6 +161,7 @@ class _Contact(OutreachMixin, ConversionMixin):
         """A contact (lead or MQL) plus a duplicate created by a later form fill and merged into it."""
         self.spec = Spec("mql" if self.rng.random() < 0.5 else "lead")
         survivor = self._with_mql() if self.spec.kind == "mql" else self._no_mql("lead")
+        survivor.company_id = self.company_id
         loser_id = self.b._new_id()
         rng = self.rng
         first_seen = self.h.ordered("lifecyclestage")[0][0]
@@ -230,6 +265,10 @@ class _Contact(OutreachMixin, ConversionMixin):
                 lead_ms = created
             h.add("lifecyclestage", lead_ms, "lead", rng.choice(("FORM", "FORM", "IMPORT", "CRM_UI")))
             self._nurture(created, mqls[0] - 10 * MS_MINUTE)
+            if self.b.custom_stages and self.b.extra.random() < 0.3 and mqls[0] - lead_ms > 20 * MS_MINUTE:
+                # lead -> Engaged (custom) -> MQL: the episode still opens at the MQL entry
+                self._custom_stage(self.b.extra.randint(lead_ms + MS_MINUTE, mqls[0] - 5 * MS_MINUTE),
+                                   gen_stages.ENGAGED)
         h.add("hs_lead_status", created + 1, "NEW", "AUTOMATION_PLATFORM")
         h.add("hubspotscore", created + 2, str(rng.randint(0, 30)), "CALCULATED")
         self.created = created
@@ -319,11 +358,28 @@ class _Contact(OutreachMixin, ConversionMixin):
         owner_after = h.current("hubspot_owner_id") or None
         episode = EpisodeRecord(mql, nxt, demo, owner_id, assigned)
         first = self._first_touch(mql, stop, base, in_charge, episode)
+        if first is not None and self.b.custom_stages:
+            self._working(first.ts, stop)
         self._more_touches(mql, stop, first, episode)
-        self._distractors(k, mql, stop, first, in_charge)
+        self._distractors(k, mql, stop, first, in_charge, episode)
         self._convert(mql, stop, first, episode, in_charge or self.home.id, last=nxt is None)
         return episode, owner_after
 
+
+    def _working(self, first_ts: int, stop: int) -> None:
+        """MQL -> Working (custom) right after the first touch, sometimes back to MQL minutes later: neither the
+        custom entry nor the MQL entry after it opens an episode (conversions come >= 10 minutes after the touch)."""
+        extra = self.b.extra
+        if extra.random() >= 0.35:
+            return
+        working = first_ts + extra.randint(MS_SECOND, 4 * MS_MINUTE)
+        if working + 5 * MS_MINUTE >= min(stop, self.cutoff):
+            return
+        self._custom_stage(working, gen_stages.WORKING)
+        if extra.random() < 0.4:
+            self.h.add("lifecyclestage", working + extra.randint(MS_SECOND, 4 * MS_MINUTE), "marketingqualifiedlead",
+                       "CRM_UI")
+            self.b.stage_features["mql_entries_not_opening"] += 1
 
     def _recycle(self, clear: int, nxt: int, owner_now: str | None) -> str | None:
         """Between episodes: the stage is cleared (value ""), sometimes set back to lead, then MQL again."""
@@ -332,6 +388,9 @@ class _Contact(OutreachMixin, ConversionMixin):
         h.add("hs_lead_status", clear + 1, rng.choice(("BAD_TIMING", "UNQUALIFIED")), "CRM_UI")
         if rng.random() < 0.4:
             h.add("lifecyclestage", clear + rng.randint(MS_SECOND, (nxt - clear) // 2), "lead", "AUTOMATION_PLATFORM")
+        if self.b.custom_stages and self.b.extra.random() < 0.5:
+            # cleared -> (lead ->) Nurturing (custom) -> MQL: the next MQL still opens an episode
+            self._custom_stage(nxt - self.b.extra.randint(MS_SECOND, (nxt - clear) // 3), gen_stages.NURTURING)
         if owner_now and rng.random() < 0.2:
             h.add("hubspot_owner_id", clear + 5, "", "AUTOMATION_PLATFORM")  # unassigned for re-routing
             return None
@@ -410,5 +469,7 @@ class _Contact(OutreachMixin, ConversionMixin):
                "updatedAt": iso(modified), "archived": archived_at is not None}
         if archived_at is not None:
             obj["archivedAt"] = iso(archived_at)
-        obj["associations"] = {"companies": [self.company_id]} if self.company_id else {}
+        obj["associations"] = {"companies": list(self.company_ids)} if self.company_ids else {}
+        if self.primary_company:
+            obj["primaryCompany"] = self.primary_company
         self.b.emit_contact(obj)

@@ -55,7 +55,8 @@ class ConversionMixin:
             # (an episode converted with no logged touch stays untouched: the rep never logged the call)
             t = sql + rng.randint(MS_HOUR, 10 * MS_DAY)
             if t < stop:
-                ep.touches.append(self._touch(rng.choice(("meeting", "email", "call")), t, owner))
+                kind = rng.choice(("meeting", "email", "call"))
+                ep.touches.append(self._touch(kind, t, owner, **self._booked(kind, max(sql, first.ts), t)))
         if target == "sql":
             return
         opp = sql if skip_sql else sql + rng.randint(MS_DAY, 20 * MS_DAY)
@@ -118,6 +119,8 @@ class ConversionMixin:
             obj["archivedAt"] = iso(min(modified + MS_DAY, self.now))
             reason = "archived"
         obj["associations"] = assoc
+        if self.company_id:
+            obj["primaryCompany"] = self.company_id  # deal -> company primary (HubSpot type 5)
         b.emit_deal(obj)
         b.deals += 1
         if reason:

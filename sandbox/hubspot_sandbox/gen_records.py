@@ -50,6 +50,7 @@ class ContactRecord:
     episodes: list[EpisodeRecord]
     merged_into: str | None = None
     stage_skip: bool = False
+    company_id: str | None = None  # the contact's company (contract 6): the one it was built around
 
 
 class Histories:

@@ -26,7 +26,8 @@ class Spec:
     direct_mql: bool = False  # created straight into MQL (no lead entry)
     event_after_mql: bool = False  # the MQL's conversion event is logged 1-2 minutes after mql_at
     stay: bool = False  # no recycling, no conversion: still MQL at now
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # first_kind: the first touch's kind; held_after_days: a booked
+    # first meeting takes place this many days after it was booked
 
 
 def _ago(days: float = 0, hours: float = 0, minutes: float = 0) -> int:
@@ -69,6 +70,10 @@ GUARANTEED: tuple[Spec, ...] = (
     Spec("lead"),
     Spec("mql", recent=True, mql_ago_ms=[_ago(hours=4)], demo=[True], owner_mode="routed", never_touched=True,
          stay=True),  # routed late, overdue past 2x
+    Spec("mql", recent=True, mql_ago_ms=[_ago(days=2)], demo=[True], owner_mode="preowned", response_minutes=5.2,
+         stay=True, extra={"first_kind": "meeting", "held_after_days": 7}),
+    # a meeting booked ~5 minutes after a demo MQL (5.2: off the 5-minute bucket edge) for next week: a touch at
+    # 5.2 minutes, never escalated
 )
 
 # random mix for everything after the guaranteed cases (weights)

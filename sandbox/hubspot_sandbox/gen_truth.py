@@ -14,7 +14,6 @@ from hubspot_sandbox.gen_records import ContactRecord, EpisodeRecord, response_b
 from hubspot_sandbox.gen_roster import Roster
 
 BUCKETS = ("<5 min", "5-60 min", "1-4 h", "4-24 h", ">24 h", "never")
-MQL = "marketingqualifiedlead"
 
 
 def _iso_or_none(ms: int | None) -> str | None:
@@ -36,6 +35,7 @@ class TruthBook:
         self.merged: dict[str, str] = {}
         self.kinds: Counter[str] = Counter()
         self.features: Counter[str] = Counter()
+        self.contact_company: dict[str, str] = {}
 
     def add(self, record: ContactRecord) -> None:
         self.kinds[record.kind] += 1
@@ -45,13 +45,15 @@ class TruthBook:
         if record.excluded == "merged":
             self.merged[record.contact_id] = record.merged_into
             return
+        if record.company_id is not None:
+            self.contact_company[record.contact_id] = record.company_id
         if record.lead_ms is not None:
             self.leads_by_month[month_of(record.lead_ms)] += 1
         if record.stage_skip:
             self.features["stage_skip_contacts"] += 1
         if len(record.episodes) > 1:
             self.features["re_mql_contacts"] += 1
-        if record.stage_now == MQL:
+        if record.stage_now in self.policy.lifecycle_stages.mql:
             self.features["contacts_still_mql"] += 1
         for episode in record.episodes:
             self._episode(record, episode)
@@ -93,7 +95,8 @@ class TruthBook:
             if first is not None and ep.assigned_ms is not None else None,
         }
         self.episodes.append(row)
-        if first is None and record.stage_now == MQL and self.now - ep.mql_ms <= self.policy.enforcement_lookback_days * MS_DAY:
+        still_mql = record.stage_now in self.policy.lifecycle_stages.mql
+        if first is None and still_mql and self.now - ep.mql_ms <= self.policy.enforcement_lookback_days * MS_DAY:
             for step in self.policy.escalation:
                 if self.now >= ep.mql_ms + step.at_sla_multiple * sla * MS_MINUTE:
                     self.enforcement.append({"mql_id": mql_id, "step": step.step})
@@ -153,4 +156,5 @@ class TruthBook:
             "counts": counts,
             "excluded_contacts": {"archived": self.archived, "merged": self.merged},
             "distractors": distractors,
+            "contact_company": self.contact_company,
         }

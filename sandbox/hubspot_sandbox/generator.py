@@ -30,6 +30,7 @@ from hubspot_sandbox.gen_companies import build_companies
 from hubspot_sandbox.gen_contact import ContactBuilder
 from hubspot_sandbox.gen_roster import build_roster
 from hubspot_sandbox.gen_scenarios import Spec, next_spec
+from hubspot_sandbox.gen_stages import properties_map
 from hubspot_sandbox.gen_truth import TruthBook
 
 PORTAL_ID = 4815162
@@ -51,7 +52,9 @@ def truth_path_for(snapshot_path: Path) -> Path:
     return snapshot_path.with_name(snapshot_path.stem + ".truth.json")
 
 
-def _check_args(contacts: object, seed: object, now: datetime | None) -> int:
+def _check_args(contacts: object, seed: object, now: datetime | None, custom_stages: object = False) -> int:
+    if not isinstance(custom_stages, bool):
+        raise ConfigError(f"custom_stages must be true or false (got {custom_stages!r})")
     if isinstance(contacts, bool) or not isinstance(contacts, int) or not 1 <= contacts <= MAX_CONTACTS:
         raise ConfigError(f"contacts must be a whole number from 1 to {MAX_CONTACTS:,} (got {contacts!r})")
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -62,18 +65,20 @@ def _check_args(contacts: object, seed: object, now: datetime | None) -> int:
 
 
 def _build(contacts: int, seed: int, now_ms: int, sink: Callable[[str, dict], None],
-           tick: Callable[[int], None] | None = None) -> tuple[dict, list[dict], list[dict], dict]:
+           tick: Callable[[int], None] | None = None, custom_stages: bool = False,
+           ) -> tuple[dict, list[dict], list[dict], dict]:
     """Build everything, streaming contacts/deals/engagements to ``sink``; returns
     (portal, owners, companies, truth)."""
     rng = random.Random(seed)
+    extra_rng = random.Random(seed * 1_000_003 + 17)  # the later features' own stream (ContactBuilder)
     policy = load_policy(None)
     roster = build_roster()
     companies, company_objects = build_companies(rng, contacts, roster, now_ms)
-    activity = ActivityLog(sink, now_ms)
+    activity = ActivityLog(sink, now_ms, extra_rng)
     builder = ContactBuilder(
         rng, now_ms, roster, companies, activity,
         emit_contact=lambda obj: sink("contacts", obj), emit_deal=lambda obj: sink("deals", obj),
-        policy=policy,
+        policy=policy, extra_rng=extra_rng, custom_stages=custom_stages,
     )
     book = TruthBook(now_ms, roster, policy)
     made = index = 0
@@ -97,18 +102,26 @@ def _build(contacts: int, seed: int, now_ms: int, sink: Callable[[str, dict], No
         **activity.counts,
         "engagements": sum(activity.counts.values()),
         "touches": activity.touches,
+        **builder.company_features,
+        **builder.stage_features,
     }
     distractors = {**activity.distractors, "deals": builder.deal_distractors}
     portal = {"id": PORTAL_ID, "timezone": "America/New_York", "now": iso(now_ms)}
     return portal, owners, company_objects, book.result(counts, distractors)
 
 
-def generate_portal(contacts: int, seed: int, now: datetime | None = None) -> tuple[dict, dict]:
-    """(snapshot dict in DOMAIN.md's format, truth dict) built in memory."""
-    now_ms = _check_args(contacts, seed, now)
+def generate_portal(contacts: int, seed: int, now: datetime | None = None,
+                    custom_stages: bool = False) -> tuple[dict, dict]:
+    """(snapshot dict in DOMAIN.md's format, truth dict) built in memory. ``custom_stages``: the portal adds three
+    custom lifecycle stages (gen_stages.py) and its snapshot carries the ``properties`` map."""
+    now_ms = _check_args(contacts, seed, now, custom_stages)
     sections: dict[str, list[dict]] = {name: [] for name in STREAMED_SECTIONS}
-    portal, owners, companies, truth = _build(contacts, seed, now_ms, lambda name, obj: sections[name].append(obj))
-    snapshot = {"portal": portal, "owners": owners, "companies": companies}
+    portal, owners, companies, truth = _build(contacts, seed, now_ms, lambda name, obj: sections[name].append(obj),
+                                              custom_stages=custom_stages)
+    snapshot = {"portal": portal}
+    if custom_stages:
+        snapshot["properties"] = properties_map(True)
+    snapshot.update({"owners": owners, "companies": companies})
     snapshot.update(sections)
     return snapshot, truth
 
@@ -135,9 +148,9 @@ def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] |
 
 
 def write_portal(contacts: int, seed: int, out: Path, now: datetime | None = None,
-                 progress: bool = False) -> WriteResult:
+                 progress: bool = False, custom_stages: bool = False) -> WriteResult:
     """Stream a portal snapshot to ``out`` and its truth to ``<stem>.truth.json`` beside it."""
-    now_ms = _check_args(contacts, seed, now)
+    now_ms = _check_args(contacts, seed, now, custom_stages)
     out = Path(out)
     truth_path = truth_path_for(out)
     try:
@@ -157,10 +170,12 @@ def write_portal(contacts: int, seed: int, out: Path, now: datetime | None = Non
                     written[name] += 1
 
                 with _progress_bar(progress, contacts) as tick:
-                    portal, owners, companies, truth = _build(contacts, seed, now_ms, sink, tick)
+                    portal, owners, companies, truth = _build(contacts, seed, now_ms, sink, tick, custom_stages)
             staged = Path(scratch) / "snapshot.json"
             with open(staged, "wb", buffering=1 << 20) as target:
                 target.write(b'{"portal":' + orjson.dumps(portal))
+                if custom_stages:
+                    target.write(b',"properties":' + orjson.dumps(properties_map(True)))
                 target.write(b',"owners":' + orjson.dumps(owners))
                 target.write(b',"companies":' + orjson.dumps(companies))
                 for name in STREAMED_SECTIONS:

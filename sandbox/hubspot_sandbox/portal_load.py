@@ -80,8 +80,13 @@ def fill_portal(portal, data: dict, *, owned: bool) -> None:
         by_id = store.by_id
         assoc = portal.associations
         pair_maps: dict[tuple[str, str], dict[str, list[str]]] = {}
+        primary_links = portal.primary.setdefault((object_type, "companies"), {}) \
+            if object_type in ("contacts", "deals") else None
         for source in objects:
             associations = source.get("associations")
+            if primary_links is not None and source.get("primaryCompany"):
+                # the snapshot's primary-company label (contact->company typeId 1, deal->company 5)
+                primary_links[str(source["id"])] = str(source["primaryCompany"])
             obj = own(object_type, source)
             object_id = obj["id"]
             by_id[object_id] = obj

@@ -282,6 +282,11 @@ def _validate_objects(check: _Checker, object_type: str, objects: object) -> set
                                f"unknown object type (expected one of: {', '.join(OBJECT_TYPES)})")
                 if not isinstance(target_ids, list):
                     check.fail(f"{_where(object_type, index, obj)}: associations.{target}", "must be a list of ids")
+        primary = obj.get("primaryCompany")
+        if primary is not None and (object_type not in ("contacts", "deals")
+                                    or str(primary) not in ((associations or {}).get("companies") or [])):
+            check.fail(f"{_where(object_type, index, obj)}: primaryCompany",
+                       "must be one of the object's associations.companies (contacts and deals only)")
     return seen
 
 
