@@ -8,7 +8,7 @@ from datetime import datetime
 
 import duckdb
 
-from pipeline.policy import Policy
+from pipeline.policy import STANDARD_LIFECYCLE_STAGES, Policy
 
 
 def model_policy_values(policy: Policy) -> dict:
@@ -26,6 +26,14 @@ def model_policy_values(policy: Policy) -> dict:
         "business_start_minute": hours.start.hour * 60 + hours.start.minute,
         "business_end_minute": hours.end.hour * 60 + hours.end.minute,
         "minimum_attempts": policy.minimum_attempts,
+        # the portal's stages per role (docs/contracts.md "Episode rules"); HubSpot's standard internal values
+        # tell a portal's own (custom) stages apart
+        "mql_stages": list(policy.lifecycle_stages.mql),
+        "sql_stages": list(policy.lifecycle_stages.sql),
+        "opportunity_stages": list(policy.lifecycle_stages.opportunity),
+        "customer_stages": list(policy.lifecycle_stages.customer),
+        "standard_stages": list(STANDARD_LIFECYCLE_STAGES),
+        "meeting_outcomes_excluded": list(policy.touches.meeting_outcomes_excluded),
     }
 
 
@@ -48,6 +56,11 @@ def write_policy_table(con: duckdb.DuckDBPyConnection, policy: Policy, now: date
                CAST($business_start_minute AS INTEGER) AS business_start_minute,
                CAST($business_end_minute AS INTEGER) AS business_end_minute,
                CAST($minimum_attempts AS INTEGER) AS minimum_attempts,
+               CAST($mql_stages AS VARCHAR[]) AS mql_stages, CAST($sql_stages AS VARCHAR[]) AS sql_stages,
+               CAST($opportunity_stages AS VARCHAR[]) AS opportunity_stages,
+               CAST($customer_stages AS VARCHAR[]) AS customer_stages,
+               CAST($standard_stages AS VARCHAR[]) AS standard_stages,
+               CAST($meeting_outcomes_excluded AS VARCHAR[]) AS meeting_outcomes_excluded,
                CAST($policy_hash AS VARCHAR) AS policy_hash
         """,
         {**values, "now": now, "policy_hash": policy_hash(policy)},

@@ -36,7 +36,8 @@ counted AS (
     UNION ALL
     SELECT 'meetings', engagement_id, occurred_at, owner_id
     FROM staging.meetings
-    WHERE NOT archived AND coalesce(outcome, '') <> 'CANCELED' {{ changed('meetings', 'engagement_id') }}
+    WHERE NOT archived AND NOT list_contains((SELECT meeting_outcomes_excluded FROM staging.policy), coalesce(outcome, ''))
+      {{ changed('meetings', 'engagement_id') }}
     UNION ALL
     SELECT 'communications', engagement_id, occurred_at, owner_id
     FROM staging.communications

@@ -1,4 +1,4 @@
--- marts.mql_episodes: one row per MQL episode (each entry into marketingqualifiedlead), with the owner in
+-- marts.mql_episodes: one row per MQL episode (each entry into a stage of the policy's mql role), with the owner in
 -- force at mql_at, the MQL type, and the conversions credited to the episode's window.
 -- Rules: docs/contracts.md "Episode rules". Incremental runs rebuild only the contacts in staging._build_scope,
 -- reading their contacts and history rows from the temp tables _scope_contacts / _scope_history (runner:
@@ -20,11 +20,19 @@ history AS NOT MATERIALIZED (
 lifecycle AS (
     -- ties on changed_at: HubSpot's order (older = higher position); without positions a cleared stage
     -- first, then the lifecycle order (a stage set in the same millisecond as an earlier stage follows it)
-    SELECT contact_id, changed_at, value AS stage,
+    -- a portal's custom stage (in no role, not a HubSpot standard value) neither opens nor ends an episode:
+    -- previous_stage skips such entries; `custom` marks them for the exits below
+    SELECT contact_id, changed_at, value AS stage, custom,
         row_number() OVER lifecycle_order AS seq,
-        lag(value) OVER lifecycle_order AS previous_stage
-    FROM history
-    WHERE property = 'lifecyclestage'
+        last_value(CASE WHEN NOT custom THEN value END IGNORE NULLS) OVER (
+            lifecycle_order ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_stage
+    FROM (
+        SELECT h.*, (h.value <> '' AND NOT list_contains(p.standard_stages, h.value)
+                     AND NOT list_contains(p.mql_stages || p.sql_stages || p.opportunity_stages || p.customer_stages,
+                                           h.value)) AS custom
+        FROM history AS h CROSS JOIN p
+        WHERE h.property = 'lifecyclestage'
+    ) AS h
     WINDOW lifecycle_order AS (
         PARTITION BY contact_id
         ORDER BY changed_at, hubspot_position DESC NULLS LAST,
@@ -39,18 +47,20 @@ openings AS (
         row_number() OVER w AS episode_number,
         lead(changed_at) OVER w AS next_mql_at,
         lead(seq) OVER w AS next_open_seq
-    FROM lifecycle
-    WHERE stage = 'marketingqualifiedlead' AND previous_stage IS DISTINCT FROM 'marketingqualifiedlead'
+    FROM lifecycle CROSS JOIN p
+    WHERE list_contains(p.mql_stages, stage) AND NOT coalesce(list_contains(p.mql_stages, previous_stage), false)
     WINDOW w AS (PARTITION BY contact_id ORDER BY seq)
 ),
 stage_moves AS (
     SELECT o.contact_id, o.open_seq,
-        min(l.changed_at) FILTER (WHERE l.stage IN ('salesqualifiedlead', 'opportunity', 'customer', 'evangelist')) AS sql_at,
-        min(l.changed_at) FILTER (WHERE l.stage IN ('opportunity', 'customer', 'evangelist')) AS stage_opportunity_at,
-        min(l.changed_at) FILTER (WHERE l.stage IN ('customer', 'evangelist')) AS customer_at,
-        min(l.changed_at) FILTER (WHERE l.stage <> 'marketingqualifiedlead') AS exited_mql_at,
+        -- later roles imply earlier ones: reaching opportunity or customer also converts to SQL
+        min(l.changed_at) FILTER (WHERE list_contains(p.sql_stages || p.opportunity_stages || p.customer_stages, l.stage)) AS sql_at,
+        min(l.changed_at) FILTER (WHERE list_contains(p.opportunity_stages || p.customer_stages, l.stage)) AS stage_opportunity_at,
+        min(l.changed_at) FILTER (WHERE list_contains(p.customer_stages, l.stage)) AS customer_at,
+        min(l.changed_at) FILTER (WHERE NOT list_contains(p.mql_stages, l.stage) AND NOT l.custom) AS exited_mql_at,
         min(l.changed_at) FILTER (WHERE l.stage IN ('subscriber', 'lead')) AS recycled_stage_at
     FROM openings AS o
+    CROSS JOIN p
     JOIN lifecycle AS l
       ON l.contact_id = o.contact_id AND l.seq > o.open_seq AND (o.next_open_seq IS NULL OR l.seq < o.next_open_seq)
     GROUP BY o.contact_id, o.open_seq
