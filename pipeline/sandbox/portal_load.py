@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.sandbox.crm_model import OBJECT_TYPES, created_property, iso_ms, modified_property
+from pipeline.sandbox.stage_dates import fill_object as fill_stage_dates
 
 DEFAULT_OWNER_INSTANT = "2020-01-01T00:00:00.000Z"
 
@@ -83,6 +84,8 @@ def fill_portal(portal, data: dict, *, owned: bool) -> None:
         for source in objects:
             associations = source.get("associations")
             obj = own(object_type, source)
+            if object_type == "contacts":
+                fill_stage_dates(obj)  # hs_v2_date_entered_<stage> from the lifecycle history
             object_id = obj["id"]
             by_id[object_id] = obj
             props = obj["properties"]
