@@ -126,7 +126,7 @@ def derive(snapshot: dict) -> dict:
             }
             still_mql = contact["properties"].get("lifecyclestage") == MQL
             if first is None and still_mql and now - mql <= policy.enforcement_lookback_days * 86400000:
-                for step in policy.escalation:
+                for step in policy.overdue_steps():
                     if now >= mql + step.at_sla_multiple * sla * 60000:
                         enforcement.append({"mql_id": mql_id, "step": step.step})
     return {"episodes": episodes, "enforcement": enforcement, "leads": dict(leads), "touch_ids": touch_ids,
