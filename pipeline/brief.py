@@ -239,8 +239,9 @@ def score_view(history: list[dict], mql_at: datetime | None, skew: timedelta) ->
         return {"available": False, "note": "no HubSpot score history on this contact"}
     entries = sorted(((_as_utc(h["at"]), h["value"]) for h in history if _as_utc(h.get("at"))), key=lambda x: x[0])
     until = mql_at + skew
-    before = value_at(history, mql_at - SCORE_WINDOW)
     steps = [{"at": iso(at), "value": value} for at, value in entries if mql_at - SCORE_WINDOW < at <= until]
+    # the score when the 30 days began, or its first value inside them (a contact created since)
+    before = value_at(history, mql_at - SCORE_WINDOW) or (steps[0]["value"] if steps else None)
     at_mql = value_at(history, until)
 
     def number(v):
@@ -250,7 +251,7 @@ def score_view(history: list[dict], mql_at: datetime | None, skew: timedelta) ->
             return None
 
     delta = (number(at_mql) - number(before)) if number(at_mql) is not None and number(before) is not None else None
-    return {"available": True, "score_30d_before": before, "score_at_mql": at_mql, "change": delta,
+    return {"available": True, "score_before": before, "score_at_mql": at_mql, "change": delta,
             "steps": list(reversed(steps))[:10]}
 
 
@@ -376,7 +377,7 @@ def _activity_blocks(brief: dict, mrk) -> list[dict]:
         path = " → ".join(str(s["value"]) for s in reversed(score["steps"][:6]))
         change = score.get("change")
         out.append({"type": "section", "text": mrk(
-            f"*Score into the MQL*\n{score.get('score_30d_before') or '-'} 30 days before → "
+            f"*Score into the MQL*\n{score.get('score_before') or '-'} over the 30 days before → "
             f"{score.get('score_at_mql') or '-'} at the MQL"
             + (f" ({change:+.0f})" if change is not None else "") + f"\nSteps: {path}")})
     return out

@@ -23,7 +23,7 @@ from pipeline.errors import ConfigError, HandoffError
 from pipeline.modeling.raw_columns import raw_relation
 from pipeline.policy import Policy
 from pipeline.resources import PolicyResource
-from pipeline.settings import load_settings
+from pipeline.settings import load_settings, sensors_running
 from pipeline.settings import now as clock
 from pipeline.sla.job import sla_enforcement_job
 from pipeline.sla.ladder import due_steps
@@ -58,6 +58,15 @@ def interval_seconds() -> int:
 
 
 STALE_AFTER = timedelta(minutes=10)
+
+
+def _default_status() -> dg.DefaultSensorStatus:
+    """``HANDOFF_SENSORS`` (``pipeline.settings.sensors_running``); a bad value leaves the sensor stopped."""
+    try:
+        running = sensors_running()
+    except HandoffError:
+        running = False
+    return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
 
 
 @dataclass
@@ -247,7 +256,7 @@ def evaluate(cursor: str | None, policy: Policy, now: datetime, published: Path)
     name=SENSOR_NAME,
     job=sla_enforcement_job,
     minimum_interval_seconds=interval_seconds(),
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    default_status=_default_status(),
     description="Requests an sla_enforcement run for each MQL episode whose next ladder step is due "
                 "(manager escalation at 1x SLA, reassignment at 2x) with no outreach yet.",
 )

@@ -121,6 +121,10 @@ class Enforcer:
 
     # ------------------------------------------------------------------ the step
     def run(self, mql_id: str, step: str) -> StepOutcome:
+        if step == "handoff":  # ladder step 0, the live lane's (pipeline/sla/handoff.py); resumed by recover()
+            from pipeline.sla.handoff import Handoff
+
+            return Handoff(self).run(mql_id)
         if step not in STEPS:
             raise ValueError(f"unknown ladder step {step!r}; expected one of {STEPS}")
         previous = self._log(mql_id, step)
