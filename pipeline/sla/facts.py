@@ -54,6 +54,7 @@ def lane_episode(con, mql_id: str) -> dict | None:
         return None
     row = rows[0]
     row["live_contact"] = json.loads(row.pop("contact") or "{}")
+    row["live_company"] = json.loads(row.pop("company") or "null")
     return row
 
 

@@ -91,7 +91,7 @@ class Handoff:
               "sla_minutes": sla_minutes, "sla_due_at": sla_due, "owner_id": contact.get("hubspot_owner_id") or None,
               "team": None}
         e._start(ep, STEP, step_due)
-        self._record_episode(ep, contact, owner_at_mql)
+        self._record_episode(ep, contact, view.company, owner_at_mql)
         reason = self._still_warranted(view, mql_at)
         if reason:
             e._finish(mql_id, STEP, "cancelled", reason, {"lifecyclestage": contact.get("lifecyclestage")}, contact_id)
@@ -153,14 +153,14 @@ class Handoff:
             return f"already touched: {first['type'][:-1]} {first['id']} at {first['at']}"
         return None
 
-    def _record_episode(self, ep: dict, contact: dict, owner_at_mql: str | None) -> None:
+    def _record_episode(self, ep: dict, contact: dict, company: dict | None, owner_at_mql: str | None) -> None:
         self.e.con.execute(
             """INSERT INTO lane.ops.lane_episodes (mql_id, contact_id, mql_at, stage, mql_type, sla_minutes, sla_due_at,
-                   owner_id, owner_at_mql, team, contact, detected_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                   owner_id, owner_at_mql, team, contact, company, detected_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
             [ep["mql_id"], ep["contact_id"], ep["mql_at"], contact.get("lifecyclestage"), ep["mql_type"],
              ep["sla_minutes"], ep["sla_due_at"], ep["owner_id"], owner_at_mql, None,
-             json.dumps(contact, default=str), self.e.now()])
+             json.dumps(contact, default=str), json.dumps(company, default=str), self.e.now()])
 
     def _decide(self, ep: dict, contact: dict, company: dict | None, roster: list[dict], owners: dict) -> dict:
         e = self.e

@@ -80,7 +80,8 @@ def handoff(context: dg.OpExecutionContext, config: HandoffConfig, duckdb: DuckD
     return {"outcome": outcome.as_dict(), "details": details, "recovery": recovery}
 
 
+# one op: run it in the run's own process (no second process per step: a handoff is latency-bound)
 @dg.job(name=JOB_NAME, description="The handoff of one new MQL (requested by new_mql_sensor).",
-        tags={"handoff/layer": "enforcement"})
+        tags={"handoff/layer": "enforcement"}, executor_def=dg.in_process_executor)
 def mql_handoff_job() -> None:
     handoff()

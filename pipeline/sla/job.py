@@ -83,6 +83,6 @@ def enforce_step(
 
 
 @dg.job(name=JOB_NAME, description="One SLA ladder step for one MQL episode (requested by overdue_mql_sensor).",
-        tags={"handoff/layer": "enforcement"})
+        tags={"handoff/layer": "enforcement"}, executor_def=dg.in_process_executor)  # one op: no step process
 def sla_enforcement_job() -> None:
     enforce_step()

@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS {ops}.lane_episodes (
     owner_at_mql    VARCHAR,
     team            VARCHAR,
     contact         JSON,              -- the live contact properties read at the handoff (brief fallback)
+    company         JSON,              -- its primary company (contract 6) as read then (routing fallback)
     detected_at     TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (mql_id)
 );

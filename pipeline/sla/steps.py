@@ -96,8 +96,18 @@ class Enforcer:
 
     def _decide(self, ep: dict, step: str) -> dict:
         leads = facts.leads(self.con, [ep["mql_id"]])
+        roster = facts.roster(self.con)
+        if leads.height == 0 and "live_contact" in ep:  # an MQL the marts have not seen: what the handoff read
+            from pipeline.sla.handoff import lead_frame
+
+            leads = lead_frame(ep["mql_id"], str(ep["contact_id"]), ep["live_contact"], ep.get("live_company"),
+                               ep.get("owner_id"))
+        if roster.height == 0:  # no sync yet: HubSpot's owners now
+            from pipeline.sla.crm import live_roster
+
+            roster = pl.DataFrame(live_roster(self.crm.client)).select("owner_id", "email", "name", "active", "teams")
         now = self.now()
-        decision = route(leads, facts.roster(self.con), self.policy, facts.load(self.con, self.policy, now),
+        decision = route(leads, roster, self.policy, facts.load(self.con, self.policy, now),
                          now=now).row(0, named=True)
         chosen = decision["owner_id"]
         live = self.write_mode == "live"
@@ -239,6 +249,8 @@ class Enforcer:
 
     def _task_properties(self, ep: dict, decision: dict, marker: str) -> dict:
         contact = facts.contact(self.con, str(ep["contact_id"]))
+        if len(contact) == 1 and ep.get("live_contact"):  # not synced yet: as the handoff read it
+            contact = ep["live_contact"]
         name = " ".join(x for x in (contact.get("firstname"), contact.get("lastname")) if x) or contact.get("email") \
             or f"contact {ep['contact_id']}"
         due = decision["task_due_at"]
