@@ -2,8 +2,8 @@
 sync after the MQLs): a lead turned MQL gets its handoff (owner when it had none, task, Slack message) within one
 poll interval plus a run; a lead touched before its due time is never escalated; an untouched one is escalated
 at its due time and reassigned at 2x. Tiny SLA: demo requests 1 minute (escalation at 60 s, reassignment at
-120 s). Poll every 2 s, overdue sensor every 3 s. "A run" is allowed 60 s: the daemon starts a process per run
-that imports Dagster and the code, on 2 cores shared with the rest of the suite.
+120 s). Poll every 2 s, overdue sensor every 3 s. "A run" is allowed 150 s: the daemon starts a process per run
+that imports Dagster and the code, on 2 cores shared with the rest of the suite (the measured latencies are printed).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ escalation:
   - {step: reassignment, at_sla_multiple: 2.0}
 """
 POLL_S = 2
-RUN_ALLOWANCE_S = 90  # one run: the daemon launches a process that imports Dagster and the code (2 shared cores)
+RUN_ALLOWANCE_S = 150  # one run: the daemon starts a process that imports Dagster and the code; measured 10-95 s
+# on this 2-core machine shared with seven other sessions (load average 8-21); idle, a run takes ~15 s
 SENSOR_S = 3
 
 
