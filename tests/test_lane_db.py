@@ -85,3 +85,24 @@ def test_the_sandbox_keeps_stage_entered_dates_on_every_lifecycle_change():
     body["filterGroups"][0]["filters"][0]["propertyName"] = "hs_v2_date_entered_evangelist"
     body["sorts"] = []
     assert execute_search(portal, "contacts", body)["total"] == 0
+
+
+def test_generated_web_and_email_properties_are_consistent_and_sometimes_absent():
+    from pipeline.sandbox.gen_web_activity import web_properties
+
+    created, last = 1_790_000_000_000, 1_790_000_000_000 + 20 * 86_400_000
+    empty = 0
+    for i in range(600):
+        props = web_properties(str(i), created, last, "acme.example")
+        assert props == web_properties(str(i), created, last, "acme.example")  # deterministic per contact
+        if not props:
+            empty += 1
+            continue
+        assert int(props["hs_analytics_num_page_views"]) >= int(props["hs_analytics_num_visits"]) >= 1
+        assert props["hs_analytics_first_url"].startswith("https://acme.example/")
+        assert props["hs_analytics_first_visit_timestamp"] <= props["hs_analytics_last_visit_timestamp"]
+        assert props["hs_analytics_last_visit_timestamp"] <= "2026-10-11T14:13:20.000Z"  # never after its last change
+        if "hs_email_last_click_date" in props:
+            assert props["hs_email_last_open_date"] <= props["hs_email_last_click_date"]
+            assert props["hs_email_last_email_name"]
+    assert 60 <= empty <= 140  # about one contact in six has no tracking
