@@ -67,8 +67,10 @@ def run_request(mql_id: str, contact_id: str, stage: str, mql_at: datetime) -> d
     return dg.RunRequest(
         run_key=f"{mql_id}:handoff",
         run_config={"ops": {"handoff": {"config": {"mql_id": mql_id}}}},
+        # a run that failed to launch (or died) is retried when the instance enables run_retries: the step is
+        # idempotent, and the run key is spent, so a retry is the only way a lost launch still hands off
         tags={"handoff/mql_id": mql_id, "handoff/step": "handoff", "handoff/contact_id": contact_id,
-              "handoff/stage": stage, "handoff/mql_at": mql_at.isoformat()},
+              "handoff/stage": stage, "handoff/mql_at": mql_at.isoformat(), "dagster/max_retries": "2"},
     )
 
 
