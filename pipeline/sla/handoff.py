@@ -122,7 +122,8 @@ class Handoff:
                     task_id = e.crm.create_task(self._task(ep, contact, event, decision, marker), contact_id)
                     writes["task_created"] = task_id
                 e._set_write(mql_id, STEP, "task_write", "done", task_id)
-        e.con.execute("UPDATE lane.ops.lane_episodes SET owner_id = ? WHERE mql_id = ?", [to_owner, mql_id])
+        if is_live:  # in dry run HubSpot keeps its owner: the ladder's re-check must expect that one
+            e.con.execute("UPDATE lane.ops.lane_episodes SET owner_id = ? WHERE mql_id = ?", [to_owner, mql_id])
         recipient = (owners.get(to_owner) or {}).get("email") or to_owner
         alert = self._alert(ep, view, event, owners, recipient, to_owner, decision,
                             "pending" if is_live else "dry_run")
