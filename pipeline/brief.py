@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pipeline.policy import Policy
 
 STEP_TITLES = {
+    "handoff": "New MQL for you",
     "manager_escalation": "SLA missed: no outreach yet",
     "reassignment": "Lead reassigned to you",
 }
@@ -40,6 +41,20 @@ class BriefFacts:
     new_owner_id: str | None = None
     routing_reason: str | None = None
     portal_id: int | None = None
+    mention: str | None = None  # the owner's Slack member id (policy handoff.slack_members)
+    task_id: str | None = None  # the HubSpot task the handoff created
+
+# what the lead did, from the contact's own properties (HubSpot's names)
+WEB_PROPERTIES = {  # brief key -> contact property
+    "first_url": "hs_analytics_first_url", "last_url": "hs_analytics_last_url",
+    "page_views": "hs_analytics_num_page_views", "sessions": "hs_analytics_num_visits",
+    "first_visit_at": "hs_analytics_first_visit_timestamp", "last_visit_at": "hs_analytics_last_visit_timestamp",
+    "source": "hs_analytics_source", "source_detail": "hs_analytics_source_data_1",
+    "first_referrer": "hs_analytics_first_referrer", "last_referrer": "hs_analytics_last_referrer",
+}
+EMAIL_PROPERTIES = {"last_opened_at": "hs_email_last_open_date", "last_clicked_at": "hs_email_last_click_date",
+                    "last_email_name": "hs_email_last_email_name", "opens": "hs_email_open", "clicks": "hs_email_click"}
+SCORE_WINDOW = timedelta(days=30)  # how far before the MQL the score's movement is shown
 
 
 def iso(value) -> str | None:
@@ -185,7 +200,68 @@ def build_brief(facts: BriefFacts, policy: Policy, now: datetime) -> dict:
         },
         "link": policy.hubspot.contact_url(contact_id, facts.portal_id),
         "generated_at": iso(now),
+        **lead_activity(facts, policy),
+        "handoff": {"mention": facts.mention, "task_id": facts.task_id,
+                    "minutes_left": round(-overdue, 1) if overdue is not None else None}
+        if facts.step == "handoff" else None,
     }
+
+
+def _present(value) -> bool:
+    return value not in (None, "")
+
+
+def conversions_view(conversions: list[dict]) -> list[dict]:
+    """Every conversion (the history of ``recent_conversion_event_name``), newest first."""
+    rows = [{"at": iso(_as_utc(c["at"])), "event": c["value"]} for c in conversions if c.get("value")]
+    return sorted(rows, key=lambda r: r["at"] or "", reverse=True)
+
+
+def web_view(contact: dict) -> dict:
+    """Web activity from the ``hs_analytics_*`` properties, or a plain note when the portal has none."""
+    found = {key: contact.get(prop) for key, prop in WEB_PROPERTIES.items() if _present(contact.get(prop))}
+    if not found:
+        return {"available": False, "note": "no web analytics on this contact (hs_analytics_* properties empty: "
+                                            "tracking code not installed, or the lead never visited)"}
+    return {"available": True, **{key: found.get(key) for key in WEB_PROPERTIES}}
+
+
+def email_view(contact: dict) -> dict:
+    found = {key: contact.get(prop) for key, prop in EMAIL_PROPERTIES.items() if _present(contact.get(prop))}
+    if not found:
+        return {"available": False, "note": "no marketing-email engagement on this contact (hs_email_* empty)"}
+    return {"available": True, **{key: found.get(key) for key in EMAIL_PROPERTIES}}
+
+
+def score_view(history: list[dict], mql_at: datetime | None, skew: timedelta) -> dict:
+    """How ``hubspotscore`` moved into the MQL: its values over the 30 days before ``mql_at`` (+ skew)."""
+    if mql_at is None or not history:
+        return {"available": False, "note": "no HubSpot score history on this contact"}
+    entries = sorted(((_as_utc(h["at"]), h["value"]) for h in history if _as_utc(h.get("at"))), key=lambda x: x[0])
+    until = mql_at + skew
+    steps = [{"at": iso(at), "value": value} for at, value in entries if mql_at - SCORE_WINDOW < at <= until]
+    # the score when the 30 days began, or its first value inside them (a contact created since)
+    before = value_at(history, mql_at - SCORE_WINDOW) or (steps[0]["value"] if steps else None)
+    at_mql = value_at(history, until)
+
+    def number(v):
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return None
+
+    delta = (number(at_mql) - number(before)) if number(at_mql) is not None and number(before) is not None else None
+    return {"available": True, "score_before": before, "score_at_mql": at_mql, "change": delta,
+            "steps": list(reversed(steps))[:10]}
+
+
+def lead_activity(facts: BriefFacts, policy: Policy) -> dict:
+    """What the lead did to qualify: conversions, web activity, email engagement, score movement."""
+    mql_at = _as_utc(facts.episode.get("mql_at"))
+    skew = timedelta(minutes=policy.demo_recognition.logging_skew_minutes)
+    return {"conversions": conversions_view(facts.conversions)[:20], "web_activity": web_view(facts.contact),
+            "email_engagement": email_view(facts.contact),
+            "score_movement": score_view(facts.score_history, mql_at, skew)}
 
 
 def _line(activity: dict) -> str:
@@ -218,6 +294,9 @@ def slack_blocks(brief: dict) -> list[dict]:
             mrk(f"*SLA due*\n{sla.get('due_at')} ({sla.get('minutes_overdue')} min overdue, missed by {missed})"),
         ]},
     ]
+    handoff = brief.get("handoff")
+    if handoff is not None:
+        blocks = _handoff_head(brief, handoff, blocks)
     if brief["assignment"].get("new_owner"):
         new = brief["assignment"]["new_owner"]
         blocks.append({"type": "section", "text": mrk(
@@ -231,6 +310,7 @@ def slack_blocks(brief: dict) -> list[dict]:
     if brief["last_activities"]:
         lines = "\n".join(f"• {_line(a)}" for a in brief["last_activities"])
         blocks.append({"type": "section", "text": mrk(f"*Last activities*\n{lines}")})
+    blocks.extend(_activity_blocks(brief, mrk))
     account = brief["account"]
     if account["other_contacts"] or account["open_deals"]:
         people = ", ".join(f"{p.get('name')} ({p.get('jobtitle') or '-'})" for p in account["other_contacts"][:5])
@@ -244,3 +324,60 @@ def slack_blocks(brief: dict) -> list[dict]:
     footer = f"MQL `{brief['mql_id']}` · step `{brief['step']}`" + (f" · for {recipient}" if recipient else "")
     blocks.append({"type": "context", "elements": [mrk(footer)]})
     return blocks
+
+
+def _handoff_head(brief: dict, handoff: dict, blocks: list[dict]) -> list[dict]:
+    """The handoff's own lines: who it is for (a Slack mention when mapped), the task and the time left."""
+    mrk = lambda text: {"type": "mrkdwn", "text": text[:2900]}  # noqa: E731
+    sla = brief["sla"]
+    owner = (brief["assignment"].get("new_owner") or {}) or {}
+    who = f"<@{handoff['mention']}>" if handoff.get("mention") else (brief["assignment"].get("recipient") or "you")
+    left = handoff.get("minutes_left")
+    due = f"first outreach due {sla.get('due_at')}" + (f" ({left:.0f} min left)" if left is not None else "")
+    task = f" · HubSpot task {handoff['task_id']}" if handoff.get("task_id") else ""
+    head = blocks[0]
+    fields = blocks[1]["fields"][:5] + [mrk(f"*SLA*\n{sla.get('sla_minutes')} min to first touch")]
+    lines = [f"{who}: this lead is yours — {due}{task}"]
+    if owner.get("id"):
+        lines.append(f"Routed by rule: {brief['assignment'].get('routing_reason') or '-'}")
+    return [head, {"type": "section", "text": mrk("\n".join(lines))}, {"type": "section", "fields": fields}]
+
+
+def _activity_blocks(brief: dict, mrk) -> list[dict]:
+    """Conversions, web activity, email engagement and the score's movement (each says when it is missing)."""
+    out = []
+    conv = brief.get("conversions") or []
+    if conv:
+        lines = "\n".join(f"• {(c['at'] or '')[:16].replace('T', ' ')} {c['event']}" for c in conv[:6])
+        out.append({"type": "section", "text": mrk(f"*Conversions ({len(conv)})*\n{lines}")})
+    web = brief.get("web_activity") or {}
+    if web:
+        if web.get("available"):
+            text = (f"*Web activity*\n{web.get('page_views') or '-'} page views in {web.get('sessions') or '-'} "
+                    f"sessions · last visit {(web.get('last_visit_at') or '-')[:16].replace('T', ' ')}\n"
+                    f"First page: {web.get('first_url') or '-'}\nLast page: {web.get('last_url') or '-'}\n"
+                    f"Source: {web.get('source') or '-'}"
+                    + (f" ({web['source_detail']})" if web.get("source_detail") else "")
+                    + (f" · referrer {web['last_referrer'] or web.get('first_referrer')}"
+                       if web.get("last_referrer") or web.get("first_referrer") else ""))
+        else:
+            text = f"*Web activity*\n_{web.get('note')}_"
+        out.append({"type": "section", "text": mrk(text)})
+    email = brief.get("email_engagement") or {}
+    if email:
+        if email.get("available"):
+            text = (f"*Marketing email*\nLast opened {(email.get('last_opened_at') or '-')[:16].replace('T', ' ')}"
+                    f" · last clicked {(email.get('last_clicked_at') or '-')[:16].replace('T', ' ')}"
+                    f"\nLast email: {email.get('last_email_name') or '-'}")
+        else:
+            text = f"*Marketing email*\n_{email.get('note')}_"
+        out.append({"type": "section", "text": mrk(text)})
+    score = brief.get("score_movement") or {}
+    if score.get("available") and score.get("steps"):
+        path = " → ".join(str(s["value"]) for s in reversed(score["steps"][:6]))
+        change = score.get("change")
+        out.append({"type": "section", "text": mrk(
+            f"*Score into the MQL*\n{score.get('score_before') or '-'} over the 30 days before → "
+            f"{score.get('score_at_mql') or '-'} at the MQL"
+            + (f" ({change:+.0f})" if change is not None else "") + f"\nSteps: {path}")})
+    return out

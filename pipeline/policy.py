@@ -20,7 +20,7 @@ from pipeline.errors import ConfigError
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MqlType = Literal["demo_request", "other"]
-StepName = Literal["manager_escalation", "reassignment"]
+StepName = Literal["handoff", "manager_escalation", "reassignment"]
 
 
 class _Strict(BaseModel):
@@ -100,7 +100,13 @@ class BusinessHours(_Strict):
 
 class EscalationStep(_Strict):
     step: StepName
-    at_sla_multiple: float = Field(gt=0)
+    at_sla_multiple: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _positive(self) -> "EscalationStep":
+        if self.step != "handoff" and self.at_sla_multiple <= 0:
+            raise ValueError(f"{self.step} must be at a positive multiple of the SLA (only handoff may be at 0)")
+        return self
 
 
 class Managers(_Strict):
@@ -259,6 +265,22 @@ class HubSpotLinks(_Strict):
         return f"{base}/contacts/{pid}/record/0-1/{contact_id}" if pid else f"{base}/contacts/record/0-1/{contact_id}"
 
 
+class Handoff(_Strict):
+    """The handoff at the MQL moment (ladder step ``handoff``): Slack mentions and re-routing of owned leads."""
+
+    # owner e-mail (or owner id) -> Slack member id (U...): the handoff message mentions the owner as <@U...>
+    slack_members: dict[str, str] = {}
+    # false: a lead that already has an owner at the MQL keeps it; true: every new MQL is routed by the rules
+    reroute_owned: bool = False
+
+    def member_for(self, owner_id: str | None, email: str | None) -> str | None:
+        lowered = {k.strip().lower(): v for k, v in self.slack_members.items()}
+        for key in (email, owner_id):
+            if key and key.strip().lower() in lowered:
+                return lowered[key.strip().lower()]
+        return None
+
+
 class Policy(_Strict):
     version: int = 1
     sla: Sla = Sla()
@@ -266,6 +288,7 @@ class Policy(_Strict):
     business_hours: BusinessHours = BusinessHours()
     minimum_attempts: int = Field(3, ge=1)
     escalation: list[EscalationStep] = [
+        EscalationStep(step="handoff", at_sla_multiple=0.0),
         EscalationStep(step="manager_escalation", at_sla_multiple=1.0),
         EscalationStep(step="reassignment", at_sla_multiple=2.0),
     ]
@@ -278,6 +301,8 @@ class Policy(_Strict):
     brief: Brief = Brief()
     lifecycle_stages: LifecycleStages = LifecycleStages()
     touches: Touches = Touches()
+    # --- live lane (livelane, contract 8) ---
+    handoff: Handoff = Handoff()
 
     @field_validator("escalation")
     @classmethod
@@ -286,6 +311,18 @@ class Policy(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("each escalation step may appear once")
         return steps
+
+    def overdue_steps(self) -> list[EscalationStep]:
+        """The ladder steps the overdue sensor requests (every step but the MQL-moment ``handoff``)."""
+        return [s for s in self.escalation if s.step != "handoff"]
+
+    def step_multiple(self, step: str) -> float | None:
+        """The ladder step's ``at_sla_multiple``; None when the policy leaves the step out."""
+        return next((s.at_sla_multiple for s in self.escalation if s.step == step), None)
+
+    def mql_stages(self) -> list[str]:
+        """Internal values of the stages of the ``mql`` role (``lifecycle_stages.mql``; contract 4)."""
+        return list(self.lifecycle_stages.mql)
 
     def sla_minutes(self, mql_type: str) -> int:
         return self.sla.minutes.demo_request if mql_type == "demo_request" else self.sla.minutes.other

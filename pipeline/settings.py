@@ -176,3 +176,35 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         api_version=api_version,
         daily_reserve=daily_reserve,
     )
+
+
+# --- the live lane (docs/enforcement.md) ---------------------------------------------------------------
+MQL_POLL_ENV = "HANDOFF_MQL_POLL_SECONDS"
+DEFAULT_MQL_POLL_S = 30
+SENSORS_ENV = "HANDOFF_SENSORS"
+
+
+def mql_poll_seconds(env: dict[str, str] | None = None) -> int:
+    """``HANDOFF_MQL_POLL_SECONDS``: how often ``new_mql_sensor`` asks HubSpot for new MQLs (default 30)."""
+    raw = (dict(os.environ if env is None else env).get(MQL_POLL_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_MQL_POLL_S
+    if not raw.isdigit() or not 1 <= int(raw) <= 3600:
+        raise ConfigError(f"{MQL_POLL_ENV}={raw!r} must be a whole number of seconds from 1 to 3600 "
+                          f"(default {DEFAULT_MQL_POLL_S})")
+    return int(raw)
+
+
+def sensors_running(env: dict[str, str] | None = None) -> bool:
+    """``HANDOFF_SENSORS=running|stopped``: both SLA sensors' default status. Unset: stopped on the embedded
+    sandbox (no ``HUBSPOT_ACCESS_TOKEN``), running on a real portal (the policy's write_mode still applies)."""
+    values = dict(os.environ if env is None else env)
+    raw = (values.get(SENSORS_ENV) or "").strip().lower()
+    if not raw:
+        token = parse_secret(values.get("HUBSPOT_ACCESS_TOKEN"))
+        base = (values.get("HUBSPOT_API_BASE") or "").strip()
+        on_sandbox = token in (None, "sandbox-token") or base.startswith(("http://127.0.0.1", "http://localhost"))
+        return not on_sandbox
+    if raw not in ("running", "stopped"):
+        raise ConfigError(f"{SENSORS_ENV}={raw!r}: use running or stopped")
+    return raw == "running"

@@ -23,7 +23,7 @@ BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "hello"}},
 
 @pytest.fixture
 def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "outbox.duckdb"))
+    connection = duckdb.connect(str(tmp_path / "lane.duckdb"))  # catalog "lane": ops.* and lane.ops.* both resolve
     ensure_ops_tables(connection)
     yield connection
     connection.close()

@@ -51,7 +51,9 @@ def portal_run(tmp_path_factory):
 
 
 def _rows(db: Path, sql: str) -> list[dict]:
-    con = duckdb.connect(str(db), read_only=True)
+    from pipeline.sla.lane_db import lane_db_path
+
+    con = duckdb.connect(str(lane_db_path(db) if "ops." in sql else db), read_only=True)  # ops.*: the lane's file
     try:
         cursor = con.execute(sql)
         names = [d[0] for d in cursor.description]

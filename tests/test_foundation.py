@@ -24,7 +24,8 @@ def test_default_policy_loads_with_documented_defaults():
     assert policy.sla.minutes.demo_request == 60
     assert policy.sla.minutes.other == 1440
     assert policy.minimum_attempts == 3
-    assert [s.step for s in policy.escalation] == ["manager_escalation", "reassignment"]
+    assert [s.step for s in policy.escalation] == ["handoff", "manager_escalation", "reassignment"]
+    assert [s.at_sla_multiple for s in policy.escalation] == [0.0, 1.0, 2.0]
     assert policy.write_mode == "dry_run"
     assert policy.demo_recognition.is_demo("Request a DEMO")
     assert policy.demo_recognition.is_demo("Talk to Sales")

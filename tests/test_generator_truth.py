@@ -142,7 +142,7 @@ def derive(snapshot: dict) -> dict:
             }
             still_mql = contact["properties"].get("lifecyclestage") in mql_stages
             if first is None and still_mql and now - mql <= policy.enforcement_lookback_days * 86400000:
-                for step in policy.escalation:
+                for step in policy.overdue_steps():
                     if now >= mql + step.at_sla_multiple * sla * 60000:
                         enforcement.append({"mql_id": mql_id, "step": step.step})
     companies = {}  # contract 6: the primary company link, else the lowest associated id (numerically)

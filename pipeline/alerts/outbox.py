@@ -38,11 +38,11 @@ def enqueue(
     brief: dict, blocks: list, now: datetime, status: str = "pending",
 ) -> bool:
     """Insert the alert unless (mql_id, step) already has one. True when this call inserted it."""
-    before = con.execute("SELECT count(*) FROM ops.alerts WHERE mql_id = ? AND step = ?", [mql_id, step]).fetchone()[0]
+    before = con.execute("SELECT count(*) FROM lane.ops.alerts WHERE mql_id = ? AND step = ?", [mql_id, step]).fetchone()[0]
     if before:
         return False
     con.execute(
-        """INSERT INTO ops.alerts (alert_id, mql_id, step, contact_id, recipient, recipient_owner_id, brief, blocks,
+        """INSERT INTO lane.ops.alerts (alert_id, mql_id, step, contact_id, recipient, recipient_owner_id, brief, blocks,
                                    status, attempts, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING""",
         [alert_id(mql_id, step), mql_id, step, contact_id, recipient, recipient_owner_id,
@@ -53,7 +53,7 @@ def enqueue(
 
 def get(con, alert: str) -> OutboxRow | None:
     row = con.execute(
-        "SELECT alert_id, mql_id, step, recipient, status, attempts, brief, blocks FROM ops.alerts WHERE alert_id = ?",
+        "SELECT alert_id, mql_id, step, recipient, status, attempts, brief, blocks FROM lane.ops.alerts WHERE alert_id = ?",
         [alert],
     ).fetchone()
     if row is None:
@@ -63,7 +63,7 @@ def get(con, alert: str) -> OutboxRow | None:
 
 def due_for_delivery(con, since: datetime, alert_ids: list[str] | None = None) -> list[str]:
     """Pending or failed alerts created at or after ``since`` (older failures are left for an operator)."""
-    sql = "SELECT alert_id FROM ops.alerts WHERE status IN ('pending', 'failed') AND created_at >= ?"
+    sql = "SELECT alert_id FROM lane.ops.alerts WHERE status IN ('pending', 'failed') AND created_at >= ?"
     params: list = [since]
     if alert_ids is not None:
         if not alert_ids:
@@ -76,7 +76,7 @@ def due_for_delivery(con, since: datetime, alert_ids: list[str] | None = None) -
 def claim(con, alert: str) -> bool:
     """Move a deliverable row to ``sending`` and count the attempt. False when it is not deliverable."""
     rows = con.execute(
-        """UPDATE ops.alerts SET status = 'sending', attempts = attempts + 1
+        """UPDATE lane.ops.alerts SET status = 'sending', attempts = attempts + 1
            WHERE alert_id = ? AND status IN ('pending', 'failed') RETURNING alert_id""",
         [alert],
     ).fetchall()
@@ -85,21 +85,21 @@ def claim(con, alert: str) -> bool:
 
 def mark_delivered(con, alert: str, now: datetime) -> None:
     con.execute(
-        "UPDATE ops.alerts SET status = 'delivered', delivered_at = ?, last_error = NULL WHERE alert_id = ?",
+        "UPDATE lane.ops.alerts SET status = 'delivered', delivered_at = ?, last_error = NULL WHERE alert_id = ?",
         [now, alert],
     )
 
 
 def mark_failed(con, alert: str, error: str, *, uncertain: bool = False) -> None:
     con.execute(
-        "UPDATE ops.alerts SET status = ?, last_error = ? WHERE alert_id = ?",
+        "UPDATE lane.ops.alerts SET status = ?, last_error = ? WHERE alert_id = ?",
         ["uncertain" if uncertain else "failed", error[:500], alert],
     )
 
 
 def mark_not_sent(con, alert: str, why: str) -> None:
     con.execute(
-        "UPDATE ops.alerts SET status = 'not_sent', last_error = ? WHERE alert_id = ? AND status = 'pending'",
+        "UPDATE lane.ops.alerts SET status = 'not_sent', last_error = ? WHERE alert_id = ? AND status = 'pending'",
         [why, alert],
     )
 
@@ -107,7 +107,7 @@ def mark_not_sent(con, alert: str, why: str) -> None:
 def expire_interrupted(con) -> int:
     """Rows left ``sending`` by a dead process become ``uncertain`` (never re-sent). Returns how many."""
     rows = con.execute(
-        """UPDATE ops.alerts SET status = 'uncertain',
+        """UPDATE lane.ops.alerts SET status = 'uncertain',
                   last_error = 'process stopped during delivery: Slack may have it; not re-sent'
            WHERE status = 'sending' RETURNING alert_id"""
     ).fetchall()

@@ -11,6 +11,11 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
         "hubspot_owner_id", "hs_lead_status", "recent_conversion_event_name", "recent_conversion_date",
         "first_conversion_event_name", "hubspotscore", "hs_analytics_source", "createdate", "lastmodifieddate",
         "hs_merged_object_ids",
+        # the handoff brief's "what the lead did" (livelane): web analytics and marketing-email engagement
+        "hs_analytics_source_data_1", "hs_analytics_first_url", "hs_analytics_last_url",
+        "hs_analytics_first_referrer", "hs_analytics_last_referrer", "hs_analytics_num_page_views",
+        "hs_analytics_num_visits", "hs_analytics_first_visit_timestamp", "hs_analytics_last_visit_timestamp",
+        "hs_email_last_open_date", "hs_email_last_click_date", "hs_email_last_email_name",
     ),
     "companies": (
         "name", "domain", "industry", "country", "state", "city", "numberofemployees", "annualrevenue",

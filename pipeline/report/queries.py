@@ -4,6 +4,7 @@ passed in (``pipeline.settings.now()`` at the edge)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import duckdb
@@ -184,7 +185,8 @@ def breaches(con: duckdb.DuckDBPyConnection, now: datetime, limit: int = 200) ->
     return rows, int(total)
 
 
-def open_episodes(con: duckdb.DuckDBPyConnection, now: datetime, lookback_days: float) -> tuple[list[dict], int]:
+def open_episodes(con: duckdb.DuckDBPyConnection, now: datetime, lookback_days: float,
+                  mql_stages: Sequence[str] = ("marketingqualifiedlead",)) -> tuple[list[dict], int]:
     """Untouched episodes still waiting for outreach now: the contact's latest episode, no conversion, MQL within
     the lookback window. Returns them with ``minutes_left`` (negative = overdue) and the count of older
     untouched episodes left out."""
@@ -192,7 +194,7 @@ def open_episodes(con: duckdb.DuckDBPyConnection, now: datetime, lookback_days: 
     if table_exists(con, "hubspot", "contacts") and "lifecyclestage" in columns(con, "hubspot", "contacts"):
         still_mql = (
             "AND contact_id IN (SELECT CAST(id AS VARCHAR) FROM hubspot.contacts "
-            "WHERE lifecyclestage = 'marketingqualifiedlead')"
+            "WHERE lifecyclestage IN (" + ", ".join("'" + v.replace("'", "''") + "'" for v in mql_stages) + "))"
         )
     since = now - timedelta(days=lookback_days)
     base = f"""

@@ -28,7 +28,7 @@ def status_snapshot(
     include_on_track: bool = False,
 ) -> dict:
     """Everything ``handoff status`` shows, as plain data (the ``--json`` output)."""
-    rows, older = queries.open_episodes(con, now, policy.enforcement_lookback_days)
+    rows, older = queries.open_episodes(con, now, policy.enforcement_lookback_days, policy.mql_stages())
     names = queries.owner_names(con)
     pid = queries.portal_id(con)
     ladder = queries.ladder_steps(con)

@@ -6,6 +6,7 @@ docs/contracts.md says, whatever dlt inferred (a table or column dlt has not cre
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -42,9 +43,29 @@ def table_exists(con, schema: str, table: str) -> bool:
                             [schema, table]).fetchone()[0])
 
 
+def has_marts(con) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                            "AND schema_name = 'marts' AND table_name = 'speed_to_lead'").fetchall()[0][0])
+
+
+def lane_episode(con, mql_id: str) -> dict | None:
+    """The live lane's record of an episode (``lane.ops.lane_episodes``), shaped like a speed_to_lead row."""
+    rows = dicts(con, "SELECT * FROM lane.ops.lane_episodes WHERE mql_id = ?", [mql_id])
+    if not rows:
+        return None
+    row = rows[0]
+    row["live_contact"] = json.loads(row.pop("contact") or "{}")
+    row["live_company"] = json.loads(row.pop("company") or "null")
+    return row
+
+
 def episode(con, mql_id: str) -> dict | None:
-    rows = dicts(con, "SELECT * FROM marts.speed_to_lead WHERE mql_id = ?", [mql_id])
-    return rows[0] if rows else None
+    """The marts' row of the episode; for an MQL the last sync has not seen, the live lane's record."""
+    if has_marts(con):
+        rows = dicts(con, "SELECT * FROM marts.speed_to_lead WHERE mql_id = ?", [mql_id])
+        if rows:
+            return rows[0]
+    return lane_episode(con, mql_id)
 
 
 def contact(con, contact_id: str) -> dict:
@@ -142,8 +163,11 @@ def brief_facts(con, ep: dict, step: str, *, recipient: str | None, new_owner_id
     contact_id = str(ep["contact_id"])
     company = company_of(con, contact_id)
     company_id = str(company["id"]) if company else None
+    synced = contact(con, contact_id)
+    if len(synced) == 1 and ep.get("live_contact"):  # an MQL the last sync has not seen: what the lane read live
+        synced = {"id": contact_id, **ep["live_contact"]}
     return BriefFacts(
-        episode=ep, step=step, contact=contact(con, contact_id), company=company,
+        episode=ep, step=step, contact=synced, company=company,
         activities=activities(con, [contact_id]),
         conversions=history(con, contact_id, "recent_conversion_event_name"),
         score_history=history(con, contact_id, "hubspotscore"),
@@ -197,13 +221,18 @@ def load(con, policy: Policy, now: datetime) -> pl.DataFrame:
     owner = "coalesce(nullif(c.hubspot_owner_id, ''), s.owner_id)"
     joins = f" LEFT JOIN {raw_relation(con, 'contacts')} c ON c.id = s.contact_id"
     if has_ops:
-        joins += " LEFT JOIN ops.routing_decisions d ON d.mql_id = s.mql_id AND d.to_owner_id IS NOT NULL"
+        joins += " LEFT JOIN lane.ops.routing_decisions d ON d.mql_id = s.mql_id AND d.to_owner_id IS NOT NULL"
         owner = f"coalesce(d.to_owner_id, {owner})"
-    open_load = frame(con, f"""
-        SELECT {owner} AS owner_id, count(*) AS open_mqls FROM marts.speed_to_lead s {joins}
-        WHERE s.first_touch_at IS NULL AND s.mql_at >= ? AND s.mql_at <= ?
-          AND c.lifecyclestage = 'marketingqualifiedlead' AND NOT coalesce(c.archived, false)
-        GROUP BY 1""", [since, now])
+    if has_marts(con):
+        open_load = frame(con, f"""
+            SELECT {owner} AS owner_id, count(*) AS open_mqls FROM marts.speed_to_lead s {joins}
+            WHERE s.first_touch_at IS NULL AND s.mql_at >= ? AND s.mql_at <= ?
+              AND list_contains(?, c.lifecyclestage) AND NOT coalesce(c.archived, false)
+            GROUP BY 1""", [since, now, policy.mql_stages()])
+    else:  # no build yet: only the lane's own handoffs are known load
+        open_load = frame(con, """
+            SELECT owner_id, count(*) AS open_mqls FROM lane.ops.lane_episodes
+            WHERE owner_id IS NOT NULL AND mql_at >= ? AND mql_at <= ? GROUP BY 1""", [since, now])
     today = pl.DataFrame(schema={"owner_id": pl.Utf8, "assigned_today": pl.Int64,
                                  "last_assigned_at": pl.Datetime("us", "UTC")})
     if has_ops:
@@ -212,7 +241,7 @@ def load(con, policy: Policy, now: datetime) -> pl.DataFrame:
         today = frame(con, """
             SELECT to_owner_id AS owner_id, count(*) FILTER (WHERE decided_at >= ?) AS assigned_today,
                    max(decided_at) AS last_assigned_at
-            FROM ops.routing_decisions
+            FROM lane.ops.routing_decisions
             WHERE to_owner_id IS NOT NULL AND decided_at <= ? GROUP BY 1""",
             [day_start, now])
     out = open_load.filter(pl.col("owner_id").is_not_null()).join(today, on="owner_id", how="full", coalesce=True)

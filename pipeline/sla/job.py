@@ -1,12 +1,15 @@
 """The ``sla_enforcement`` job: one op that runs one ladder step for one episode, then recovers leftovers.
 
 Run config (what the sensor sends): ``ops.enforce_step.config = {mql_id, step}`` (``write_mode`` overrides the
-policy's when set). The op is in pool ``duckdb_write``: it writes the ops tables of the main DuckDB.
+policy's when set). The op is in pool ``handoff_lane``, not ``duckdb_write``: it writes the ops tables of the
+lane's own DuckDB file and reads synced data from the published copy (``pipeline/sla/lane_db.py``), so an hourly
+sync holding the main DB's writer never delays it.
 """
 
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -15,8 +18,10 @@ from pipeline.alerts.slack import SlackWebhookSender
 from pipeline.errors import ConfigError
 from pipeline.resources import HubSpotResource, PolicyResource, SlackResource
 from pipeline.settings import now as clock
+from pipeline.settings import published_db_path
 from pipeline.sla.crm import LiveCrm
-from pipeline.sla.ops_tables import ensure_ops_tables, status_counts
+from pipeline.sla.lane_db import POOL, open_lane
+from pipeline.sla.ops_tables import status_counts
 from pipeline.sla.steps import STEPS, Enforcer
 
 JOB_NAME = "sla_enforcement"
@@ -33,24 +38,21 @@ def open_enforcer(
     duckdb: DuckDBResource, hubspot: HubSpotResource, policy: PolicyResource, slack: SlackResource, *,
     run_id: str | None = None, write_mode: str | None = None, delivery_backoff_s: float = 0.5,
 ) -> Iterator[Enforcer]:
-    """An :class:`Enforcer` on the main DB (ops tables created when missing), live HubSpot and Slack."""
+    """An :class:`Enforcer` on a lane connection (``pipeline/sla/lane_db.py``), live HubSpot and Slack."""
     loaded = policy.load()
     mode = write_mode or loaded.write_mode
     if mode not in ("dry_run", "live"):
         raise ConfigError(f"write_mode={mode!r}: use dry_run or live")
     sender = SlackWebhookSender(slack.url()) if slack.url() else None
     crm = LiveCrm(hubspot.get_client())
-    with duckdb.get_connection() as con:
-        try:
-            ensure_ops_tables(con)
-            yield Enforcer(con=con, crm=crm, policy=loaded, sender=sender, now=clock, write_mode=mode,
-                           run_id=run_id, delivery_backoff_s=delivery_backoff_s)
-        finally:
-            con.close()  # DuckDBResource closes only on success; a failed step must not keep the file open
+    main = Path(duckdb.database)
+    with open_lane(main, published_db_path(main)) as con:
+        yield Enforcer(con=con, crm=crm, policy=loaded, sender=sender, now=clock, write_mode=mode,
+                       run_id=run_id, delivery_backoff_s=delivery_backoff_s)
 
 
 @dg.op(
-    pool="duckdb_write",
+    pool=POOL,
     description="Re-check the episode live in HubSpot, then escalate to the manager or reassign by routing rules, "
                 "record it in ops.*, and deliver the alert (once).",
 )
@@ -81,6 +83,6 @@ def enforce_step(
 
 
 @dg.job(name=JOB_NAME, description="One SLA ladder step for one MQL episode (requested by overdue_mql_sensor).",
-        tags={"handoff/layer": "enforcement"})
+        tags={"handoff/layer": "enforcement"}, executor_def=dg.in_process_executor)  # one op: no step process
 def sla_enforcement_job() -> None:
     enforce_step()

@@ -54,7 +54,7 @@ def due_steps(candidates: pl.DataFrame, policy: Policy, now: datetime) -> pl.Dat
         pl.col("mql_at").dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC")),
         pl.col("sla_minutes").cast(pl.Float64),
     )
-    for step in policy.escalation:
+    for step in policy.overdue_steps():  # the handoff (step 0) is requested by new_mql_sensor
         if policy.sla.clock == "business":
             due = base.with_columns(pl.struct("mql_at", "sla_minutes").map_elements(
                 lambda r, m=step.at_sla_multiple: step_due_at(r["mql_at"], r["sla_minutes"], m, policy),

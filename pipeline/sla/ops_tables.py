@@ -10,10 +10,12 @@ Each table carries the unique key that makes enforcement idempotent:
 
 from __future__ import annotations
 
-OPS_DDL = """
-CREATE SCHEMA IF NOT EXISTS ops;
+from pipeline.sla.lane_db import OPS
 
-CREATE TABLE IF NOT EXISTS ops.enforcement_log (
+OPS_DDL = """
+CREATE SCHEMA IF NOT EXISTS {ops};
+
+CREATE TABLE IF NOT EXISTS {ops}.enforcement_log (
     mql_id       VARCHAR NOT NULL,
     step         VARCHAR NOT NULL,
     contact_id   VARCHAR NOT NULL,
@@ -29,7 +31,7 @@ CREATE TABLE IF NOT EXISTS ops.enforcement_log (
     PRIMARY KEY (mql_id, step)
 );
 
-CREATE TABLE IF NOT EXISTS ops.routing_decisions (
+CREATE TABLE IF NOT EXISTS {ops}.routing_decisions (
     mql_id          VARCHAR NOT NULL,
     step            VARCHAR NOT NULL,
     contact_id      VARCHAR NOT NULL,
@@ -49,7 +51,7 @@ CREATE TABLE IF NOT EXISTS ops.routing_decisions (
     PRIMARY KEY (mql_id, step)
 );
 
-CREATE TABLE IF NOT EXISTS ops.alerts (
+CREATE TABLE IF NOT EXISTS {ops}.alerts (
     alert_id            VARCHAR NOT NULL,  -- '<mql_id>:<step>'
     mql_id              VARCHAR NOT NULL,
     step                VARCHAR NOT NULL,
@@ -66,12 +68,29 @@ CREATE TABLE IF NOT EXISTS ops.alerts (
     PRIMARY KEY (alert_id),
     UNIQUE (mql_id, step)
 );
+
+CREATE TABLE IF NOT EXISTS {ops}.lane_episodes (
+    mql_id          VARCHAR NOT NULL,  -- '<contact_id>:<epoch ms of mql_at>' (the marts' id)
+    contact_id      VARCHAR NOT NULL,
+    mql_at          TIMESTAMPTZ NOT NULL,
+    stage           VARCHAR,           -- the mql-role stage entered
+    mql_type        VARCHAR,           -- demo_request | other (decided live at the handoff)
+    sla_minutes     INTEGER,
+    sla_due_at      TIMESTAMPTZ,
+    owner_id        VARCHAR,           -- the owner after the handoff (routed when it had none)
+    owner_at_mql    VARCHAR,
+    team            VARCHAR,
+    contact         JSON,              -- the live contact properties read at the handoff (brief fallback)
+    company         JSON,              -- its primary company (contract 6) as read then (routing fallback)
+    detected_at     TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (mql_id)
+);
 """
 
 
 def ensure_ops_tables(con) -> None:
     """Create the ops schema and tables when missing (idempotent)."""
-    con.execute(OPS_DDL)
+    con.execute(OPS_DDL.format(ops=OPS))
 
 
 def table_exists(con, schema: str, table: str) -> bool:
@@ -86,8 +105,8 @@ def status_counts(con) -> dict[str, dict[str, int]]:
     """Rows by status of each ops table (for run metadata)."""
     out = {}
     for table in ("alerts", "enforcement_log"):
-        rows = con.execute(f"SELECT status, count(*) FROM ops.{table} GROUP BY 1 ORDER BY 1").fetchall()
+        rows = con.execute(f"SELECT status, count(*) FROM {OPS}.{table} GROUP BY 1 ORDER BY 1").fetchall()
         out[table] = {status: n for status, n in rows}
-    rows = con.execute("SELECT coalesce(rule, 'none'), count(*) FROM ops.routing_decisions GROUP BY 1 ORDER BY 1")
+    rows = con.execute(f"SELECT coalesce(rule, 'none'), count(*) FROM {OPS}.routing_decisions GROUP BY 1 ORDER BY 1")
     out["routing_decisions"] = {rule: n for rule, n in rows.fetchall()}
     return out

@@ -23,7 +23,7 @@ from pipeline.errors import ConfigError, HandoffError
 from pipeline.modeling.raw_columns import raw_relation
 from pipeline.policy import Policy
 from pipeline.resources import PolicyResource
-from pipeline.settings import load_settings
+from pipeline.settings import load_settings, sensors_running
 from pipeline.settings import now as clock
 from pipeline.sla.job import sla_enforcement_job
 from pipeline.sla.ladder import due_steps
@@ -41,7 +41,7 @@ WITH recent AS (
 )
 SELECT r.mql_id, r.contact_id, r.mql_at, r.sla_minutes
 FROM recent r JOIN {contacts} c ON c.id = r.contact_id
-WHERE r.rn = 1 AND r.first_touch_at IS NULL AND c.lifecyclestage = 'marketingqualifiedlead'
+WHERE r.rn = 1 AND r.first_touch_at IS NULL AND list_contains(?, c.lifecyclestage)  -- still in an mql-role stage
   -- a deal opened for the lead means sales has it (`handoff status` lists the same candidates)
   AND r.opportunity_at IS NULL
   AND NOT coalesce(c.archived, false) AND c.merged_into_id IS NULL
@@ -60,6 +60,15 @@ def interval_seconds() -> int:
 STALE_AFTER = timedelta(minutes=10)
 
 
+def _default_status() -> dg.DefaultSensorStatus:
+    """``HANDOFF_SENSORS`` (``pipeline.settings.sensors_running``); a bad value leaves the sensor stopped."""
+    try:
+        running = sensors_running()
+    except HandoffError:
+        running = False
+    return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+
+
 @dataclass
 class Evaluation:
     due: pl.DataFrame | None  # mql_id, contact_id, step, due_at, mql_at: steps to request now
@@ -74,9 +83,50 @@ def _columns(con, schema: str, table: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def find_due_steps(published: Path, policy: Policy, now: datetime) -> Evaluation:
-    """The ladder steps due at ``now`` according to the published copy (minus steps it records as handled)."""
+def main_db_of(published: Path) -> Path:
+    """The main DB a published copy was made from (``settings.published_db_path`` inverted)."""
+    return published.with_name(published.name.replace(".published", "", 1))
+
+
+LANE_EPISODES_SQL = """
+SELECT mql_id, contact_id, mql_at, sla_minutes FROM ops.lane_episodes
+WHERE mql_at >= ? AND mql_at <= ?
+  AND mql_id IN (SELECT mql_id FROM ops.enforcement_log WHERE step = 'handoff' AND status IN ('done', 'dry_run'))
+"""
+
+
+def _lane_state(main_db: Path, since: datetime, until: datetime) -> tuple[pl.DataFrame | None, pl.DataFrame, list[dict]]:
+    """From the lane's own file: its episodes (handed off, in the lookback), the steps it has recorded, and steps
+    a crashed run left ``started`` (fresher than the published copy, which has them only after a build)."""
+    from pipeline.sla.lane_db import LaneBusyError, read_lane
+
+    handled = pl.DataFrame(schema={"mql_id": pl.Utf8, "step": pl.Utf8})
+    try:
+        with read_lane(main_db) as con:
+            if con is None:
+                return None, handled, []
+            episodes = pl.from_arrow(con.sql(LANE_EPISODES_SQL, params=[since, until]).to_arrow_table())
+            handled = pl.from_arrow(con.sql("SELECT mql_id, step FROM ops.enforcement_log").to_arrow_table())
+            handled = handled.select(pl.col("mql_id").cast(pl.Utf8), pl.col("step").cast(pl.Utf8))
+            cursor = con.execute(
+                """SELECT mql_id, step, contact_id, started_at FROM ops.enforcement_log
+                   WHERE status = 'started' AND started_at >= ? AND started_at <= ? ORDER BY started_at, mql_id""",
+                [since, until - STALE_AFTER])
+            stale = [dict(zip(("mql_id", "step", "contact_id", "started_at"), row)) for row in cursor.fetchall()]
+            return episodes, handled, stale
+    except (LaneBusyError, duckdb.Error):
+        return None, handled, []  # busy this tick: the published copy and the cursor still hold the rest
+
+
+def find_due_steps(published: Path, policy: Policy, now: datetime, main_db: Path | None = None) -> Evaluation:
+    """The ladder steps due at ``now`` according to the published copy and the lane's own episodes (minus steps
+    either records as handled)."""
+    since = now - timedelta(days=policy.enforcement_lookback_days)
+    lane_episodes, lane_handled, lane_stale = _lane_state(main_db or main_db_of(published), since, now)
     if not published.exists():
+        if lane_episodes is not None and lane_episodes.height:
+            due = due_steps(lane_episodes, policy, now).join(lane_handled, on=["mql_id", "step"], how="anti")
+            return Evaluation(due, None, lane_episodes.height, lane_stale)
         return Evaluation(None, f"no published database at {published} yet: the asset job has not built the marts")
     try:
         con = duckdb.connect(str(published), read_only=True)
@@ -85,7 +135,7 @@ def find_due_steps(published: Path, policy: Policy, now: datetime) -> Evaluation
         return Evaluation(None, f"published database {published} cannot be opened right now ({first[:160]}); "
                                 "will retry next tick")
     try:
-        return _query(con, published, policy, now)
+        return _query(con, published, policy, now, lane_episodes, lane_handled, lane_stale)
     except duckdb.Error as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         return Evaluation(None, f"published database {published} could not be read ({first[:200]})")
@@ -93,18 +143,37 @@ def find_due_steps(published: Path, policy: Policy, now: datetime) -> Evaluation
         con.close()
 
 
-def _query(con, published: Path, policy: Policy, now: datetime) -> Evaluation:
-    """The one read: untouched recent episodes still in MQL, plus what the copy's ops log already holds."""
-    if not _columns(con, "marts", "speed_to_lead"):
-        return Evaluation(None, f"{published} has no marts.speed_to_lead yet: the marts have not been built")
+def _query(con, published: Path, policy: Policy, now: datetime, lane_episodes: pl.DataFrame | None = None,
+           lane_handled: pl.DataFrame | None = None, lane_stale: list[dict] | None = None) -> Evaluation:
+    """The one read: untouched recent episodes still in MQL, plus what the copy's ops log already holds; then
+    the lane's episodes the marts have not seen (the live re-check of each step decides on fresh data)."""
     since = now - timedelta(days=policy.enforcement_lookback_days)
+    if not _columns(con, "marts", "speed_to_lead"):
+        if lane_episodes is not None and lane_episodes.height:
+            due = due_steps(lane_episodes, policy, now).join(lane_handled, on=["mql_id", "step"], how="anti")
+            return Evaluation(due, None, lane_episodes.height, lane_stale)
+        return Evaluation(None, f"{published} has no marts.speed_to_lead yet: the marts have not been built")
     sql = CANDIDATES_SQL.format(contacts=raw_relation(con, "contacts"))
-    candidates = pl.from_arrow(con.sql(sql, params=[since, now]).to_arrow_table())
+    candidates = pl.from_arrow(con.sql(sql, params=[since, now, policy.mql_stages()]).to_arrow_table())
+    if lane_episodes is not None and lane_episodes.height:
+        seen = pl.from_arrow(con.sql("SELECT mql_id FROM marts.speed_to_lead WHERE mql_at >= ?",
+                                     params=[since]).to_arrow_table())
+        unseen = lane_episodes.join(seen, on="mql_id", how="anti")
+        if unseen.height:
+            unseen = unseen.select(pl.col("mql_id").cast(pl.Utf8), pl.col("contact_id").cast(pl.Utf8),
+                                   pl.col("mql_at").dt.convert_time_zone("UTC"),
+                                   pl.col("sla_minutes").cast(pl.Int32))
+            base = candidates.select(pl.col("mql_id").cast(pl.Utf8), pl.col("contact_id").cast(pl.Utf8),
+                                     pl.col("mql_at").dt.convert_time_zone("UTC"),
+                                     pl.col("sla_minutes").cast(pl.Int32))
+            # an episode the marts have not seen is the contact's newest: it replaces an older mart candidate
+            candidates = pl.concat([base.join(unseen.select("contact_id"), on="contact_id", how="anti"), unseen])
     handled = pl.DataFrame(schema={"mql_id": pl.Utf8, "step": pl.Utf8})
     stale: list[dict] = []
     if _columns(con, "ops", "enforcement_log"):
         if candidates.height:
             handled = pl.from_arrow(con.sql("SELECT mql_id, step FROM ops.enforcement_log").to_arrow_table())
+            handled = handled.select(pl.col("mql_id").cast(pl.Utf8), pl.col("step").cast(pl.Utf8))
         cursor = con.execute(
             """SELECT mql_id, step, contact_id, started_at FROM ops.enforcement_log
                WHERE status = 'started' AND started_at >= ? AND started_at <= ? ORDER BY started_at, mql_id""",
@@ -113,6 +182,10 @@ def _query(con, published: Path, policy: Policy, now: datetime) -> Evaluation:
     due = due_steps(candidates, policy, now)
     if handled.height:
         due = due.join(handled, on=["mql_id", "step"], how="anti")
+    if lane_handled is not None and lane_handled.height:
+        due = due.join(lane_handled, on=["mql_id", "step"], how="anti")
+    known = {(r["mql_id"], r["step"]) for r in stale}
+    stale += [r for r in (lane_stale or []) if (r["mql_id"], r["step"]) not in known]
     return Evaluation(due, None, candidates.height, stale)
 
 
@@ -183,7 +256,7 @@ def evaluate(cursor: str | None, policy: Policy, now: datetime, published: Path)
     name=SENSOR_NAME,
     job=sla_enforcement_job,
     minimum_interval_seconds=interval_seconds(),
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    default_status=_default_status(),
     description="Requests an sla_enforcement run for each MQL episode whose next ladder step is due "
                 "(manager escalation at 1x SLA, reassignment at 2x) with no outreach yet.",
 )

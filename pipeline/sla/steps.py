@@ -64,12 +64,12 @@ class Enforcer:
 
     # ------------------------------------------------------------------ ops.enforcement_log
     def _log(self, mql_id: str, step: str) -> dict | None:
-        rows = facts.dicts(self.con, "SELECT * FROM ops.enforcement_log WHERE mql_id = ? AND step = ?", [mql_id, step])
+        rows = facts.dicts(self.con, "SELECT * FROM lane.ops.enforcement_log WHERE mql_id = ? AND step = ?", [mql_id, step])
         return rows[0] if rows else None
 
     def _start(self, ep: dict, step: str, due_at: datetime | None) -> None:
         self.con.execute(
-            """INSERT INTO ops.enforcement_log (mql_id, step, contact_id, owner_id, status, write_mode, run_id,
+            """INSERT INTO lane.ops.enforcement_log (mql_id, step, contact_id, owner_id, status, write_mode, run_id,
                                                 due_at, started_at)
                VALUES (?, ?, ?, ?, 'started', ?, ?, ?, ?)
                ON CONFLICT (mql_id, step) DO UPDATE SET run_id = excluded.run_id""",
@@ -80,7 +80,7 @@ class Enforcer:
     def _finish(self, mql_id: str, step: str, status: str, reason: str, details: dict | None = None,
                 contact_id: str | None = None) -> None:
         self.con.execute(
-            """INSERT INTO ops.enforcement_log (mql_id, step, contact_id, status, reason, details, write_mode, run_id,
+            """INSERT INTO lane.ops.enforcement_log (mql_id, step, contact_id, status, reason, details, write_mode, run_id,
                                                 started_at, finished_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (mql_id, step) DO UPDATE SET status = excluded.status, reason = excluded.reason,
@@ -89,23 +89,33 @@ class Enforcer:
              json.dumps(details or {}, default=str), self.write_mode, self.run_id, self.now(), self.now()],
         )
 
-    # ------------------------------------------------------------------ ops.routing_decisions
+    # ------------------------------------------------------------------ lane.ops.routing_decisions
     def _decision(self, mql_id: str, step: str) -> dict | None:
-        rows = facts.dicts(self.con, "SELECT * FROM ops.routing_decisions WHERE mql_id = ? AND step = ?",
+        rows = facts.dicts(self.con, "SELECT * FROM lane.ops.routing_decisions WHERE mql_id = ? AND step = ?",
                             [mql_id, step])
         return rows[0] if rows else None
 
     def _decide(self, ep: dict, step: str) -> dict:
         leads = facts.leads(self.con, [ep["mql_id"]])
+        roster = facts.roster(self.con)
+        if leads.height == 0 and "live_contact" in ep:  # an MQL the marts have not seen: what the handoff read
+            from pipeline.sla.handoff import lead_frame
+
+            leads = lead_frame(ep["mql_id"], str(ep["contact_id"]), ep["live_contact"], ep.get("live_company"),
+                               ep.get("owner_id"))
+        if roster.height == 0:  # no sync yet: HubSpot's owners now
+            from pipeline.sla.crm import live_roster
+
+            roster = pl.DataFrame(live_roster(self.crm.client)).select("owner_id", "email", "name", "active", "teams")
         now = self.now()
-        decision = route(leads, facts.roster(self.con), self.policy, facts.load(self.con, self.policy, now),
+        decision = route(leads, roster, self.policy, facts.load(self.con, self.policy, now),
                          now=now).row(0, named=True)
         chosen = decision["owner_id"]
         live = self.write_mode == "live"
         write_state = ("intended" if live else "dry_run") if chosen else "skipped"
         task_due = now + timedelta(minutes=float(ep.get("sla_minutes") or self.policy.sla_minutes(ep.get("mql_type"))))
         self.con.execute(
-            """INSERT INTO ops.routing_decisions (mql_id, step, contact_id, from_owner_id, to_owner_id, team, rule,
+            """INSERT INTO lane.ops.routing_decisions (mql_id, step, contact_id, from_owner_id, to_owner_id, team, rule,
                    rule_type, candidates, reason, write_mode, owner_write, task_write, task_due_at, decided_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
             [ep["mql_id"], step, str(ep["contact_id"]), decision["from_owner_id"], chosen, decision["team"],
@@ -118,10 +128,14 @@ class Enforcer:
         assert column in ("owner_write", "task_write")
         extra = ", task_id = ?" if task_id else ""
         params = [state] + ([task_id] if task_id else []) + [mql_id, step]
-        self.con.execute(f"UPDATE ops.routing_decisions SET {column} = ?{extra} WHERE mql_id = ? AND step = ?", params)
+        self.con.execute(f"UPDATE lane.ops.routing_decisions SET {column} = ?{extra} WHERE mql_id = ? AND step = ?", params)
 
     # ------------------------------------------------------------------ the step
     def run(self, mql_id: str, step: str) -> StepOutcome:
+        if step == "handoff":  # ladder step 0, the live lane's (pipeline/sla/handoff.py); resumed by recover()
+            from pipeline.sla.handoff import Handoff
+
+            return Handoff(self).run(mql_id)
         if step not in STEPS:
             raise ValueError(f"unknown ladder step {step!r}; expected one of {STEPS}")
         previous = self._log(mql_id, step)
@@ -260,6 +274,8 @@ class Enforcer:
 
     def _task_properties(self, ep: dict, decision: dict, marker: str) -> dict:
         contact = facts.contact(self.con, str(ep["contact_id"]))
+        if len(contact) == 1 and ep.get("live_contact"):  # not synced yet: as the handoff read it
+            contact = ep["live_contact"]
         name = " ".join(x for x in (contact.get("firstname"), contact.get("lastname")) if x) or contact.get("email") \
             or f"contact {ep['contact_id']}"
         due = decision["task_due_at"]
@@ -284,7 +300,7 @@ class Enforcer:
         """After a crash: finish steps left ``started``, flag deliveries cut mid-POST, deliver what is pending."""
         interrupted = outbox.expire_interrupted(self.con)
         unfinished = self.con.execute(
-            "SELECT mql_id, step FROM ops.enforcement_log WHERE status = 'started' ORDER BY started_at, mql_id"
+            "SELECT mql_id, step FROM lane.ops.enforcement_log WHERE status = 'started' ORDER BY started_at, mql_id"
         ).fetchall()
         resumed = [self.run(mql_id, step).as_dict() for mql_id, step in unfinished]
         report = self._deliver(None)

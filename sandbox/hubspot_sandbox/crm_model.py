@@ -87,6 +87,11 @@ BUILTIN_PROPERTIES: dict[str, frozenset[str]] = {
         "hs_lifecyclestage_salesqualifiedlead_date", "hs_lifecyclestage_opportunity_date",
         "hs_lifecyclestage_customer_date", "notes_last_contacted", "notes_last_updated", "hs_sa_first_engagement_date",
         "hubspot_owner_assigneddate", "hs_email_domain", "hs_persona", "hs_timezone",
+        # web analytics and marketing-email engagement (HubSpot standard contact properties; the handoff brief)
+        "hs_analytics_source_data_2", "hs_analytics_first_url", "hs_analytics_last_url", "hs_analytics_first_referrer",
+        "hs_analytics_last_referrer", "hs_analytics_num_page_views", "hs_analytics_num_visits",
+        "hs_analytics_first_visit_timestamp", "hs_analytics_last_visit_timestamp", "hs_email_last_open_date",
+        "hs_email_last_click_date", "hs_email_last_email_name", "hs_email_open", "hs_email_click",
     )),
     "companies": frozenset(_COMMON + (
         "name", "domain", "industry", "country", "state", "city", "zip", "numberofemployees", "annualrevenue",
@@ -126,7 +131,8 @@ DATETIME_PROPERTIES: frozenset[str] = frozenset({
     "hs_task_completion_date", "notes_last_contacted", "notes_last_updated", "hs_sa_first_engagement_date",
     "hubspot_owner_assigneddate", "hs_lifecyclestage_lead_date", "hs_lifecyclestage_marketingqualifiedlead_date",
     "hs_lifecyclestage_salesqualifiedlead_date", "hs_lifecyclestage_opportunity_date",
-    "hs_lifecyclestage_customer_date",
+    "hs_lifecyclestage_customer_date", "hs_analytics_first_visit_timestamp", "hs_analytics_last_visit_timestamp",
+    "hs_email_last_open_date", "hs_email_last_click_date",
 })
 NUMBER_PROPERTIES: frozenset[str] = frozenset({
     "hs_object_id", "hubspotscore", "amount", "numberofemployees", "annualrevenue", "hs_call_duration",

@@ -25,6 +25,7 @@ from hubspot_sandbox.gen_outreach import OutreachMixin
 from hubspot_sandbox.gen_records import ContactRecord, EpisodeRecord, Histories
 from hubspot_sandbox.gen_roster import Owner, Roster
 from hubspot_sandbox.gen_scenarios import Spec
+from hubspot_sandbox.gen_web_activity import web_properties
 
 DEAL_ID_BASE = 7_000_000
 HISTORY_WINDOW_MS = 548 * MS_DAY  # ~6 quarters of MQLs before now
@@ -463,6 +464,7 @@ class _Contact(OutreachMixin, ConversionMixin):
             "createdate": iso(created), "lastmodifieddate": iso(modified),
         }
         props = {k: v for k, v in props.items() if v is not None}
+        props.update(web_properties(self.id, created, modified, self.company.domain if self.company else "mail.example"))
         if extra_props:
             props.update(extra_props)
         obj = {"id": self.id, "properties": props, "propertiesWithHistory": h.as_v3(), "createdAt": iso(created),

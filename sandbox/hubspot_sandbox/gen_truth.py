@@ -97,7 +97,7 @@ class TruthBook:
         self.episodes.append(row)
         still_mql = record.stage_now in self.policy.lifecycle_stages.mql
         if first is None and still_mql and self.now - ep.mql_ms <= self.policy.enforcement_lookback_days * MS_DAY:
-            for step in self.policy.escalation:
+            for step in self.policy.overdue_steps():  # the handoff (step 0) is the live lane's
                 if self.now >= ep.mql_ms + step.at_sla_multiple * sla * MS_MINUTE:
                     self.enforcement.append({"mql_id": mql_id, "step": step.step})
 

@@ -34,6 +34,7 @@ from hubspot_sandbox.crm_meta import merge_definition, pipelines_body, standard_
 from hubspot_sandbox.object_store import ObjectStore
 from hubspot_sandbox.portal_load import fill_portal
 from hubspot_sandbox.snapshot import paused_gc, validate_snapshot
+from hubspot_sandbox.stage_dates import STANDARD_STAGES, entered_property, exited_property, on_stage_change
 
 FREEZE_ABOVE = 200_000  # objects
 IMPLIED_HISTORY_SOURCE = "CRM_UI"
@@ -51,6 +52,8 @@ class Portal:
         self.clock = clock or _utc_now
         self.lock = threading.RLock()
         self.stores: dict[str, ObjectStore] = {t: ObjectStore(t) for t in SERVED_TYPES}
+        # HubSpot defines the stage dates of every lifecycle stage, set or not (custom stages add theirs when used)
+        self.stores["contacts"].schema.update(f(s) for s in STANDARD_STAGES for f in (entered_property, exited_property))
         self.owners: dict[str, dict] = {}
         self.owner_ids: list[int] = []
         # (from_type, to_type) -> from id -> [to ids], both directions stored
@@ -177,6 +180,8 @@ class Portal:
             props.setdefault(created_property(object_type), instant)
             props[modified_property(object_type)] = instant
             props["hs_object_id"] = object_id
+            if object_type == "contacts":
+                props.update(on_stage_change(None, props.get("lifecyclestage"), instant))
             obj = {"id": object_id, "createdAt": instant, "updatedAt": instant, "archived": False,
                    "properties": props, "propertiesWithHistory": history}
             store.schema.update(props)
@@ -203,6 +208,8 @@ class Portal:
                 new = "" if value is None else str(value)
                 if props.get(name) != new and not (new == "" and props.get(name) is None):
                     changes[name] = new
+            if object_type == "contacts" and "lifecyclestage" in changes:  # HubSpot's stage-entered/exited dates
+                changes.update(on_stage_change(props.get("lifecyclestage"), changes["lifecyclestage"], instant))
             if not changes:
                 return obj
             self._remember_for_search(object_type, object_id, obj)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hubspot_sandbox.crm_model import OBJECT_TYPES, created_property, iso_ms, modified_property
+from hubspot_sandbox.stage_dates import fill_object as fill_stage_dates
 
 DEFAULT_OWNER_INSTANT = "2020-01-01T00:00:00.000Z"
 
@@ -88,6 +89,8 @@ def fill_portal(portal, data: dict, *, owned: bool) -> None:
                 # the snapshot's primary-company label (contact->company typeId 1, deal->company 5)
                 primary_links[str(source["id"])] = str(source["primaryCompany"])
             obj = own(object_type, source)
+            if object_type == "contacts":
+                fill_stage_dates(obj)  # hs_v2_date_entered_<stage> from the lifecycle history
             object_id = obj["id"]
             by_id[object_id] = obj
             props = obj["properties"]

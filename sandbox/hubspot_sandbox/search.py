@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from hubspot_sandbox.api_errors import validation_error
 from hubspot_sandbox.crm_model import DATETIME_PROPERTIES, DEFAULT_PROPERTIES, NUMBER_PROPERTIES, parse_instant_ms
+from hubspot_sandbox.stage_dates import is_stage_date
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 10
@@ -28,7 +29,7 @@ Predicate = Callable[[dict], bool]
 
 
 def _kind(name: str) -> str:
-    if name in DATETIME_PROPERTIES:
+    if name in DATETIME_PROPERTIES or is_stage_date(name):
         return "datetime"
     if name in NUMBER_PROPERTIES:
         return "number"
