@@ -44,6 +44,7 @@ RECOVERED_TAG = "handoff/recovered"  # "true" on a run this module failed
 RECOVERED_AT_TAG = "handoff/recovered_at"
 RECOVERED_BY_TAG = "handoff/recovered_by"  # "handoff run <run id>" or "stale_run_sensor"
 RECOVERY_REASON_TAG = "handoff/recovery_reason"
+STEPS_IN_FLIGHT_TAG = "handoff/steps_in_flight"  # comma-separated steps the crash interrupted
 RESUMED_TAG = "handoff/resumed"  # JSON: what the next run resumed (written when it completes)
 RECOVERS_TAG = "handoff/recovers"  # on the run that recovered others: their run ids, comma-separated
 
@@ -227,7 +228,8 @@ def recover_stale_runs(
         now = _iso(time.time())
         reason = f"Run worker crashed: {why}; marked failed by {recovered_by}"
         instance.add_run_tags(run.run_id, {RECOVERED_TAG: "true", RECOVERED_AT_TAG: now,
-                                           RECOVERED_BY_TAG: recovered_by, RECOVERY_REASON_TAG: why})
+                                           RECOVERED_BY_TAG: recovered_by, RECOVERY_REASON_TAG: why,
+                                           STEPS_IN_FLIGHT_TAG: ",".join(steps)})
         instance.report_run_failed(fresh.dagster_run, reason)
         storage = instance.event_log_storage
         if storage.supports_global_concurrency_limits:
@@ -251,12 +253,15 @@ def record_resumed(instance: dg.DagsterInstance, recovered: Iterable[RecoveredRu
         instance.add_run_tags(item.run_id, {RESUMED_TAG: text})
 
 
-def recovered_crashes(instance: dg.DagsterInstance, *, limit: int = 5) -> list[dict]:
-    """The most recent runs marked failed after a crash, newest first, with what the next run resumed."""
+def recovered_crashes(instance: dg.DagsterInstance, *, limit: int = 5, since: float | None = None) -> list[dict]:
+    """The most recent runs marked failed after a crash (recovered at or after ``since``, epoch s), newest
+    first, with what the next run resumed."""
     records = instance.get_run_records(filters=dg.RunsFilter(tags={RECOVERED_TAG: "true"}), limit=limit)
     out = []
     for record in records:
         tags = record.dagster_run.tags
+        if since is not None and (_ts(tags.get(RECOVERED_AT_TAG)) or 0) < since:
+            continue
         resumed = None
         if tags.get(RESUMED_TAG):
             try:
@@ -267,7 +272,9 @@ def recovered_crashes(instance: dg.DagsterInstance, *, limit: int = 5) -> list[d
             "run_id": record.dagster_run.run_id, "job_name": record.dagster_run.job_name,
             "started_at": _iso(record.start_time) if record.start_time else None,
             "recovered_at": tags.get(RECOVERED_AT_TAG), "recovered_by": tags.get(RECOVERED_BY_TAG),
-            "reason": tags.get(RECOVERY_REASON_TAG), "resumed": resumed,
+            "reason": tags.get(RECOVERY_REASON_TAG),
+            "steps_in_flight": [s for s in (tags.get(STEPS_IN_FLIGHT_TAG) or "").split(",") if s],
+            "resumed": resumed,
         })
     return out
 

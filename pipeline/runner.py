@@ -149,11 +149,13 @@ def run_once(
     """Materialize every asset, then evaluate the SLA sensor once and run what it requests."""
     started = time.perf_counter()
     ensure_dagster_home()
+    from pipeline import dblock
+
+    dblock.probe(load_settings().db_path, echo=echo)  # a file held by another process: say so before anything else
     with sandbox_if_needed(snapshot, contacts, seed, echo, force=force_sandbox) as sandbox:
         from dagster import DagsterInstance
 
         with DagsterInstance.get() as instance:
-            from pipeline import dblock
             from pipeline.recovery import Heartbeat, recover_stale_runs, wait_for_pool
 
             who = f"handoff run (pid {os.getpid()})"

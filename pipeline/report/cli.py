@@ -61,6 +61,9 @@ def status(as_json: bool, show_all: bool, at_risk_fraction: float, db: str | Non
     con, settings = _open(db)
     policy = load_policy(settings.policy_path)
     data = status_snapshot(con, clock_now(), policy, at_risk_fraction=at_risk_fraction, include_on_track=show_all)
+    from pipeline.report.crash_status import crash_lines, recovered_crashes_section
+
+    data["recovered_crashes"] = recovered_crashes_section()  # runs killed mid-way, and what resumed them
     if as_json:
         _print_json(data)
         return
@@ -94,6 +97,8 @@ def status(as_json: bool, show_all: bool, at_risk_fraction: float, db: str | Non
     if data["older_untouched_not_shown"]:
         console.print(f"{data['older_untouched_not_shown']} older untouched MQLs are not listed "
                       "(beyond enforcement_lookback_days; see the report's breaches list)")
+    for line in crash_lines(data["recovered_crashes"]):
+        console.print(line, soft_wrap=True, markup=False)
 
 
 @click.command()
