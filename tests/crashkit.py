@@ -21,7 +21,7 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDOFF = [sys.executable, "-m", "pipeline.cli"]
-CONTACTS = 300
+CONTACTS = 200
 SEED = 11
 RUN_TIMEOUT_S = 900
 
@@ -177,7 +177,7 @@ def duplicate_keys(db: Path) -> dict[str, int]:
         con.close()
 
 
-def status_json(ws: Workspace) -> dict:
-    code, out = ws.run("status", "--json", timeout=300, HANDOFF_NOW="2026-11-02T15:00:00Z")
+def status_json(ws: Workspace, now: str) -> dict:
+    code, out = ws.run("status", "--json", timeout=300, HANDOFF_NOW=now)
     assert code == 0, out
     return json.loads(out[out.index("{"):])
