@@ -58,6 +58,11 @@ POOL = "duckdb_write"
 Echo = Callable[[str], None]
 
 
+def job_label(job_name: str) -> str:
+    """``__ASSET_JOB`` is what Dagster calls the all-assets job ``handoff run`` executes."""
+    return "handoff run, every asset" if job_name == "__ASSET_JOB" else job_name
+
+
 def _host() -> str:
     return socket.gethostname()
 
@@ -241,7 +246,7 @@ def recover_stale_runs(
         if echo:
             where = f" during {', '.join(steps)}" if steps else ""
             freed = f"; freed {', '.join(slots)}" if slots else ""
-            echo(f"recovered crashed run {run.run_id[:8]} ({run.job_name}, started {started_at or '?'}){where}: "
+            echo(f"recovered crashed run {run.run_id[:8]} ({job_label(run.job_name)}, started {started_at or '?'}){where}: "
                  f"{why}; marked failed{freed}")
     return out
 

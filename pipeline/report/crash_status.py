@@ -42,7 +42,9 @@ def _short(iso: str | None) -> str:
 def describe(item: dict) -> str:
     """One crash in a sentence: which run, when, doing what, who recovered it, what the next run resumed."""
     during = f" during {', '.join(item['steps_in_flight'])}" if item.get("steps_in_flight") else ""
-    job = "handoff run, every asset" if item["job_name"] == "__ASSET_JOB" else item["job_name"]
+    from pipeline.recovery import job_label
+
+    job = job_label(item["job_name"])
     text = (f"run {item['run_id'][:8]} ({job}, started {_short(item['started_at'])}) crashed{during}: "
             f"{item['reason']}; marked failed {_short(item['recovered_at'])} by {item['recovered_by']}")
     resumed = item.get("resumed")
