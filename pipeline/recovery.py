@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -379,10 +379,3 @@ class Heartbeat:
             except Exception:  # a missed beat only delays detection on another host; never break the run
                 pass
 
-
-@dataclass
-class RecoveryLog:
-    """What this ``handoff run`` recovered (stale runs) and resumed (for the summary and the crashed runs' tags)."""
-
-    recovered: list[RecoveredRun] = field(default_factory=list)
-    pool_wait_s: float = 0.0

@@ -25,7 +25,6 @@ import pytest
 from pipeline.recovery import RECOVERED_AT_TAG, RECOVERED_BY_TAG, RECOVERED_TAG, RESUMED_TAG
 from tests.crashkit import (
     CONTACTS,
-    ROOT,
     SEED,
     Workspace,
     database_picture,
