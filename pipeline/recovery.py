@@ -166,7 +166,6 @@ def gone_reason(instance: dg.DagsterInstance, record: dg.RunRecord, *, now: floa
     """Why this in-progress run's process is gone, or None when it may be alive (then it is left alone)."""
     now = time.time() if now is None else now
     worker = worker_of(instance, record)
-    run_started = record.start_time or record.create_timestamp.timestamp()
     if worker.pid is not None and worker.host == _host():
         actual = _process_started(worker.pid)
         if actual is None:
@@ -174,8 +173,8 @@ def gone_reason(instance: dg.DagsterInstance, record: dg.RunRecord, *, now: floa
         expected = worker.process_started
         if expected is not None and abs(actual - expected) > PID_REUSE_SLACK_SECONDS:
             return f"its process (pid {worker.pid} on {worker.host}) is gone; that pid now belongs to another process"
-        if expected is None and actual > run_started + PID_REUSE_SLACK_SECONDS:
-            return f"its process (pid {worker.pid} on {worker.host}) is gone; that pid now belongs to another process"
+        # without a recorded process start time (daemon-launched workers) only a missing process counts: a
+        # STARTING run has no start time yet, and comparing with its creation time failed a live run
         return None
     if worker.source == "handoff run tags" and worker.heartbeat is not None:
         silent = now - worker.heartbeat
