@@ -32,12 +32,20 @@ class WarehouseResource(DuckDBResource):
     """dagster-duckdb's resource, but the connection is closed even when the step fails.
 
     Upstream closes it only after a clean exit, so a failed step would keep DuckDB's write lock (and block a
-    read-only open in the same process) until the process ends.
+    read-only open in the same process) until the process ends. A lock held by another process is reported
+    in one line (``DatabaseLockedError``) after a bounded wait (``HANDOFF_DB_LOCK_WAIT_SECONDS``).
     """
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        conn = super().get_connection().__enter__()
+        # a file held by another process: say so at once and wait a bounded time (pipeline/dblock.py), instead
+        # of upstream's ~100 s of silent retries ending in DuckDB's raw IOException
+        from pipeline.dblock import connect_writable
+        from pipeline.progress_ticker import PROGRESS_PREFIX
+
+        log = dg.get_dagster_logger()
+        conn = connect_writable(self.database, config={"custom_user_agent": "dagster", **self.connection_config},
+                                echo=lambda message: log.warning(f"{PROGRESS_PREFIX}{message}"))
         try:
             yield conn
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class RunSummary:
     checks: dict[str, int]
     enforcement: dict = field(default_factory=dict)
     duration_s: float = 0.0
+    recovered: list[dict] = field(default_factory=list)  # crashed runs this run marked failed (pipeline.recovery)
+    resumed: dict = field(default_factory=dict)  # what this run resumed after them
 
 
 def ensure_dagster_home() -> Path:
@@ -105,16 +108,16 @@ def materialize_everything(instance, echo: Echo) -> tuple[str, int, dict[str, in
     from pipeline.definitions import build_definitions
 
     defs = build_definitions()
-    from dagster._core.utils import make_new_run_id
-
+    from pipeline.recovery import process_tags
     from pipeline.run_progress import QUIET_RUN_CONFIG, RunProgress, root_cause
 
     job = defs.resolve_implicit_global_asset_job_def()
     echo("materializing every asset (extract -> staging -> marts -> checks -> report) ...")
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # what Dagster's own run ids are; known before the run so progress can follow it
     with RunProgress(instance, run_id, echo):
         result = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_id=run_id, run_config=QUIET_RUN_CONFIG
+            instance=instance, raise_on_error=False, run_id=run_id, run_config=QUIET_RUN_CONFIG,
+            tags=process_tags(),  # pid/host/start time: a later run can tell if this process is gone
         )
     materialized = [
         e for e in result.all_events if e.event_type_value == dg.DagsterEventType.ASSET_MATERIALIZATION.value
@@ -143,24 +146,68 @@ def run_once(
     """Materialize every asset, then evaluate the SLA sensor once and run what it requests."""
     started = time.perf_counter()
     ensure_dagster_home()
+    from pipeline import dblock
+
+    dblock.probe(load_settings().db_path, echo=echo)  # a file held by another process: say so before anything else
     with sandbox_if_needed(snapshot, contacts, seed, echo, force=force_sandbox) as sandbox:
         from dagster import DagsterInstance
 
         with DagsterInstance.get() as instance:
-            set_pool_limit(instance)
-            run_id, count, checks = materialize_everything(instance, echo)
-            echo(f"assets: {count} materialized, checks {checks['passed']} passed / {checks['failed']} failed")
-            from pipeline.sla.runner import enforce_once
+            from pipeline.recovery import Heartbeat, recover_stale_runs, wait_for_pool
 
-            echo("SLA sensor: evaluating once and running the enforcement it requests ...")
-            # the sandbox demo runs live (PATCH + task in the sandbox); a real portal follows the policy's write_mode
-            enforcement = enforce_once(instance, write_mode="live" if sandbox else None)
+            who = f"handoff run (pid {os.getpid()})"
+            # before any work waits on them: runs whose process is gone are failed and their slots freed
+            recovered = recover_stale_runs(instance, recovered_by=who, echo=echo)
+            set_pool_limit(instance)
+            db_path = load_settings().db_path
+            with Heartbeat(instance):
+                wait_for_pool(instance, echo, recovered_by=who, recovered=recovered)
+                dblock.probe(db_path, echo=echo)
+                run_id, count, checks = materialize_everything(instance, echo)
+                echo(f"assets: {count} materialized, checks {checks['passed']} passed / {checks['failed']} failed")
+                from pipeline.sla.runner import enforce_once
+
+                echo("SLA sensor: evaluating once and running the enforcement it requests ...")
+                wait_for_pool(instance, echo, recovered_by=who, recovered=recovered)
+                dblock.probe(db_path, echo=echo)
+                # the sandbox demo runs live (PATCH + task in the sandbox); a real portal follows the policy's write_mode
+                enforcement = enforce_once(instance, write_mode="live" if sandbox else None)
             for step in enforcement.get("runs", []):
                 echo(f"  {step['status']:<9} {step['run_key']}: {step['reason']}")
             for failed in enforcement.get("failed_runs", []):
                 echo(f"  FAILED    {failed['run_key']} (run {failed['run_id'][:8]}; see the Dagster UI)")
+            resumed = resumed_after_crash(instance, run_id, recovered, enforcement) if recovered else {}
     return RunSummary(
         sandbox=sandbox, asset_run_id=run_id, assets_materialized=count, checks=checks,
         enforcement=enforcement if isinstance(enforcement, dict) else {"result": enforcement},
         duration_s=time.perf_counter() - started,
+        recovered=[item.as_dict() for item in recovered], resumed=resumed,
     )
+
+
+# what the extraction logs when it removes the rows of a load dlt never completed (assets/hubspot_raw.py)
+DROPPED_LOAD_MESSAGE = "removed the rows of a load that never completed"
+
+
+def resumed_after_crash(instance, run_id: str, recovered: list, enforcement: dict) -> dict:
+    """What this run did for the crashed ones: steps re-run, raw rows of unfinished loads removed, ladder
+    steps finished; written onto each crashed run (tag ``handoff/resumed``) for ``handoff status``."""
+    from pipeline.recovery import record_resumed
+
+    dropped: list[str] = []
+    for entry in instance.all_logs(run_id):
+        message = entry.user_message or ""
+        if entry.dagster_event is None and message.startswith(DROPPED_LOAD_MESSAGE):
+            dropped.append(message.split(": ", 1)[-1])
+    recovery = (enforcement or {}).get("recovery") or {}
+    resumed = {
+        "by_run": run_id,
+        "completed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "steps_rerun": sorted({step for item in recovered for step in item.steps_in_flight}),
+        "incomplete_loads_removed": "; ".join(dropped),
+        "enforcement_steps_resumed": [f"{r['mql_id']}:{r['step']} -> {r['status']}"
+                                      for r in recovery.get("resumed_steps", [])],
+        "interrupted_deliveries": recovery.get("interrupted_deliveries", 0),
+    }
+    record_resumed(instance, recovered, resumed)
+    return resumed

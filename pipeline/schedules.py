@@ -31,15 +31,19 @@ PIPELINE_SELECTION = dg.AssetSelection.groups("hubspot_raw", "staging", "marts")
     dg.AssetKey(["reports", "handoff_report"])
 )
 
+# every step writes DuckDB (one writer, the duckdb_write pool), so steps run one at a time anyway: in one
+# process, as `handoff run` does, instead of paying a Python + Dagster start-up per step (multiprocess default)
 hourly_sync = dg.define_asset_job(
     "hourly_sync",
     selection=PIPELINE_SELECTION,
+    executor_def=dg.in_process_executor,
     description="Incremental HubSpot sync (changes since the last cursor), then staging, marts, checks and the report.",
 )
 
 nightly_reconcile = dg.define_asset_job(
     "nightly_reconcile",
     selection=PIPELINE_SELECTION,
+    executor_def=dg.in_process_executor,
     description="Sync plus the deletion reconcile: archived and merged HubSpot records are marked so metrics "
     "exclude them; then the models and the report.",
     config=RECONCILE_CONFIG,

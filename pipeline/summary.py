@@ -58,6 +58,16 @@ def _minutes(value) -> str:
     return f"{value:,.0f} min" if value < 120 else f"{value / 60:,.1f} h"
 
 
+def add_recovered_row(table: Table, summary: RunSummary) -> None:
+    """Crashed runs this run found (process gone), marked failed, and resumed (pipeline.recovery)."""
+    if not summary.recovered:
+        return
+    from pipeline.report.crash_status import describe
+
+    texts = [describe({**item, "resumed": summary.resumed or None}) for item in summary.recovered]
+    table.add_row("recovered", "\n".join(texts))
+
+
 def print_summary(summary: RunSummary, *, demo: bool = False) -> None:
     console = Console() if sys.stdout.isatty() else Console(width=120)
     settings = load_settings()
@@ -95,6 +105,7 @@ def print_summary(summary: RunSummary, *, demo: bool = False) -> None:
         if enforcement.get("skip_reason") and not enforcement.get("requested"):
             text += f"; sensor: {enforcement['skip_reason']}"
         table.add_row("SLA enforcement", text)
+    add_recovered_row(table, summary)
     alerts = alert_counts(settings.db_path)
     if alerts:
         by_status = ", ".join(f"{status} {count}" for status, count in alerts.items())

@@ -53,7 +53,8 @@ def test_dev_serves_the_ui_on_the_sandbox(tmp_path):
             time.sleep(2)
         assert proc.poll() is None, proc.stdout.read()[-2000:]
         node = answer["data"]["repositoriesOrError"]["nodes"][0]
-        assert {s["name"]: s["sensorState"]["status"] for s in node["sensors"]} == {"overdue_mql_sensor": "STOPPED"}
+        assert {s["name"]: s["sensorState"]["status"] for s in node["sensors"]} == {"overdue_mql_sensor": "STOPPED",
+                                                                                 "stale_run_sensor": "RUNNING"}
         # on the sandbox (a loopback API base) the schedules start stopped: nothing runs until the user says so
         assert {s["name"]: s["scheduleState"]["status"] for s in node["schedules"]} == {
             "hourly_sync_schedule": "STOPPED", "nightly_reconcile_schedule": "STOPPED"}

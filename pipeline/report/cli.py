@@ -64,6 +64,9 @@ def status(as_json: bool, show_all: bool, at_risk_fraction: float, db: str | Non
     from pipeline.report.handoffs import handoff_lines, handoff_summary  # the live lane's section
 
     data["handoffs"] = handoff_summary(Path(db) if db else settings.db_path, clock_now())
+    from pipeline.report.crash_status import crash_lines, recovered_crashes_section
+
+    data["recovered_crashes"] = recovered_crashes_section()  # runs killed mid-way, and what resumed them
     if as_json:
         _print_json(data)
         return
@@ -99,6 +102,8 @@ def status(as_json: bool, show_all: bool, at_risk_fraction: float, db: str | Non
                       "(beyond enforcement_lookback_days; see the report's breaches list)")
     for line in handoff_lines(data["handoffs"]):
         console.print(line)
+    for line in crash_lines(data["recovered_crashes"]):
+        console.print(line, soft_wrap=True, markup=False)
 
 
 @click.command()

@@ -13,6 +13,7 @@ from datetime import timezone
 
 import dagster as dg
 
+from pipeline.recovery import RECOVERED_TAG, process_tags  # pid/host: a crashed enforcement run is recognised and freed
 from pipeline.run_progress import QUIET_RUN_CONFIG
 from pipeline.settings import load_settings
 from pipeline.settings import now as clock
@@ -26,8 +27,9 @@ JOB_RESOURCES = ("duckdb", "hubspot", "policy", "slack")
 
 
 def _already_run(instance: dg.DagsterInstance, key: str) -> bool:
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: key, SENSOR_TAG: SENSOR_NAME}), limit=1)
-    return bool(runs)
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: key, SENSOR_TAG: SENSOR_NAME}), limit=5)
+    # a run killed before it recorded the step (marked failed by pipeline.recovery) did not run it
+    return any(run.tags.get(RECOVERED_TAG) != "true" for run in runs)
 
 
 @contextmanager
@@ -76,7 +78,7 @@ def _enforce_once(instance, job_resources: dict, ready: dict, *, write_mode: str
         result = sla_enforcement_job.execute_in_process(
             run_config={"ops": {"enforce_step": {"config": {**config, **run_config_extra}}}, **QUIET_RUN_CONFIG},
             instance=instance, resources=job_resources, raise_on_error=False,
-            tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_TAG: SENSOR_NAME},
+            tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_TAG: SENSOR_NAME, **process_tags()},
         )
         if not result.success:
             summary["failed_runs"].append({"run_key": request.run_key, "run_id": result.run_id})
