@@ -104,7 +104,7 @@ def print_summary(summary: RunSummary, *, demo: bool = False) -> None:
     table.add_row("analysts", f"duckdb -readonly {published}")
     from assets.reports import ReportConfig
 
-    report = Path(ReportConfig().out)
+    report = Path(ReportConfig.model_fields["out"].default)
     if report.exists():
         table.add_row("report", f"{report}  (offline HTML; also `handoff report --out FILE`)")
     table.add_row("Dagster UI", "make dev  (run history and sensor cursors in DAGSTER_HOME="
