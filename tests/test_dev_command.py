@@ -64,9 +64,9 @@ def _start_dev(tmp_path):
 def _stop_and_assert_all_gone(proc, send) -> tuple[str, float]:
     """Send the signal, then assert `handoff dev` and every descendant are gone within STOP_WITHIN_S."""
     tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-    names = " ".join(" ".join(p.cmdline()[:3]) for p in tree)
+    names = " ".join(" ".join(p.cmdline()[:4]) for p in tree)
     # what `dagster dev` starts: the webserver, the daemon and at least one code server
-    assert "dagster-webserver" in names and "dagster-daemon" in names and "grpc" in names, names
+    assert "-m dagster_webserver" in names and "-m dagster._daemon" in names and "code-server" in names, names
     started = time.monotonic()
     send()
     proc.wait(timeout=STOP_WITHIN_S)

@@ -1,8 +1,9 @@
 """Real-browser checks in headless Chromium: the Dagster UI lists the assets, schedules and the SLA sensor, and
 the offline report renders its charts with every network request blocked.
 
-Needs /usr/bin/chromium (Debian: `apt-get install -y chromium`; another binary: HANDOFF_CHROMIUM); without it
-these tests skip and say so.
+Needs /usr/bin/chromium (Debian: `apt-get install -y chromium`, which .ci/run does; another binary:
+HANDOFF_CHROMIUM). Without it these tests skip and say so, except under CI=true, where they fail: CI must prove
+the UI and the report render.
 Screenshots go to a temp dir, or to HANDOFF_SCREENSHOTS_DIR (e.g. `docs`) to refresh the ones in docs/.
 """
 
@@ -26,12 +27,20 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO = Path(__file__).resolve().parents[1]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"headless Chromium not found at {CHROMIUM}: "
-                       "`apt-get install -y chromium` (or set HANDOFF_CHROMIUM) to run the browser checks"),
-]
+MISSING = (f"headless Chromium not found at {CHROMIUM}: `apt-get install -y chromium` (or set HANDOFF_CHROMIUM) "
+           "to run the browser checks")
+IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _needs_chromium():
+    """Skip without Chromium on a developer's machine; under CI=true a missing browser is a failure."""
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail(f"CI=true: {MISSING}", pytrace=False)
+        pytest.skip(MISSING)
 
 
 @pytest.fixture(scope="module")
