@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -230,3 +231,24 @@ def test_interactive_session_on_a_missing_copy_is_one_line(tmp_path, tmux):
     term = tmux([str(HANDOFF), "sql"], cwd=tmp_path)
     screen = term.wait_for("SESSION-ENDED 1", timeout=60)
     assert f"error: no database at {tmp_path / 'handoff.published.duckdb'}: run `handoff run` first" in screen
+
+
+def test_the_analyst_guides_python_snippet_runs_as_written(published, tmp_path, monkeypatch):
+    # docs/analyst-guide.md's notebook snippet, run from a directory where data/ holds the published copy
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "analyst-guide.md").read_text()
+    snippet = textwrap.dedent(re.search(r"```python\n(.*?)```", guide, re.S).group(1))
+    (tmp_path / "data").mkdir()
+    shutil.copyfile(published, tmp_path / "data" / "handoff.published.duckdb")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(snippet, scope)
+    counts = dict(zip(scope["by_status"]["sla_status"], scope["by_status"]["episodes"]))
+    assert counts == {"met": 2, "breached": 2, "overdue": 4, "pending": 2}
+
+
+def test_docs_show_handoff_sql_not_the_1x_cli():
+    root = Path(__file__).resolve().parents[1]
+    for name in ("README.md", "docs/analyst-guide.md", "docs/troubleshooting.md", "pipeline/summary.py"):
+        text = (root / name).read_text()
+        assert "duckdb -readonly" not in text, name
+        assert "handoff sql" in text, name
