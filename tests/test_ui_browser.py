@@ -170,7 +170,10 @@ def test_dagster_ui_lists_assets_schedules_and_sensor(browser, webserver, screen
 
     page = _open(context, webserver + "/locations/hubspot_lead_handoff/asset-groups/marts")
     page.set_viewport_size({"width": 1400, "height": 900})
-    page.get_by_text("speed_to_lead").first.wait_for(timeout=60_000)
+    try:
+        page.get_by_text("speed_to_lead").first.wait_for(timeout=60_000)
+    finally:
+        page.screenshot(path=str(screenshots / "dagster-marts-lineage-wait.png"))
     page.wait_for_timeout(1_500)  # the graph lays itself out
     page.screenshot(path=str(screenshots / "dagster-marts-lineage.png"))
     context.close()
@@ -183,7 +186,10 @@ def test_dagster_ui_shows_the_speed_to_lead_materialization_and_its_checks(brows
     assert len(checks) >= 5, checks
     context = browser.new_context(viewport={"width": 1400, "height": 1400})
     page = _open(context, webserver + "/assets/marts/speed_to_lead", first=True)
-    page.get_by_text("Materialized").first.wait_for(timeout=90_000)
+    try:
+        page.get_by_text("Materialized").first.wait_for(timeout=90_000)
+    finally:
+        page.screenshot(path=str(screenshots / "dagster-speed-to-lead-wait.png"))
     page.wait_for_timeout(1_500)
     body = page.inner_text("body")
     assert "marts / speed_to_lead" in body or "speed_to_lead" in body
