@@ -28,7 +28,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 REPO = Path(__file__).resolve().parents[1]
 # the sensors the Automation page must list: add a sensor here when you add one to the definitions
 SENSORS = ("overdue_mql_sensor",)
-SPEED_TO_LEAD = dg.AssetKey(["marts", "speed_to_lead"])
 
 MISSING = (f"headless Chromium not found at {CHROMIUM}: `apt-get install -y chromium` (or set HANDOFF_CHROMIUM) "
            "to run the browser checks")
@@ -89,11 +88,6 @@ def webserver(tmp_path_factory):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("HUBSPOT_ACCESS_TOKEN", "HANDOFF_SCHEDULES")}
     env.update(DAGSTER_HOME=str(home), HANDOFF_DB=str(home / "handoff.duckdb"), DAGSTER_DISABLE_TELEMETRY="1")
-    # a real build first (the sandbox, 60 contacts), so the UI has a marts/speed_to_lead materialization and
-    # its check results to show
-    build = subprocess.run([str(Path(sys.executable).with_name("handoff")), "run", "--contacts", "60"], cwd=home,
-                           env=env, capture_output=True, text=True, timeout=600)
-    assert build.returncode == 0, build.stderr[-3000:]
     log = (home / "webserver.log").open("w")
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-webserver")), "-w", "workspace.yaml", "-h", "127.0.0.1",
@@ -148,8 +142,7 @@ def test_dagster_ui_lists_assets_schedules_and_sensor(browser, webserver, screen
     # tall enough that the virtualised asset list renders every row
     context = browser.new_context(viewport={"width": 1400, "height": 400 + 90 * len(keys)})
     page = _open(context, webserver + "/assets", first=True)
-    page.get_by_text("speed_to_lead").first.wait_for(timeout=90_000)
-    page.wait_for_timeout(1_500)  # the rows' statuses load after the list
+    page.get_by_text("Never materialized").first.wait_for(timeout=90_000)
     body = page.inner_text("body")
     missing = [k.to_user_string() for k in keys if " / ".join(k.path) not in body]
     assert missing == [], f"assets not listed in the UI: {missing}"
@@ -170,40 +163,9 @@ def test_dagster_ui_lists_assets_schedules_and_sensor(browser, webserver, screen
 
     page = _open(context, webserver + "/locations/hubspot_lead_handoff/asset-groups/marts")
     page.set_viewport_size({"width": 1400, "height": 900})
-    try:
-        page.get_by_text("speed_to_lead").first.wait_for(timeout=60_000)
-    finally:
-        page.screenshot(path=str(screenshots / "dagster-marts-lineage-wait.png"))
+    page.get_by_text("speed_to_lead").first.wait_for(timeout=60_000)
     page.wait_for_timeout(1_500)  # the graph lays itself out
     page.screenshot(path=str(screenshots / "dagster-marts-lineage.png"))
-    context.close()
-
-
-def test_dagster_ui_shows_the_speed_to_lead_materialization_and_its_checks(browser, webserver, screenshots):
-    from pipeline.definitions import defs
-
-    checks = sorted(c.name for c in defs.resolve_asset_graph().asset_check_keys if c.asset_key == SPEED_TO_LEAD)
-    assert len(checks) >= 5, checks
-    context = browser.new_context(viewport={"width": 1400, "height": 1400})
-    page = _open(context, webserver + "/assets/marts/speed_to_lead", first=True)
-    try:
-        page.get_by_text("Materialized").first.wait_for(timeout=90_000)
-    finally:
-        page.screenshot(path=str(screenshots / "dagster-speed-to-lead-wait.png"))
-    page.wait_for_timeout(1_500)
-    body = page.inner_text("body")
-    assert "marts / speed_to_lead" in body or "speed_to_lead" in body
-    assert "Never materialized" not in body
-    page.screenshot(path=str(screenshots / "dagster-speed-to-lead.png"))
-
-    page = _open(context, webserver + "/assets/marts/speed_to_lead?view=checks")
-    page.get_by_text(checks[0]).first.wait_for(timeout=60_000)
-    page.wait_for_timeout(1_500)
-    body = page.inner_text("body")
-    missing = [name for name in checks if name not in body]
-    assert missing == [], f"checks not listed: {missing}"
-    assert body.count("Passed") >= len(checks), body[:3000]  # each check's latest evaluation passed
-    page.screenshot(path=str(screenshots / "dagster-speed-to-lead-checks.png"))
     context.close()
 
 
