@@ -9,7 +9,7 @@ endif
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 VENV_STAMP := .venv/.synced
 
-.PHONY: install demo test dev bench clean lock
+.PHONY: install demo test lint typecheck dev bench clean lock
 
 $(UV):
 	@echo "uv not found: bootstrapping it into .uv-bootstrap/ with pip"
@@ -25,8 +25,15 @@ install: $(VENV_STAMP)
 demo: install
 	.venv/bin/handoff demo
 
-test: install
+# lint and type checks first (seconds), then the whole suite; CI runs exactly this (.ci/run)
+test: install lint typecheck
 	.venv/bin/python -m pytest -n 2 --dist loadgroup -q -rs
+
+lint: install
+	.venv/bin/ruff check .
+
+typecheck: install
+	.venv/bin/mypy
 
 dev: install
 	.venv/bin/handoff dev

@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("pipeline.report.cli:report", "Write the offline HTML report."),
     "status": ("pipeline.report.cli:status", "Overdue and at-risk MQLs now, by rep, with time left."),
     "explain": ("pipeline.report.cli:explain", "Why an MQL episode has its SLA status: its touches, and the ones ignored."),
+    "sql": ("pipeline.sql_cli:sql", "SQL on the analysts' read-only copy: one query (--csv/--json) or a session."),
 }
 
 

@@ -12,6 +12,7 @@ import dagster as dg
 
 from assets import checks, hubspot_raw, lifecycle_check, marts, ops, reports, staging
 from pipeline import recovery_defs, schedules
+from pipeline.config_check import validate_config
 from pipeline.resources import build_resources
 from pipeline.sla import definitions as sla_definitions
 
@@ -34,6 +35,7 @@ def _with_owner(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 
 def build_definitions() -> dg.Definitions:
+    validate_config()  # a bad policy file or variable: one line now, not after the extraction
     merged = dg.Definitions.merge(*(layer.defs for layer in LAYERS))
     with warnings.catch_warnings():  # map_asset_specs is marked "preview" in dagster 1.13; pinned, tested here
         warnings.simplefilter("ignore", dg.PreviewWarning)

@@ -64,6 +64,13 @@ class HubSpotResource(dg.ConfigurableResource):
     search_per_s: int = 5
     give_up_after_s: float = 300.0
 
+    def setup_for_execution(self, context) -> None:
+        """The first step of every run (the extraction needs this resource) re-checks the configuration:
+        a policy file edited since the definitions loaded fails here, before any API call."""
+        from pipeline.config_check import validate_config
+
+        validate_config()
+
     def get_client(self):
         """The paced, retrying client (``pipeline.hubspot.client.HubSpotClient``)."""
         from pipeline.hubspot.client import HubSpotClient

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -36,9 +35,11 @@ def run(snapshot: Path | None, contacts: int, seed: int) -> None:
     Without HUBSPOT_ACCESS_TOKEN (or with --snapshot) the embedded sandbox starts in-process first.
     HANDOFF_NOW pins the clock; runs land in the Dagster instance at DAGSTER_HOME.
     """
+    from pipeline.config_check import validate_config
     from pipeline.runner import run_once
     from pipeline.summary import print_summary
 
+    validate_config()  # before the sandbox starts or any asset runs
     summary = run_once(snapshot=snapshot, contacts=contacts, seed=seed, echo=_echo)
     print_summary(summary)
 
@@ -49,9 +50,11 @@ def run(snapshot: Path | None, contacts: int, seed: int) -> None:
 @_seed_option
 def demo(snapshot: Path | None, contacts: int, seed: int) -> None:
     """What `make demo` runs: the whole job on the sandbox (or your portal when a token is set), then a summary."""
+    from pipeline.config_check import validate_config
     from pipeline.runner import run_once
     from pipeline.summary import print_summary
 
+    validate_config()  # before the sandbox starts or any asset runs
     summary = run_once(snapshot=snapshot, contacts=contacts, seed=seed, echo=_echo)
     print_summary(summary, demo=True)
 
@@ -63,14 +66,15 @@ def demo(snapshot: Path | None, contacts: int, seed: int) -> None:
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
 def dev(snapshot: Path | None, contacts: int, seed: int, port: int) -> None:
     """Open the Dagster UI (`dagster dev`) on this project; on the sandbox when no token is set."""
+    from pipeline.dev_server import run_supervised
+    from pipeline.config_check import validate_config
     from pipeline.runner import ensure_dagster_home, sandbox_if_needed
 
+    validate_config()  # before the sandbox and the UI start
     ensure_dagster_home()
     with sandbox_if_needed(snapshot, contacts, seed, _echo):
         dagster = Path(sys.executable).with_name("dagster")
         command = [str(dagster), "dev", "-m", "pipeline.definitions", "-p", str(port)]
         _echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it and the sandbox)")
-        try:
-            subprocess.run(command, env=dict(os.environ), check=False)
-        except KeyboardInterrupt:
-            pass
+        # dagster dev and its children run in their own process group; a Ctrl-C or SIGTERM here stops them all
+        run_supervised(command, dict(os.environ), _echo)

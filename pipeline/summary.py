@@ -112,10 +112,10 @@ def print_summary(summary: RunSummary, *, demo: bool = False) -> None:
         slack = "delivered to SLACK_WEBHOOK_URL" if settings.slack_webhook_url else "Slack not configured"
         table.add_row("alerts", f"{sum(alerts.values()):,} in ops.alerts ({by_status}; {slack})")
     table.add_row("database", f"{settings.db_path} (pipeline writes here)")
-    table.add_row("analysts", f"duckdb -readonly {published}")
+    table.add_row("analysts", f"handoff sql  (read-only SQL on {published}; any DuckDB 2.x client can open it)")
     from assets.reports import ReportConfig
 
-    report = Path(ReportConfig().out)
+    report = Path(ReportConfig.model_fields["out"].default)
     if report.exists():
         table.add_row("report", f"{report}  (offline HTML; also `handoff report --out FILE`)")
     table.add_row("Dagster UI", "make dev  (run history and sensor cursors in DAGSTER_HOME="

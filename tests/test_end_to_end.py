@@ -113,6 +113,6 @@ def test_run_prints_summary_and_report(portal_run):
     assert "MQL episodes" in out
     truth_count = len(portal_run["truth"]["episodes"])
     assert f"{truth_count:,}:" in out
-    assert "duckdb -readonly" in out
+    assert "handoff sql  (read-only SQL on" in out
     report = portal_run["root"] / "out" / "handoff_report.html"
     assert report.exists() and "out/handoff_report.html" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -74,6 +75,64 @@ def test_status_table_for_a_terminal(published):
     assert "1 older untouched MQLs are not listed" in out
 
 
+def _render(published, width: int, *args: str) -> list[str]:
+    """`handoff status`'s terminal output on a terminal ``width`` columns wide (rich Console(width=...))."""
+    from rich.console import Console
+
+    from pipeline.report.status import print_status
+
+    data = json.loads(run("status", "--json", *args))
+    console = Console(width=width, record=True, highlight=False, file=open(os.devnull, "w"))
+    print_status(console, data)
+    return console.export_text().splitlines()
+
+
+def _header(lines: list[str]) -> list[str]:
+    return [cell.strip() for cell in next(line for line in lines if "rep" in line and "┃" in line).split("┃")[1:-1]]
+
+
+def test_status_fits_80_columns(published):
+    lines = _render(published, 80, "--all")
+    assert max(len(line) for line in lines) <= 80
+    # what matters to act: who, how urgent, and the id `handoff explain` takes; the rest is named as hidden
+    assert _header(lines) == ["rep", "state", "time left", "type", "mql_id", "escalation"]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if "│" in line]
+    assert rows == [
+        ["Ada", "overdue", "overdue 1h 0m", "demo", "4:1793624400000", "manager_es"],
+        ["Lovelace", "", "", "", "", "calation:"],
+        ["", "", "", "", "", "done"],
+        ["Bob Stone", "at risk", "30m left", "demo", "3:1793629800000", ""],
+        ["Cy Young", "on track", "21h 0m left", "other", "5:1793620800000", ""],
+    ]
+    text = " ".join(lines)
+    assert "not shown at this width: team, due (UTC), contact (--json has everything)" in text
+    assert "1 overdue, 1 at risk, 1 on track; MQLs of the last 7 days with no touch yet" in text
+
+
+def test_status_shows_every_column_at_160(published):
+    lines = _render(published, 160, "--all")
+    assert max(len(line) for line in lines) <= 160
+    assert _header(lines) == ["rep", "team", "state", "time left", "type", "due (UTC)", "mql_id", "contact",
+                              "escalation"]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if "│" in line]
+    assert rows == [
+        ["Ada Lovelace", "EMEA", "overdue", "overdue 1h 0m", "demo", "2026-11-02 14:00", "4:1793624400000", "4",
+         "manager_escalation: done"],
+        ["Bob Stone", "North America", "at risk", "30m left", "demo", "2026-11-02 15:30", "3:1793629800000", "3", ""],
+        ["Cy Young", "North America", "on track", "21h 0m left", "other", "2026-11-03 12:00", "5:1793620800000",
+         "5", ""],
+    ]
+    assert "contact records: https://app.hubspot.com/contacts/4242/record/0-1/<contact> (links in --json)" in lines
+    assert "not shown" not in " ".join(lines)
+
+
+def test_status_sections_are_separate_functions():
+    # other parts of the product append a section (a function of console and data) to STATUS_SECTIONS
+    from pipeline.report.status import STATUS_SECTIONS, episodes_section, totals_section
+
+    assert STATUS_SECTIONS[:2] == [episodes_section, totals_section]
+
+
 def test_status_without_a_database_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["status"])
@@ -122,7 +181,7 @@ def test_status_on_a_locked_database_names_the_holder(published, capsys):
             main(["status"])
         err = capsys.readouterr().err
         assert err == (f"error: {published} is locked by process {holder.pid}, which opened it read-write: close "
-                       "that session (analysts: `duckdb -readonly`), or retry when it has finished\n")
+                       "that session (analysts: `handoff sql` opens the read-only copy), or retry when it has finished\n")
     finally:
         holder.kill()
         holder.wait()

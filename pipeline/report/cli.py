@@ -56,54 +56,20 @@ def report(out: str, db: str | None, quiet: bool) -> None:
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help=DB_HELP)
 def status(as_json: bool, show_all: bool, at_risk_fraction: float, db: str | None) -> None:
     """Overdue and at-risk MQLs now, by rep, with time left."""
-    from pipeline.report.status import format_minutes, status_snapshot
+    from pipeline.report.status import print_status, status_snapshot
 
     con, settings = _open(db)
     policy = load_policy(settings.policy_path)
     data = status_snapshot(con, clock_now(), policy, at_risk_fraction=at_risk_fraction, include_on_track=show_all)
-    from pipeline.report.handoffs import handoff_lines, handoff_summary  # the live lane's section
+    from pipeline.report.crash_status import recovered_crashes_section
+    from pipeline.report.handoffs import handoff_summary  # the live lane's section
 
     data["handoffs"] = handoff_summary(Path(db) if db else settings.db_path, clock_now())
-    from pipeline.report.crash_status import crash_lines, recovered_crashes_section
-
     data["recovered_crashes"] = recovered_crashes_section()  # runs killed mid-way, and what resumed them
     if as_json:
         _print_json(data)
         return
-    console = Console(highlight=False)
-    totals = data["totals"]
-    title = f"MQLs waiting for a first touch at {_short(data['now'])} UTC (data as of {_short(data['data_as_of'])})"
-    table = Table(title=title, title_justify="left")
-    with_ladder = any(ep["ladder"] for rep in data["reps"] for ep in rep["episodes"])
-    names = ("rep", "team", "state", "time left", "type", "due (UTC)", "mql_id", "contact")
-    for name in names + (("escalation",) if with_ladder else ()):
-        table.add_column(name, no_wrap=name not in ("rep", "team", "escalation"))
-    styles = {"overdue": "bold red", "at_risk": "yellow", "on_track": "green"}
-    for rep in data["reps"]:
-        for i, ep in enumerate(rep["episodes"]):
-            last = i == len(rep["episodes"]) - 1
-            table.add_row(
-                rep["owner"] if i == 0 else "", (rep["team"] or "") if i == 0 else "",
-                f"[{styles[ep['state']]}]{ep['state'].replace('_', ' ')}[/]", format_minutes(ep["minutes_left"]),
-                "demo" if ep["mql_type"] == "demo_request" else ep["mql_type"], _short(ep["sla_due_at"]), ep["mql_id"],
-                f"[link={ep['url']}]{ep['contact_id']}[/link]",
-                *((ep["ladder"] or "",) if with_ladder else ()),
-                end_section=last,
-            )
-    if data["reps"]:
-        console.print(table)
-        sample = data["reps"][0]["episodes"][0]
-        console.print(f"contact records: {sample['url'].rsplit('/', 1)[0]}/<contact> (links in --json)")
-    hidden = "" if show_all else " (--all lists them)"
-    console.print(f"{totals['overdue']} overdue, {totals['at_risk']} at risk, {totals['on_track']} on track{hidden}; "
-                  f"MQLs of the last {data['lookback_days']:g} days with no touch yet")
-    if data["older_untouched_not_shown"]:
-        console.print(f"{data['older_untouched_not_shown']} older untouched MQLs are not listed "
-                      "(beyond enforcement_lookback_days; see the report's breaches list)")
-    for line in handoff_lines(data["handoffs"]):
-        console.print(line)
-    for line in crash_lines(data["recovered_crashes"]):
-        console.print(line, soft_wrap=True, markup=False)
+    print_status(Console(highlight=False), data)
 
 
 @click.command()

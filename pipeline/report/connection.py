@@ -24,7 +24,7 @@ def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
             holder = f"process {pid.group(1)}" if pid else "another process"
             raise DatabaseLockedError(
                 f"{path} is locked by {holder}, which opened it read-write: close that session (analysts: "
-                "`duckdb -readonly`), or retry when it has finished"
+                "`handoff sql` opens the read-only copy), or retry when it has finished"
             ) from None
         raise HandoffError(f"cannot open {path}: {text.splitlines()[0]}") from None
     con.execute("SET TimeZone = 'UTC'")

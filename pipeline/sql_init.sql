@@ -1,0 +1,2 @@
+-- run by `handoff sql` when a session opens
+SET TimeZone = 'UTC';
