@@ -80,7 +80,9 @@ def test_history_caps_the_page_at_50(sandbox, hubspot_client):
     assert len(api.get_page(limit=100).results) == 65
     with_history = api.get_page(limit=100, properties_with_history=["lifecyclestage"])
     assert len(with_history.results) == 50
-    assert with_history.paging.next.after is not None
+    rest = api.get_page(limit=100, properties_with_history=["lifecyclestage"], after=with_history.paging.next.after)
+    assert len(rest.results) == 15 and rest.paging is None  # the cursor resumes exactly after the 50th
+    assert {c.id for c in with_history.results}.isdisjoint(c.id for c in rest.results)
 
 
 def test_archived_listing_and_get_by_id(hubspot_client):
