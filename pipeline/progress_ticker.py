@@ -16,12 +16,14 @@ PROGRESS_PREFIX = "progress: "
 class ProgressTicker:
     """Calls ``describe()`` every ``interval_s`` and hands ``progress: <text>`` to ``log``, until stopped."""
 
-    def __init__(self, describe: Callable[[], str], log: Callable[[str], None], interval_s: float = 10.0):
+    def __init__(self, describe: Callable[[], str], log: Callable[[str], None], interval_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
         self._describe = describe
         self._log = log
         self._interval = interval_s
+        self._clock = clock  # tests pass a fake clock: the elapsed seconds in each line are then exact
         self._stop = threading.Event()
-        self._started = time.monotonic()
+        self._started = clock()
         self._thread = threading.Thread(target=self._loop, name="progress-ticker", daemon=True)
 
     def __enter__(self) -> "ProgressTicker":
@@ -35,7 +37,7 @@ class ProgressTicker:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                elapsed = time.monotonic() - self._started
+                elapsed = self._clock() - self._started
                 self._log(f"{PROGRESS_PREFIX}{self._describe()} ({elapsed:,.0f}s)")
             except Exception:  # progress is cosmetic: never break the step over it
                 pass

@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from datetime import datetime, timedelta, timezone
+
 import dagster as dg
+
 import pytest
 
 from pipeline.errors import ConfigError
@@ -69,13 +72,18 @@ def test_settings_defaults_and_published_copy(tmp_path):
     assert str(published_db_path(settings.db_path)) == "data/handoff.published.duckdb"
     with pytest.raises(ConfigError, match="HANDOFF_POLICY='/nope.yaml': no such file"):
         load_settings({"HANDOFF_POLICY": "/nope.yaml"})
-    assert parse_instant("2026-01-01T00:00:00").tzinfo is not None
+    # an instant without an offset is read as UTC
+    assert parse_instant("2026-01-01T00:00:00") == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert parse_instant("2026-01-01T00:00:00").utcoffset() == timedelta(0)
 
 
 def test_cli_help_lists_pinned_commands():
     out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, text=True, check=True)
-    for name in ("sandbox", "run", "demo", "dev", "routing", "report", "status", "explain"):
-        assert name in out.stdout
+    commands = out.stdout.split("\nCommands:\n", 1)[1]
+    listed = [line.split()[0] for line in commands.splitlines() if line.startswith("  ") and not line.startswith("   ")]
+    assert listed == ["demo", "dev", "explain", "report", "routing", "run", "sandbox", "status"]  # exactly these
+    assert "Usage: handoff [OPTIONS] COMMAND [ARGS]..." in out.stdout
+    assert "  -h, --help  Show this message and exit." in out.stdout
 
 
 def test_rate_limit_tier_from_environment(monkeypatch):

@@ -287,3 +287,101 @@ def test_pending_vs_overdue_under_a_pinned_clock(raw_portal, now, status, attemp
     raw_portal.meeting("m1", "1", "2024-03-05T15:30:00Z", outcome="SCHEDULED")
     [row] = speed(raw_portal, now=now, columns="sla_status, attempts, computed_at")
     assert row == {"sla_status": status, "attempts": attempts, "computed_at": ts(now)}
+
+
+# -- episode boundaries: the window is mql_at <= t < next_mql_at (docs/contracts.md "Touch rules", "Episode rules")
+RE_MQL = [("2024-03-01T00:00:00Z", "lead"), ("2024-03-04T10:00:00Z", MQL), ("2024-03-08T10:00:00Z", "lead"),
+          ("2024-03-10T10:00:00Z", MQL)]
+NEXT_MQL = "2024-03-10T10:00:00Z"
+
+
+def test_a_touch_a_deal_and_a_stage_change_exactly_at_the_next_mql_at_belong_to_the_later_episode(raw_portal):
+    for owner, team in (("101", "EMEA"), ("303", "North America")):
+        raw_portal.owner(owner, team=team)
+    # 1: its only touch is a call at the instant of the re-MQL
+    raw_portal.contact("1", lifecycle=RE_MQL, owners=[("2024-03-01T00:00:00Z", "101")])
+    raw_portal.call("c1", "1", NEXT_MQL)
+    # 2: a deal created at the instant of the re-MQL
+    raw_portal.contact("2", lifecycle=RE_MQL, owners=[("2024-03-01T00:00:00Z", "101")])
+    raw_portal.deal("d2", "2", NEXT_MQL)
+    # 3: moved on to SQL in the same millisecond as the re-MQL (lifecycle order: MQL, then SQL), and its first
+    #    owner set at that instant too (unowned before)
+    raw_portal.contact("3", lifecycle=[*RE_MQL, (NEXT_MQL, "salesqualifiedlead")],
+                       owners=[("2024-03-01T00:00:00Z", ""), (NEXT_MQL, "303")])
+    # 4: stage cleared and set again (no move back to lead), marked unqualified at the instant of the re-MQL
+    raw_portal.contact("4", lifecycle=[*RE_MQL[:2], (NEXT_MQL, ""), (NEXT_MQL, MQL)],
+                       owners=[("2024-03-01T00:00:00Z", "101")],
+                       lead_status=[("2024-03-05T00:00:00Z", "OPEN"), (NEXT_MQL, "UNQUALIFIED")])
+    got = speed(raw_portal, columns="contact_id, mql_at, next_mql_at, first_touch_at, attempts, sla_status, "
+                                    "minutes_to_first_touch, sql_at, opportunity_at, owner_id, assigned_at, "
+                                    "routing_minutes")
+    first, second = ts("2024-03-04T10:00:00Z"), ts(NEXT_MQL)
+    owned = {"owner_id": "101", "routing_minutes": 0.0}
+    untouched = {"first_touch_at": None, "attempts": 0, "sla_status": "overdue", "minutes_to_first_touch": None}
+    assert got == [
+        {"contact_id": "1", "mql_at": first, "next_mql_at": second, **untouched, "sql_at": None,
+         "opportunity_at": None, **owned, "assigned_at": first},
+        {"contact_id": "1", "mql_at": second, "next_mql_at": None, "first_touch_at": second, "attempts": 1,
+         "sla_status": "met", "minutes_to_first_touch": 0.0, "sql_at": None, "opportunity_at": None, **owned,
+         "assigned_at": second},
+        {"contact_id": "2", "mql_at": first, "next_mql_at": second, **untouched, "sql_at": None,
+         "opportunity_at": None, **owned, "assigned_at": first},
+        {"contact_id": "2", "mql_at": second, "next_mql_at": None, **untouched, "sql_at": None,
+         "opportunity_at": second, **owned, "assigned_at": second},
+        {"contact_id": "3", "mql_at": first, "next_mql_at": second, **untouched, "sql_at": None,
+         "opportunity_at": None, "owner_id": None, "assigned_at": None, "routing_minutes": None},
+        {"contact_id": "3", "mql_at": second, "next_mql_at": None, **untouched, "sql_at": second,
+         "opportunity_at": None, "owner_id": "303", "assigned_at": second, "routing_minutes": 0.0},
+        {"contact_id": "4", "mql_at": first, "next_mql_at": second, **untouched, "sql_at": None,
+         "opportunity_at": None, **owned, "assigned_at": first},
+        {"contact_id": "4", "mql_at": second, "next_mql_at": None, **untouched, "sql_at": None,
+         "opportunity_at": None, **owned, "assigned_at": second},
+    ]
+    recycled = rows(raw_portal.con, "SELECT contact_id, mql_at, recycled_at FROM marts.speed_to_lead "
+                                    "WHERE contact_id = '4' ORDER BY mql_at")
+    # episode 1 was never recycled (cleared, not moved back to lead); the UNQUALIFIED at the re-MQL is episode 2's
+    assert recycled == [{"contact_id": "4", "mql_at": first, "recycled_at": None},
+                        {"contact_id": "4", "mql_at": second, "recycled_at": second}]
+
+
+def test_an_owner_change_exactly_at_mql_at_is_the_owner_in_force(raw_portal):
+    for owner, team in (("101", "EMEA"), ("202", "APAC"), ("303", "North America")):
+        raw_portal.owner(owner, team=team)
+    # 1: 101 until the MQL, 202 from the MQL's own millisecond (latest entry <= mql_at)
+    raw_portal.contact("1", lifecycle=[("2024-03-01T00:00:00Z", "lead"), (T0, MQL)],
+                       owners=[("2024-03-01T00:00:00Z", "101"), (T0, "202")])
+    # 2: unowned, routed in the MQL's own millisecond: owned at mql_at, no routing delay
+    raw_portal.contact("2", lifecycle=[("2024-03-01T00:00:00Z", "lead"), (T0, MQL)],
+                       owners=[("2024-03-01T00:00:00Z", ""), (T0, "303")])
+    # 3: owned by 101, the owner cleared at the MQL's millisecond, 303 routed 1 ms later
+    raw_portal.contact("3", lifecycle=[("2024-03-01T00:00:00Z", "lead"), (T0, MQL)],
+                       owners=[("2024-03-01T00:00:00Z", "101"), (T0, ""), ("2024-03-05T14:00:00.001Z", "303")])
+    got = speed(raw_portal, columns="contact_id, owner_id, team, assigned_at, assigned_owner_id, routing_minutes")
+    assert got == [
+        {"contact_id": "1", "owner_id": "202", "team": "APAC", "assigned_at": ts(T0), "assigned_owner_id": "202",
+         "routing_minutes": 0.0},
+        {"contact_id": "2", "owner_id": "303", "team": "North America", "assigned_at": ts(T0),
+         "assigned_owner_id": "303", "routing_minutes": 0.0},
+        {"contact_id": "3", "owner_id": None, "team": None, "assigned_at": ts("2024-03-05T14:00:00.001Z"),
+         "assigned_owner_id": "303", "routing_minutes": 1 / 60000},
+    ]
+
+
+def test_a_touch_exactly_at_the_business_clock_due_time_is_met_one_ms_later_breached(raw_portal):
+    policy = parse_policy("sla: {clock: business, minutes: {demo_request: 60, other: 1440}}\n"
+                          "business_hours: {timezone: America/New_York, start: '09:00', end: '17:00'}")
+    demo = [("2024-03-08T21:00:00Z", "Request a demo")]
+    # MQL Friday 2024-03-08 16:30 EST (21:30 UTC): 30 business minutes Friday, 30 on Monday after the DST switch
+    # (09:00 EDT = 13:00 UTC) -> due Monday 09:30 EDT = 13:30 UTC (on the wall clock it would be Friday 22:30 UTC)
+    one_mql(raw_portal, contact="1", mql_at="2024-03-08T21:30:00Z", events=demo)
+    one_mql(raw_portal, contact="2", mql_at="2024-03-08T21:30:00Z", events=demo)
+    raw_portal.call("c1", "1", "2024-03-11T13:30:00.000Z")
+    raw_portal.call("c2", "2", "2024-03-11T13:30:00.001Z")
+    got = speed(raw_portal, policy=policy,
+                columns="contact_id, sla_due_at, business_minutes_to_first_touch, sla_status")
+    due = ts("2024-03-11T13:30:00Z")
+    assert got == [
+        {"contact_id": "1", "sla_due_at": due, "business_minutes_to_first_touch": 60.0, "sla_status": "met"},
+        {"contact_id": "2", "sla_due_at": due, "business_minutes_to_first_touch": 60.0 + 1 / 60000,
+         "sla_status": "breached"},
+    ]

@@ -62,11 +62,46 @@ def test_funnel_months_equal_the_truth(generated):
     got = {str(r["period_start"])[:7]: r for r in rows(
         con, "SELECT * FROM marts.conversion_funnel WHERE period_type = 'month' AND mql_type = 'all' "
              "AND team = 'all' AND lead_source = 'all'")}
+    assert sorted(got) == [m["month"] for m in truth["funnel"]]  # the same months: none missing, none extra
     for month in truth["funnel"]:
-        row = got.get(month["month"], {})
-        assert {"month": month["month"], "leads": row.get("leads") or 0, "mqls": row.get("mqls", 0),
-                "sql": row.get("sqls", 0), "opportunity": row.get("opportunities", 0),
-                "customer": row.get("customers", 0)} == month
+        row = got[month["month"]]
+        assert {"month": month["month"], "leads": row["leads"] or 0, "mqls": row["mqls"], "sql": row["sqls"],
+                "opportunity": row["opportunities"], "customer": row["customers"]} == month
+
+
+REP_COLUMNS = ("mqls", "touched", "median_minutes_to_first_touch", "p90_minutes_to_first_touch", "sla_met",
+               "sla_breached", "sla_overdue", "sla_pending", "sla_met_rate")
+
+
+def test_rep_scorecard_equals_the_per_rep_truth(generated):
+    """Per owner at MQL and week / month / quarter: the generator's per-rep figures (truth `reps`, from how it
+    built the portal) equal marts.rep_scorecard; the SLA-met rate is over decided episodes only."""
+    con, truth = generated
+    got = {(r["period_type"], str(r["period_start"]), r["owner_id"]): r for r in rows(
+        con, "SELECT * FROM marts.rep_scorecard")}
+    expected = {(r["period_type"], r["period_start"], r["owner_id"]): r for r in truth["reps"]}
+    assert sorted(got, key=str) == sorted(expected, key=str)
+    assert sum(r["sla_pending"] for r in truth["reps"] if r["period_type"] == "month") == \
+        truth["counts"]["episodes_by_status"]["pending"]
+    for key, rep in expected.items():
+        row = got[key]
+        for column in REP_COLUMNS:
+            value = rep[column]
+            if isinstance(value, float):  # quantiles / rates: the same formula, summed in another order
+                assert row[column] == pytest.approx(value, rel=1e-12, abs=1e-12), f"{key}.{column}"
+            else:
+                assert row[column] == value, f"{key}.{column}: mart {row[column]!r} != truth {value!r}"
+
+
+def test_the_per_rep_truth_has_pending_episodes_beside_met_ones():
+    """The scorecard comparison means something: in the 400-contact portal some rep-periods hold pending
+    episodes beside met ones, where counting pending episodes in the SLA-met rate would change it."""
+    _, truth = generate_portal(400, 1)
+    mixed = [r for r in truth["reps"] if r["sla_pending"] and r["sla_met"]]
+    assert mixed, "no rep-period with both met and pending episodes: the met-rate rule is not exercised"
+    for rep in mixed:
+        decided = rep["sla_met"] + rep["sla_breached"] + rep["sla_overdue"]
+        assert rep["sla_met_rate"] == rep["sla_met"] / decided != rep["sla_met"] / rep["mqls"]
 
 
 def test_impact_buckets_equal_the_truth(generated):

@@ -2,32 +2,61 @@
 
 from __future__ import annotations
 
-import time
+import threading
 
 from pipeline.progress_ticker import ProgressTicker
 
 
+class FakeClock:
+    """Advances 10 s each time the ticker reads it: the elapsed text of each line is exact."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        current = self.now
+        self.now += 10.0
+        return current
+
+
+def _ticker(describe, lines: list[str], ticks: int):
+    """A ticker (fake clock, 1 ms interval) and an event set once ``describe`` has run ``ticks`` times."""
+    reached = threading.Event()
+    calls = []
+
+    def counted() -> str:
+        calls.append(1)
+        if len(calls) >= ticks:
+            reached.set()
+        return describe(len(calls) - 1)
+
+    return ProgressTicker(counted, lines.append, interval_s=0.001, clock=FakeClock()), reached, calls
+
+
 def test_ticker_logs_progress_lines_until_stopped():
     lines: list[str] = []
-    counter = iter(range(1000))
-    with ProgressTicker(lambda: f"{next(counter)} calls", lines.append, interval_s=0.05):
-        time.sleep(0.3)
+    ticker, reached, _ = _ticker(lambda n: f"{n} calls", lines, ticks=3)
+    with ticker:
+        assert reached.wait(30)  # no wall-clock budget: the ticker runs until it has ticked three times
+    assert not ticker._thread.is_alive()  # stopped and joined: no line can follow
     stopped_at = len(lines)
-    time.sleep(0.15)
-    assert len(lines) == stopped_at >= 3
-    assert lines[0].startswith("progress: 0 calls (")
-    assert lines[1].startswith("progress: 1 calls (")
+    assert stopped_at >= 3
+    # the clock read 1000 at start, then +10 s per read: the n-th line says (10 * (n + 1))s
+    assert lines[:3] == ["progress: 0 calls (10s)", "progress: 1 calls (20s)", "progress: 2 calls (30s)"]
+    assert lines == [f"progress: {n} calls ({10 * (n + 1)}s)" for n in range(stopped_at)]
 
 
 def test_ticker_survives_a_failing_description():
     lines: list[str] = []
 
-    def broken() -> str:
+    def broken(n: int) -> str:
         raise RuntimeError("boom")
 
-    with ProgressTicker(broken, lines.append, interval_s=0.02):
-        time.sleep(0.1)
-    assert lines == []
+    ticker, reached, calls = _ticker(broken, lines, ticks=3)
+    with ticker:
+        assert reached.wait(30)  # it kept ticking after the first failure
+        assert ticker._thread.is_alive()
+    assert lines == [] and len(calls) >= 3
 
 
 def test_root_cause_is_the_innermost_message_without_its_class(monkeypatch):

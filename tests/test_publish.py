@@ -71,3 +71,78 @@ def test_publish_error_is_one_line_and_leaves_no_partial_file(pipeline_db, tmp_p
         publish(portal.con, blocker / "handoff.published.duckdb")
     assert str(err.value).startswith(f"cannot publish the analysts' copy to {blocker}/handoff.published.duckdb")
     assert "\n" not in str(err.value)
+
+
+READER_LOOP = textwrap.dedent("""
+    import sys, time, duckdb
+    path, stop = sys.argv[1], sys.argv[2]
+    import os
+    while not os.path.exists(stop):
+        started = time.time()
+        try:
+            con = duckdb.connect(path, read_only=True)
+            try:
+                seen = con.execute("SELECT count(*) FROM marts.speed_to_lead").fetchone()[0]
+            finally:
+                con.close()
+            print(f"{started:.6f} {seen}", flush=True)
+        except Exception as err:  # every open must succeed: report what went wrong
+            print(f"{started:.6f} error {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+                  flush=True)
+""")
+
+
+def test_a_reader_opening_the_copy_in_a_loop_during_a_publish_always_sees_the_old_or_the_new_data(pipeline_db,
+                                                                                                   tmp_path):
+    """Another process opens and counts the analysts' copy again and again while a larger database is published
+    over it: every open succeeds and sees the old data (1 episode) or the new (2), never an error, a missing
+    table or a half-written file."""
+    import threading
+    import time
+
+    portal, db = pipeline_db
+    target = published_db_path(db)
+    publish(portal.con, target)
+    stop = tmp_path / "stop-reading"
+    reader = subprocess.Popen([sys.executable, "-c", READER_LOOP, str(target), str(stop)], stdout=subprocess.PIPE,
+                              text=True)
+    lines: list[str] = []
+    first_read = threading.Event()
+
+    def collect():
+        for line in reader.stdout:
+            lines.append(line.strip())
+            first_read.set()
+
+    collector = threading.Thread(target=collect, daemon=True)
+    collector.start()
+    try:
+        assert first_read.wait(60)
+        portal.next_load()
+        portal.contact("2", lifecycle=[("2024-03-06T14:00:00Z", MQL)])
+        build_marts(portal, "2024-03-10T00:00:00Z")
+        # a much larger database: the copy takes long enough for many reads to start while it is written
+        portal.con.execute("CREATE TABLE marts.ballast AS SELECT range AS i, md5(CAST(range AS VARCHAR)) AS s "
+                           "FROM range(3000000)")
+        began = time.time()
+        publish(portal.con, target)
+        ended = time.time()
+        deadline = time.monotonic() + 60
+        while not any(line.endswith(" 2") and float(line.split()[0]) > ended for line in list(lines)):
+            assert time.monotonic() < deadline, "the reader never saw the new copy"
+            time.sleep(0.05)
+    finally:
+        stop.touch()
+        reader.wait(timeout=60)
+        collector.join(timeout=10)
+    assert reader.returncode == 0
+    results = [line.split(" ", 1) for line in lines]
+    errors = [line for line in lines if " error " in line]
+    assert errors == []
+    assert {seen for _, seen in results} == {"1", "2"}
+    seen_in_order = [seen for _, seen in results]
+    # old until the rename, new after it: never back to the old file once the new one was seen
+    assert seen_in_order == sorted(seen_in_order)
+    during = [seen for started, seen in results if began <= float(started) <= ended]
+    assert during, "no read started while the publish ran (make the ballast larger)"
+    assert sorted(p.name for p in target.parent.iterdir() if ".tmp" in p.name) == []

@@ -92,6 +92,9 @@ def test_list_limits_are_refused_not_capped(sandbox, hubspot_client):
             body = answer.json()
             assert body["category"] == "VALIDATION_ERROR" and body["status"] == "error" and body["correlationId"]
             assert params["limit"] in body["message"]
+    rest = api.get_page(limit=50, properties_with_history=["lifecyclestage"], after=with_history.paging.next.after)
+    assert len(rest.results) == 15 and rest.paging is None  # the cursor resumes exactly after the 50th
+    assert {c.id for c in with_history.results}.isdisjoint(c.id for c in rest.results)
 
 
 def test_archived_listing_and_get_by_id(hubspot_client):

@@ -6,7 +6,6 @@ scores 42, 88, 5, 61, 17; contact 4 is archived.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import httpx
@@ -173,7 +172,13 @@ def test_cap_through_the_client(hubspot_client):
     assert err.value.status == 400
 
 
-def test_search_lag_hides_writes_from_search_only():
+def test_search_lag_hides_writes_from_search_only(monkeypatch):
+    import types
+
+    import hubspot_sandbox.portal as portal_module
+
+    now = [100.0]  # a fake monotonic clock for the lag: no real wait, no race with a loaded machine
+    monkeypatch.setattr(portal_module, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     portal = Portal.from_snapshot(small_portal_snapshot())
     with run_in_thread(portal, limits=RateLimits.unlimited(), search_lag_s=0.6) as sandbox:
         portal.update("contacts", "3", {"lifecyclestage": "lead"})
@@ -182,7 +187,9 @@ def test_search_lag_hides_writes_from_search_only():
         shown = httpx.get(f"{sandbox.base_url}/crm/v3/objects/contacts/3?properties=lifecyclestage",
                           headers={"Authorization": f"Bearer {sandbox.token}"}).json()
         assert shown["properties"]["lifecyclestage"] == "lead"  # reads see the write at once
-        time.sleep(0.7)
+        now[0] += 0.599
+        assert ids(sandbox, f("lifecyclestage", "EQ", "lead")) == ["6"]  # 1 ms before the lag is over
+        now[0] += 0.001
         assert ids(sandbox, f("lifecyclestage", "EQ", "lead")) == ["3", "6", new_id]
 
 

@@ -100,7 +100,8 @@ def test_handoff_run_path_produces_exactly_the_expected_alerts_and_reassignments
         # each run reports the ops tables it wrote as asset materializations (ops/* in the UI)
         latest = instance.get_latest_materialization_event(dg.AssetKey(["ops", "alerts"]))
         assert latest.asset_materialization.metadata["rows"].value == 9
-        assert instance.get_latest_materialization_event(dg.AssetKey(["ops", "routing_decisions"])) is not None
+        decisions = instance.get_latest_materialization_event(dg.AssetKey(["ops", "routing_decisions"]))
+        assert decisions.asset_materialization.metadata["rows"].value == len(EXPECTED_REASSIGNMENTS)
 
         runs = instance.get_runs(filters=dg.RunsFilter(job_name="sla_enforcement"))
         assert {r.tags["dagster/run_key"] for r in runs} == {f"{m}:{s}" for m, s in EXPECTED_ALERTS} | {

@@ -15,20 +15,24 @@ from pipeline.policy import BusinessHours, Policy
 
 
 def add_business_minutes(start: datetime, minutes: float, hours: BusinessHours) -> datetime:
-    """The instant ``minutes`` of business time after ``start`` (time outside the window does not count)."""
+    """The instant ``minutes`` of business time after ``start`` (time outside the window does not count).
+
+    Business time is real elapsed time inside each day's local window, so on a daylight-saving day the window
+    is an hour shorter or longer (arithmetic in UTC, as staging.business_calendar; tests/test_business_clocks.py)."""
     tz = ZoneInfo(hours.timezone)
-    local = start.astimezone(tz)
+    at = start.astimezone(timezone.utc)
+    day = at.astimezone(tz).date()
     remaining = timedelta(minutes=minutes)
     days = set(hours.weekday_numbers)
     for _ in range(3660):  # ten years of days: more than any SLA
-        day_start = datetime.combine(local.date(), hours.start, tz)
-        day_end = datetime.combine(local.date(), hours.end, tz)
-        if local.weekday() in days and local < day_end:
-            begin = max(local, day_start)
-            if begin + remaining <= day_end:
-                return (begin + remaining).astimezone(timezone.utc)
-            remaining -= day_end - begin
-        local = datetime.combine(local.date() + timedelta(days=1), hours.start, tz)
+        opens = datetime.combine(day, hours.start, tz).astimezone(timezone.utc)
+        closes = datetime.combine(day, hours.end, tz).astimezone(timezone.utc)
+        if day.weekday() in days and at < closes:
+            begin = max(at, opens)
+            if begin + remaining <= closes:
+                return begin + remaining
+            remaining -= closes - begin
+        day += timedelta(days=1)
     raise ValueError("business-hours window never opens")  # unreachable: the policy requires a weekday
 
 

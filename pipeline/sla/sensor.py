@@ -10,6 +10,7 @@ recorded in the copy's ``ops.enforcement_log`` or requested before (cursor). Run
 
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -29,6 +30,7 @@ from pipeline.sla.job import sla_enforcement_job
 from pipeline.sla.ladder import due_steps
 
 SENSOR_NAME = "overdue_mql_sensor"
+_log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_S = 60
 INTERVAL_ENV = "HANDOFF_SENSOR_INTERVAL_SECONDS"
 
@@ -213,15 +215,21 @@ def run_request(row: dict) -> dg.RunRequest:
     )
 
 
-def load_cursor(raw: str | None) -> dict[str, int]:
-    """Run keys already requested -> the episode's mql_at (epoch ms), for pruning past the lookback."""
+def load_cursor(raw: str | None, log: logging.Logger | None = None) -> dict[str, int]:
+    """Run keys already requested -> the episode's mql_at (epoch ms), for pruning past the lookback.
+
+    A cursor that is not this sensor's JSON (hand-edited, truncated, another version) is reset with a logged
+    warning, never a crash: the due steps are requested again and their run keys (Dagster's, and
+    ``enforce_once``'s check of the instance's runs) keep each step to one run."""
     if not raw:
         return {}
     try:
         data = json.loads(raw)
-    except ValueError:
+        return {str(k): int(v) for k, v in (data.get("requested") or {}).items()}
+    except (ValueError, TypeError, AttributeError) as err:
+        (log or _log).warning("%s: unreadable cursor reset (%s: %s); run keys keep each step to one run",
+                              SENSOR_NAME, type(err).__name__, str(err)[:120])
         return {}
-    return {str(k): int(v) for k, v in (data.get("requested") or {}).items()}
 
 
 def dump_cursor(requested: dict[str, int], now: datetime, policy: Policy) -> str:
@@ -230,12 +238,13 @@ def dump_cursor(requested: dict[str, int], now: datetime, policy: Policy) -> str
     return json.dumps({"v": 1, "evaluated_at": now.isoformat(), "requested": kept}, separators=(",", ":"))
 
 
-def evaluate(cursor: str | None, policy: Policy, now: datetime, published: Path) -> dg.SensorResult | dg.SkipReason:
+def evaluate(cursor: str | None, policy: Policy, now: datetime, published: Path,
+             log: logging.Logger | None = None) -> dg.SensorResult | dg.SkipReason:
     """One tick, without the Dagster context (used by the sensor, ``enforce_once`` and the benchmark)."""
     evaluation = find_due_steps(published, policy, now)
     if evaluation.skip:
         return dg.SkipReason(evaluation.skip)
-    requested = load_cursor(cursor)
+    requested = load_cursor(cursor, log)
     new = [r for r in evaluation.due.iter_rows(named=True) if run_key(r["mql_id"], r["step"]) not in requested]
     for row in new:
         requested[run_key(row["mql_id"], row["step"])] = int(row["mql_at"].timestamp() * 1000)
@@ -267,4 +276,4 @@ def overdue_mql_sensor(context: dg.SensorEvaluationContext, policy: PolicyResour
         now = clock().astimezone(timezone.utc)
     except HandoffError as err:
         return dg.SkipReason(f"configuration problem: {err}")
-    return evaluate(context.cursor, loaded, now, published)
+    return evaluate(context.cursor, loaded, now, published, context.log)

@@ -14,6 +14,7 @@ import random
 from pipeline.policy import BusinessHours, Policy
 from hubspot_sandbox import gen_stages
 from hubspot_sandbox.gen_activity import ActivityLog
+from hubspot_sandbox.gen_boundaries import mql_instant
 from hubspot_sandbox.gen_catalog import (
     ANALYTICS_SOURCES, COUNTRIES, DEMO_EVENTS, FIRST_NAMES, JOB_TITLES, LAST_NAMES, NURTURE_EVENTS,
     OTHER_MQL_EVENTS,
@@ -291,14 +292,9 @@ class _Contact(OutreachMixin, ConversionMixin):
         return ContactRecord(self.id, spec.kind, None, lead_ms, stage or "", episodes)
 
     def _off_boundaries(self, mql: int, demo: bool) -> int:
-        """Keep now - mql_at away (> 2 s) from each escalation step and the enforcement lookback edge."""
-        policy = self.b.policy
-        sla = policy.sla_minutes("demo_request" if demo else "other") * MS_MINUTE
-        edges = [int(step.at_sla_multiple * sla) for step in policy.escalation]
-        for edge in (*edges, int(policy.enforcement_lookback_days * MS_DAY)):
-            if abs((self.now - mql) - edge) < 2 * MS_SECOND:
-                mql -= 5 * MS_SECOND
-        return mql
+        """now - mql_at kept > 2 s off each ladder step and the lookback edge, or exactly on one (gen_boundaries)."""
+        return mql_instant(self.b.policy, self.now, self.id, mql, demo, latest=self.cutoff - MS_HOUR,
+                           pinned=bool(self.spec.mql_ago_ms))
 
     def _initial_owner(self, created: int, mql: int) -> str | None:
         rng, h, spec = self.rng, self.h, self.spec

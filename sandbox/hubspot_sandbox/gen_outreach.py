@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from hubspot_sandbox.gen_activity import Touch
 from hubspot_sandbox.gen_clock import MS_DAY, MS_HOUR, MS_MINUTE, MS_SECOND
-from hubspot_sandbox.gen_records import BUCKET_EDGES_MIN, EpisodeRecord
+from hubspot_sandbox.gen_boundaries import first_touch_instant
+from hubspot_sandbox.gen_records import EpisodeRecord
 from hubspot_sandbox.gen_roster import Owner
 
 
@@ -38,9 +39,7 @@ class OutreachMixin:
                 ts = cal.next_open(ts) + rng.randint(0, 90 * MS_MINUTE)
             ts = max(ts, mql + 15 * MS_SECOND)
             due = b.policy.sla_minutes("demo_request" if ep.demo else "other")
-            for edge in (*BUCKET_EDGES_MIN, due):  # never on a bucket edge or exactly at the SLA due time
-                if abs((ts - mql) - edge * MS_MINUTE) < 2 * MS_SECOND:
-                    ts += 5 * MS_SECOND
+            ts = first_touch_instant(self.id, mql, ts, due)  # off every edge, or exactly on one (gen_boundaries)
         if ts >= stop:
             return None
         kind = rng.choices(("call", "email", "meeting", "communication"), (45, 36, 4, 15))[0]

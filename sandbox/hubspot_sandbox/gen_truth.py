@@ -7,6 +7,7 @@ bucket and ladder steps follow from those instants and the default policy's numb
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, datetime, timedelta, timezone
 
 from pipeline.policy import Policy
 from hubspot_sandbox.gen_clock import MS_DAY, MS_MINUTE, BusinessCalendar, iso, minutes_between, month_of
@@ -127,6 +128,32 @@ class TruthBook:
             r["opportunity"] += ep["opportunity_at"] is not None
         return [rows[b] for b in BUCKETS]
 
+    def reps(self) -> list[dict]:
+        """Per owner at MQL (None = unassigned) and UTC week / month / quarter of ``mql_at``, as rep_scorecard's
+        grain: volume, touched, median / p90 minutes to first touch (interpolated quantiles), SLA outcomes and
+        the SLA-met rate over decided episodes (met + breached + overdue; pending ones have not had their chance)."""
+        groups: dict[tuple[str, str, str | None], list[dict]] = {}
+        for ep in self.episodes:
+            for period in ("week", "month", "quarter"):
+                key = (period, period_start(ep["mql_at"], period), ep["owner_id"])
+                groups.setdefault(key, []).append(ep)
+        out = []
+        for (period, start, owner), eps in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1],
+                                                                                   kv[0][2] is None, kv[0][2] or "")):
+            minutes = sorted(e["minutes_to_first_touch"] for e in eps if e["minutes_to_first_touch"] is not None)
+            status = Counter(e["sla_status"] for e in eps)
+            decided = len(eps) - status["pending"]
+            out.append({
+                "period_type": period, "period_start": start, "owner_id": owner, "mqls": len(eps),
+                "touched": len(minutes),
+                "median_minutes_to_first_touch": quantile(minutes, 0.5),
+                "p90_minutes_to_first_touch": quantile(minutes, 0.9),
+                "sla_met": status["met"], "sla_breached": status["breached"], "sla_overdue": status["overdue"],
+                "sla_pending": status["pending"],
+                "sla_met_rate": status["met"] / decided if decided else None,
+            })
+        return out
+
     def result(self, counts: dict, distractors: dict) -> dict:
         statuses = Counter(ep["sla_status"] for ep in self.episodes)
         counts = dict(counts)
@@ -153,8 +180,29 @@ class TruthBook:
             "funnel": self.funnel(),
             "impact": self.impact(),
             "enforcement": self.enforcement,
+            "reps": self.reps(),
             "counts": counts,
             "excluded_contacts": {"archived": self.archived, "merged": self.merged},
             "distractors": distractors,
             "contact_company": self.contact_company,
         }
+
+
+def period_start(instant: str, period: str) -> str:
+    """The UTC week (ISO, from Monday), month or quarter an ISO instant falls in, as ``YYYY-MM-DD``."""
+    day = datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(timezone.utc).date()
+    if period == "week":
+        return (day - timedelta(days=day.weekday())).isoformat()
+    if period == "month":
+        return day.replace(day=1).isoformat()
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1).isoformat()
+
+
+def quantile(values: list[float], q: float) -> float | None:
+    """The continuous (linearly interpolated) quantile of sorted ``values``; None when empty."""
+    if not values:
+        return None
+    position = q * (len(values) - 1)
+    lower = int(position)
+    upper = min(lower + 1, len(values) - 1)
+    return values[lower] + (values[upper] - values[lower]) * (position - lower)
