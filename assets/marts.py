@@ -96,7 +96,7 @@ def published_copy(duckdb: DuckDBResource) -> dg.MaterializeResult:
         "size_mb": dg.MetadataValue.float(round(result.bytes / 2**20, 2)),
         "tables": dg.MetadataValue.int(result.tables),
         "publish_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
-        "usage": dg.MetadataValue.md(f"`duckdb -readonly {result.path}`"),
+        "usage": dg.MetadataValue.md(f"`handoff sql` (read-only session on {result.path}; any DuckDB 2.x client opens it read-only)"),
     })
 
 

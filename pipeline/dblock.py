@@ -68,7 +68,7 @@ def lock_holder(err: BaseException) -> str:
 
 def _published_hint(path: Path) -> str:
     published = path.with_name(path.stem + ".published" + path.suffix)
-    return f"analysts use the published copy: duckdb -readonly {published}"
+    return f"analysts use the published copy: handoff sql (reads {published})"
 
 
 def locked_message(path: Path, err: BaseException) -> str:

@@ -112,10 +112,15 @@ def run_status(ws: Workspace, run_id: str) -> tuple[dg.DagsterRunStatus, dict]:
         return run.status, dict(run.tags)
 
 
-def slots_held(ws: Workspace, run_id: str) -> list[str]:
+POOLS = ("duckdb_write", "handoff_lane")  # the batch lane's writer and the live lane's (pipeline/sla/lane_db.py)
+
+
+def slots_held(ws: Workspace, run_id: str) -> list[tuple[str, str]]:
+    """(pool, step key) of every concurrency slot the run holds."""
     with ws.instance() as instance:
-        info = instance.event_log_storage.get_concurrency_info("duckdb_write")
-        return [slot.step_key for slot in info.claimed_slots if slot.run_id == run_id]
+        return [(pool, slot.step_key) for pool in POOLS
+                for slot in instance.event_log_storage.get_concurrency_info(pool).claimed_slots
+                if slot.run_id == run_id]
 
 
 # ------------------------------------------------------------------------------------------ the database

@@ -65,11 +65,14 @@ def _crash_then_recover(tmp_path, clean, matches) -> tuple[Workspace, str, str]:
     status, _ = run_status(ws, run_id)
     assert status == dg.DagsterRunStatus.STARTED  # what the crash leaves behind: a run that looks alive
     held = slots_held(ws, run_id)
-    assert held == [step]  # ... holding the one duckdb_write slot every later run needs
+    # ... holding the one writer slot every later run needs (the run may have moved on to the next step of the
+    # same layer, e.g. a check of the mart, between seeing the step start and the kill)
+    assert len(held) == 1 and held[0][1].startswith(step), (step, held)  # the step or one of its checks
+    pool, step = held[0]
     code, out = ws.run(*RUN_ARGS)
     assert code == 0, out
     assert f"recovered crashed run {run_id[:8]}" in out
-    assert f"during {step}" in out and f"freed duckdb_write:{step}" in out
+    assert f"during {step}" in out and f"freed {pool}:{step}" in out
     assert out.index("recovered crashed run") < out.index("materializing every asset")
     status, tags = run_status(ws, run_id)
     assert status == dg.DagsterRunStatus.FAILURE and tags[RECOVERED_TAG] == "true"

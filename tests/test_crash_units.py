@@ -196,8 +196,8 @@ def test_db_lock_is_named_in_one_line_after_the_stated_wait(locked_db):
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith(f"{db} is open read-write in another process, PID {proc.pid} ({sys.executable} -c ")
-    assert f"close it (or reopen it read-only; analysts use the published copy: duckdb -readonly " \
-           f"{db.with_name('handoff.published.duckdb')})" in message
+    assert f"close it (or reopen it read-only; analysts use the published copy: handoff sql (reads " \
+           f"{db.with_name('handoff.published.duckdb')}))" in message
     assert message.endswith("gave up after waiting 2 s (HANDOFF_DB_LOCK_WAIT_SECONDS)")
     assert len(said) == 1 and said[0].endswith("waiting up to 2 s (HANDOFF_DB_LOCK_WAIT_SECONDS) ...")
 

@@ -85,7 +85,7 @@ def test_dev_serves_the_ui_on_the_sandbox_and_stops_on_ctrl_c(tmp_path):
     try:
         assert proc.poll() is None, proc.log_path.read_text()[-2000:]
         node = answer["data"]["repositoriesOrError"]["nodes"][0]
-        assert {s["name"]: s["sensorState"]["status"] for s in node["sensors"]} == {"overdue_mql_sensor": "STOPPED",
+        assert {s["name"]: s["sensorState"]["status"] for s in node["sensors"]} == {"new_mql_sensor": "STOPPED", "overdue_mql_sensor": "STOPPED",
                                                                                  "stale_run_sensor": "RUNNING"}
         # on the sandbox (a loopback API base) the schedules start stopped: nothing runs until the user says so
         assert {s["name"]: s["scheduleState"]["status"] for s in node["schedules"]} == {

@@ -81,7 +81,7 @@ def test_cli_help_lists_pinned_commands():
     out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, text=True, check=True)
     commands = out.stdout.split("\nCommands:\n", 1)[1]
     listed = [line.split()[0] for line in commands.splitlines() if line.startswith("  ") and not line.startswith("   ")]
-    assert listed == ["demo", "dev", "explain", "report", "routing", "run", "sandbox", "status"]  # exactly these
+    assert listed == ["demo", "dev", "explain", "report", "routing", "run", "sandbox", "sql", "status"]  # exactly these
     assert "Usage: handoff [OPTIONS] COMMAND [ARGS]..." in out.stdout
     assert "  -h, --help  Show this message and exit." in out.stdout
 

@@ -1,5 +1,5 @@
 """The analysts' read-only copy: replaced atomically after each build; a reader holding it open (in another
-process, as `duckdb -readonly` would) neither blocks the pipeline nor sees a half-written file."""
+process, as `handoff sql` or a notebook would) neither blocks the pipeline nor sees a half-written file."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO = Path(__file__).resolve().parents[1]
 # the sensors the Automation page must list: add a sensor here when you add one to the definitions
-SENSORS = ("overdue_mql_sensor",)
+SENSORS = ("new_mql_sensor", "overdue_mql_sensor", "stale_run_sensor")
 
 MISSING = (f"headless Chromium not found at {CHROMIUM}: `apt-get install -y chromium` (or set HANDOFF_CHROMIUM) "
            "to run the browser checks")
@@ -150,7 +150,7 @@ def test_dagster_ui_lists_assets_schedules_and_sensor(browser, webserver, screen
 
     page.set_viewport_size({"width": 1400, "height": 900})
     page = _open(context, webserver + "/automation")
-    page.set_viewport_size({"width": 1400, "height": 560})
+    page.set_viewport_size({"width": 1400, "height": 720})
     sensors = sorted(sensor.name for sensor in defs.sensors)
     assert sensors == sorted(SENSORS), "a sensor was added or removed: update SENSORS"
     page.get_by_text(SENSORS[0]).first.wait_for(timeout=60_000)
