@@ -34,7 +34,11 @@ def headline_numbers(db: Path) -> dict:
 
 
 def alert_counts(db: Path) -> dict[str, int]:
-    """Alerts by delivery status from the pipeline's database (the run is over: no writer holds it)."""
+    """Alerts by delivery status from the live lane's database beside ``db`` (``ops.*`` live there:
+    pipeline/sla/lane_db.py); the run is over, so no writer holds it."""
+    from pipeline.sla.lane_db import lane_db_path
+
+    db = lane_db_path(db)
     if not db.exists():
         return {}
     con = duckdb.connect(str(db), read_only=True)

@@ -127,7 +127,7 @@ def test_sigkill_with_the_daemon_running_the_next_schedule_tick_completes(tmp_pa
         proc = handoff_run(ws, **env)
         run_id, step = wait_for_step(ws, proc, lambda job, step: step == "hubspot_raw")
         sigkill(proc)
-        assert slots_held(ws, run_id) == ["hubspot_raw"]
+        assert slots_held(ws, run_id) == [("duckdb_write", "hubspot_raw")]
         daemon_log = open(ws.root / "daemon.log", "w")
         daemon = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "dagster-daemon"), "run",
                                    "-m", "pipeline.definitions"], cwd=ws.root, env=ws.env(**env),
