@@ -130,12 +130,23 @@ RAW_KEYS = {"associations": ("from_type", "from_id", "to_type", "to_id"),
             "owner_teams": ("owner_id", "team_id")}
 
 
-def database_picture(db: Path) -> dict[str, list[tuple]]:
-    """Every raw table's rows (without dlt's load ids), ops.* without run ids and times, and marts.speed_to_lead
-    with every column: sorted, so two databases built from the same portal compare equal."""
+def database_picture(db: Path, *, with_ops: bool = True) -> dict[str, list[tuple]]:
+    """Every raw table's rows (without dlt's load ids), ops.* without run ids and times (from the live lane's
+    database beside ``db``, where ops.* live: pipeline/sla/lane_db.py), and marts.speed_to_lead with every
+    column: sorted, so two databases built from the same portal compare equal."""
+    from pipeline.sla.lane_db import lane_db_path
+
+    picture: dict[str, list[tuple]] = {}
+    _picture_of(db, picture)
+    if with_ops:
+        _picture_of(lane_db_path(db), picture)
+        assert any(name.startswith("ops.") for name in picture), "no ops tables: nothing to compare"
+    return picture
+
+
+def _picture_of(db: Path, picture: dict[str, list[tuple]]) -> None:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        picture: dict[str, list[tuple]] = {}
         tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name IN "
                              "('hubspot', 'marts', 'ops') ORDER BY 1, 2").fetchall()
         for schema, table in tables:
@@ -155,7 +166,6 @@ def database_picture(db: Path) -> dict[str, list[tuple]]:
             select = ", ".join(f'"{c}"' for c in keep)
             rows = con.execute(f'SELECT {select} FROM {schema}."{table}"').fetchall()
             picture[f"{schema}.{table}"] = sorted(rows, key=repr)
-        return picture
     finally:
         con.close()
 

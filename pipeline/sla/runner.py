@@ -58,6 +58,11 @@ def _enforce_once(instance, job_resources: dict, ready: dict, *, write_mode: str
     policy = ready["policy"].load()
     now = clock().astimezone(timezone.utc)
     published = load_settings().published_db_path
+    # finish what a crashed run left half-done first, in the order it was begun: a later step decided before it
+    # (e.g. a reassignment ahead of the interrupted manager escalation) would change what its re-check sees
+    with open_enforcer(ready["duckdb"], ready["hubspot"], ready["policy"], ready["slack"], run_id=None,
+                       write_mode=write_mode) as enforcer:
+        first = enforcer.recover()
     tick = evaluate(cursor, policy, now, published)
     summary: dict = {"now": now.isoformat(), "published_db": str(published), "requested": 0, "skipped_existing": 0,
                      "outcomes": {}, "runs": [], "failed_runs": [], "skip_reason": None, "cursor": None}
@@ -90,5 +95,7 @@ def _enforce_once(instance, job_resources: dict, ready: dict, *, write_mode: str
     with open_enforcer(ready["duckdb"], ready["hubspot"], ready["policy"], ready["slack"], run_id=None,
                        write_mode=write_mode) as enforcer:
         summary["recovery"] = enforcer.recover()
+        for key in ("resumed_steps", "interrupted_deliveries"):  # both passes' work in one report
+            summary["recovery"][key] = first[key] + summary["recovery"][key]
         summary["ops"] = status_counts(enforcer.con)  # rows by status in the main DB (the published copy lags)
     return summary
