@@ -68,11 +68,13 @@ def _crash_then_recover(tmp_path, clean, matches) -> tuple[Workspace, str, str]:
     # ... holding the one writer slot every later run needs (the run may have moved on to the next step of the
     # same layer, e.g. a check of the mart, between seeing the step start and the kill)
     assert len(held) == 1 and held[0][1].startswith(step), (step, held)  # the step or one of its checks
-    pool, step = held[0]
+    pool, held_step = held[0]
+    # the kill lands on the step seen starting or, when the run had just moved on, on the next one (its check)
+    steps = {step, held_step}
     code, out = ws.run(*RUN_ARGS)
     assert code == 0, out
     assert f"recovered crashed run {run_id[:8]}" in out
-    assert f"during {step}" in out and f"freed {pool}:{step}" in out
+    assert any(f"during {s}" in out for s in steps) and f"freed {pool}:{held_step}" in out
     assert out.index("recovered crashed run") < out.index("materializing every asset")
     status, tags = run_status(ws, run_id)
     assert status == dg.DagsterRunStatus.FAILURE and tags[RECOVERED_TAG] == "true"
@@ -85,8 +87,9 @@ def _crash_then_recover(tmp_path, clean, matches) -> tuple[Workspace, str, str]:
     for table, rows in clean["picture"].items():
         assert picture[table] == rows, f"{table} differs from the clean run"
     crashes = status_json(ws, clean["now"])["recovered_crashes"]
-    assert crashes[0]["run_id"] == run_id and crashes[0]["steps_in_flight"] == [step]
-    assert crashes[0]["resumed"]["steps_rerun"] == [step]
+    assert crashes[0]["run_id"] == run_id and len(crashes[0]["steps_in_flight"]) == 1
+    assert crashes[0]["steps_in_flight"][0] in steps
+    assert crashes[0]["resumed"]["steps_rerun"] == crashes[0]["steps_in_flight"]
     return ws, run_id, out
 
 
