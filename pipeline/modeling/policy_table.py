@@ -1,4 +1,12 @@
-"""``staging.policy``: the policy values and the clock ("now") the SQL models read, as one row of data."""
+"""``staging.policy``: the policy values and the clock ("now") the dbt models read, as one row of data.
+
+Written right before every dbt invocation (the Dagster model step; by hand: ``python -m
+pipeline.modeling.policy_table``, which honours HANDOFF_DB, HANDOFF_POLICY and HANDOFF_NOW), read by the models
+through the ``policy_row()`` macro (``sql/macros/policy.sql``): no policy value is written in SQL.
+
+``lifecycle_stages`` and ``touches.meeting_outcomes_excluded`` are read defensively (getattr with the documented
+defaults of docs/policy.md): pipeline/policy.py gains them on another branch, and both must merge cleanly.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +18,33 @@ import duckdb
 
 from pipeline.policy import Policy
 
+# HubSpot's standard stages in each role (docs/contracts.md, contract 4), used when the policy names none
+DEFAULT_LIFECYCLE_STAGES = {"mql": ["marketingqualifiedlead"], "sql": ["salesqualifiedlead"],
+                            "opportunity": ["opportunity"], "customer": ["customer", "evangelist"]}
+DEFAULT_MEETING_OUTCOMES_EXCLUDED = ["CANCELED"]
+
+
+def _field(obj, name, default):
+    if obj is None:
+        return default
+    value = obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+    return default if value is None else value
+
+
+def lifecycle_roles(policy: Policy) -> dict[str, list[str]]:
+    stages = getattr(policy, "lifecycle_stages", None)
+    return {role: list(_field(stages, role, default)) for role, default in DEFAULT_LIFECYCLE_STAGES.items()}
+
+
+def meeting_outcomes_excluded(policy: Policy) -> list[str]:
+    touches = getattr(policy, "touches", None)
+    return [str(v).upper() for v in _field(touches, "meeting_outcomes_excluded", DEFAULT_MEETING_OUTCOMES_EXCLUDED)]
+
 
 def model_policy_values(policy: Policy) -> dict:
     """The policy settings the metrics depend on (routing, managers and write mode do not change them)."""
     hours = policy.business_hours
+    roles = lifecycle_roles(policy)
     return {
         "sla_clock": policy.sla.clock,
         "sla_minutes_demo_request": policy.sla.minutes.demo_request,
@@ -26,6 +57,11 @@ def model_policy_values(policy: Policy) -> dict:
         "business_start_minute": hours.start.hour * 60 + hours.start.minute,
         "business_end_minute": hours.end.hour * 60 + hours.end.minute,
         "minimum_attempts": policy.minimum_attempts,
+        "mql_stages": roles["mql"],
+        "sql_stages": roles["sql"],
+        "opportunity_stages": roles["opportunity"],
+        "customer_stages": roles["customer"],
+        "meeting_outcomes_excluded": meeting_outcomes_excluded(policy),
     }
 
 
@@ -35,20 +71,24 @@ def policy_hash(policy: Policy) -> str:
 
 def write_policy_table(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> None:
     values = model_policy_values(policy)
-    con.execute(
-        """
-        CREATE OR REPLACE TABLE staging.policy AS
-        SELECT CAST($now AS TIMESTAMPTZ) AS now_at, $sla_clock AS sla_clock,
-               CAST($sla_minutes_demo_request AS INTEGER) AS sla_minutes_demo_request,
-               CAST($sla_minutes_other AS INTEGER) AS sla_minutes_other,
-               CAST($demo_pattern AS VARCHAR) AS demo_pattern, CAST($demo_forms AS VARCHAR[]) AS demo_forms,
-               CAST($logging_skew_minutes AS DOUBLE) AS logging_skew_minutes,
-               CAST($business_timezone AS VARCHAR) AS business_timezone,
-               CAST($business_weekdays AS INTEGER[]) AS business_weekdays,
-               CAST($business_start_minute AS INTEGER) AS business_start_minute,
-               CAST($business_end_minute AS INTEGER) AS business_end_minute,
-               CAST($minimum_attempts AS INTEGER) AS minimum_attempts,
-               CAST($policy_hash AS VARCHAR) AS policy_hash
-        """,
-        {**values, "now": now, "policy_hash": policy_hash(policy)},
-    )
+    lists = {"demo_forms", "mql_stages", "sql_stages", "opportunity_stages", "customer_stages",
+             "meeting_outcomes_excluded"}
+    types = {"sla_minutes_demo_request": "INTEGER", "sla_minutes_other": "INTEGER", "logging_skew_minutes": "DOUBLE",
+             "business_weekdays": "INTEGER[]", "business_start_minute": "INTEGER", "business_end_minute": "INTEGER",
+             "minimum_attempts": "INTEGER", **{name: "VARCHAR[]" for name in lists}}
+    columns = ", ".join(f"CAST(${name} AS {types.get(name, 'VARCHAR')}) AS {name}" for name in values)
+    con.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    con.execute(f"CREATE OR REPLACE TABLE staging.policy AS SELECT CAST($now AS TIMESTAMPTZ) AS now_at, {columns}, "
+                "CAST($policy_hash AS VARCHAR) AS policy_hash",
+                {**values, "now": now, "policy_hash": policy_hash(policy)})
+
+
+if __name__ == "__main__":
+    import os
+
+    from pipeline.policy import load_policy
+    from pipeline.settings import now as clock_now
+    from pipeline.settings import parse_db_path, parse_policy_path
+
+    with duckdb.connect(str(parse_db_path(os.environ.get("HANDOFF_DB")))) as connection:
+        write_policy_table(connection, load_policy(parse_policy_path(os.environ.get("HANDOFF_POLICY"))), clock_now())
