@@ -10,12 +10,12 @@ import warnings
 
 import dagster as dg
 
-from assets import checks, hubspot_raw, marts, ops, reports, staging
+from assets import hubspot_raw, marts, models, ops, reports
 from pipeline import schedules
 from pipeline.resources import build_resources
 from pipeline.sla import definitions as sla_definitions
 
-LAYERS = (hubspot_raw, staging, marts, checks, ops, reports, sla_definitions, schedules)
+LAYERS = (hubspot_raw, models, marts, ops, reports, sla_definitions, schedules)
 
 # who answers for each layer in the Dagster UI (asset owners); edit to your teams' names or e-mails
 OWNERS_BY_GROUP = {

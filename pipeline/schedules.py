@@ -34,12 +34,14 @@ PIPELINE_SELECTION = dg.AssetSelection.groups("hubspot_raw", "staging", "marts")
 hourly_sync = dg.define_asset_job(
     "hourly_sync",
     selection=PIPELINE_SELECTION,
+    executor_def=dg.in_process_executor,  # one DuckDB writer: steps in one process, no start-up per step
     description="Incremental HubSpot sync (changes since the last cursor), then staging, marts, checks and the report.",
 )
 
 nightly_reconcile = dg.define_asset_job(
     "nightly_reconcile",
     selection=PIPELINE_SELECTION,
+    executor_def=dg.in_process_executor,
     description="Sync plus the deletion reconcile: archived and merged HubSpot records are marked so metrics "
     "exclude them; then the models and the report.",
     config=RECONCILE_CONFIG,

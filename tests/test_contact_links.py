@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from pipeline.modeling.link_keys import FAMILY_CODES, id_sql, key_sql
-from tests.fixtures.raw_tables import RawPortal, build_marts, rows, ts
+from tests.fixtures.raw_tables import RawPortal, build_marts, rows, ts, connect
 
 NOW = "2024-03-20T00:00:00Z"
 MQL = "2024-03-05T14:00:00Z"
@@ -34,7 +34,7 @@ def test_keys_are_the_integer_for_canonical_ids_and_give_every_id_back():
 
 @pytest.fixture
 def raw(tmp_path):
-    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
+    con = connect(tmp_path / "handoff.duckdb")
     portal = RawPortal(con)
     portal.owner("101", team="EMEA")
     for contact in ("1", "2"):
@@ -136,7 +136,7 @@ def test_a_second_contact_linked_to_a_call_gets_the_touch_too(raw):
 
 def test_ids_that_are_not_canonical_integers_keep_apart(tmp_path):
     """'7' and '007' are different HubSpot-style ids; text ids (test fixtures) work like numeric ones."""
-    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
+    con = connect(tmp_path / "handoff.duckdb")
     raw = RawPortal(con)
     raw.owner("101", team="EMEA")
     for contact in ("7", "007", "lead-a"):

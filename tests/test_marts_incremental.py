@@ -11,7 +11,7 @@ import pytest
 from pipeline.policy import load_policy, parse_policy
 from pipeline.sandbox.generator import generate_portal
 from pipeline.settings import parse_instant
-from tests.fixtures.raw_tables import RawPortal, build_marts, rows
+from tests.fixtures.raw_tables import RawPortal, build_marts, rows, connect
 from tests.fixtures.snapshot_loader import load_snapshot
 
 MARTS = ("mql_episodes", "speed_to_lead", "conversion_funnel", "rep_scorecard", "speed_to_lead_impact")
@@ -30,7 +30,7 @@ def portal(tmp_path, request):
     """The raw tables with and without dlt's ``_dlt_loads`` (with it, the incremental filters also prune by
     the first new complete load: runner.load_range)."""
     snapshot, truth = generate_portal(500, 11)
-    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
+    con = connect(tmp_path / "handoff.duckdb")
     raw = RawPortal(con, dlt_loads=request.param)
     load_snapshot(raw, snapshot)
     yield raw, truth["now"]
@@ -131,7 +131,7 @@ def test_policy_change_clock_moving_back_and_no_change_decide_the_mode(portal):
 def test_an_engagement_moved_to_another_contact_is_taken_off_the_first(tmp_path):
     """Call 500 is logged on contact 1, then re-associated to contact 2 (the sync replaces its links):
     the incremental build must rebuild contact 1 too, exactly as a full rebuild does."""
-    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
+    con = connect(tmp_path / "handoff.duckdb")
     raw = RawPortal(con)
     raw.owner("101", team="EMEA")
     for contact in ("1", "2"):
@@ -228,7 +228,7 @@ def test_a_failed_build_changes_nothing_and_the_next_one_catches_up(portal, monk
 def rep_101_portal(tmp_path, mqls: dict[str, str]) -> RawPortal:
     """Rep 101 (EMEA) owns one lead per entry of ``mqls`` (contact -> MQL instant), plus 27 bystander leads, so
     one changed contact stays under the full-rebuild share."""
-    raw = RawPortal(duckdb.connect(str(tmp_path / "handoff.duckdb")))
+    raw = RawPortal(connect(tmp_path / "handoff.duckdb"))
     raw.owner("101", team="EMEA")
     for contact, mql_at in mqls.items():
         raw.contact(contact, lifecycle=[("2024-03-01T00:00:00Z", "lead"), (mql_at, "marketingqualifiedlead")],

@@ -6,12 +6,12 @@ import duckdb
 import pytest
 
 from pipeline.modeling.runner import ModelBuildError, build_mart, build_staging_view
-from tests.fixtures.raw_tables import RawPortal, build_marts, rows, ts
+from tests.fixtures.raw_tables import RawPortal, build_marts, rows, ts, connect
 
 
 @pytest.fixture
 def text_portal(tmp_path):
-    con = duckdb.connect(str(tmp_path / "raw.duckdb"))
+    con = connect(tmp_path / "raw.duckdb")
     yield RawPortal(con, types={"hs_timestamp": "VARCHAR", "changed_at": "VARCHAR", "archived": "VARCHAR",
                                 "created_at": "TIMESTAMP", "user_id": "DOUBLE"})
     con.close()

@@ -14,7 +14,7 @@
 
 {% macro ensure_marks_table() %}
     CREATE TABLE IF NOT EXISTS {{ marks_table() }} (model VARCHAR PRIMARY KEY, load_id VARCHAR, now_at TIMESTAMPTZ,
-                                                   policy_hash VARCHAR)
+                                                   policy_hash VARCHAR, build_mode VARCHAR, contacts_rebuilt BIGINT)
 {% endmacro %}
 
 {# the newest complete dlt load (dlt's contract: a load counts once recorded in _dlt_loads), else the newest
@@ -76,11 +76,13 @@
     {{ ensure_marks_table() }};
     {% if mode == 'incremental' %}
     INSERT OR REPLACE INTO {{ marks_table() }}
-    SELECT '{{ this.identifier }}', target_load_id, target_now_at, policy_hash FROM {{ ref('episode_scope') }}
-    WHERE contact_id IS NULL
+    SELECT '{{ this.identifier }}', target_load_id, target_now_at, policy_hash, 'incremental',
+        (SELECT count(*) FROM {{ ref('episode_scope') }} WHERE contact_id IS NOT NULL)
+    FROM {{ ref('episode_scope') }} WHERE contact_id IS NULL
     {% else %}
     INSERT OR REPLACE INTO {{ marks_table() }}
-    SELECT '{{ this.identifier }}', {{ current_load() }}, p.now_at, p.policy_hash FROM ({{ policy_row() }}) AS p
+    SELECT '{{ this.identifier }}', {{ current_load() }}, p.now_at, p.policy_hash, {{ sql_text(mode) }}, NULL
+    FROM ({{ policy_row() }}) AS p
     {% endif %}
 {% endmacro %}
 
