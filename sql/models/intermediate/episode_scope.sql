@@ -9,9 +9,12 @@
 {%- set links_mark = build_mark('contact_links') %}
 {%- set old_links = adapter.get_relation(this.database, 'staging', 'contact_links') if execute else none %}
 {%- set old_mart = adapter.get_relation(this.database, 'marts', 'speed_to_lead') if execute else none %}
-{%- set current = run_query('SELECT policy_hash FROM (' ~ policy_row() ~ ')') if execute else none %}
+{%- set current = run_query('SELECT policy_hash, CAST(now_at AS VARCHAR) FROM (' ~ policy_row() ~ ')') if execute else none %}
+{%- set clock_back = execute and base is not none and run_query("SELECT CAST('" ~ base.now_at ~ "' AS TIMESTAMPTZ) > CAST('"
+                     ~ current[0][1] ~ "' AS TIMESTAMPTZ)")[0][0] %}
 {%- if base is none or old_links is none or old_mart is none %}{% set reason = 'first build' %}
 {%- elif base.policy_hash != current[0][0] %}{% set reason = 'policy changed' %}
+{%- elif clock_back %}{% set reason = 'clock moved back' %}
 {%- elif links_mark != base %}{% set reason = 'link table built from another state' %}
 {%- elif base.load_id is none %}{% set reason = 'raw tables have no load ids' %}
 {%- else %}{% set reason = none %}{% endif %}
