@@ -85,3 +85,19 @@ def _built(con, key: dg.AssetKey) -> bool:
 
 
 defs = dg.Definitions(assets=[handoff_models])
+
+
+def materialize_models(database: str, *, full_refresh: bool = False, select: str | None = None,
+                       policy_path: str = "") -> dg.ExecuteInProcessResult:
+    """Materialize the models the way the schedules do (this multi-asset, its dbt tests and GX checks, the real
+    resources) on ``database``, in process; tests and the benchmark use it (the clock: HANDOFF_NOW)."""
+    from pipeline.modeling.project import dbt_resource
+    from pipeline.resources import WarehouseResource
+
+    return dg.materialize(
+        [handoff_models], selection=select,
+        resources={"duckdb": WarehouseResource(database=database), "dbt": dbt_resource(),
+                   "policy": PolicyResource(path=policy_path)},
+        run_config={"ops": {"handoff_models": {"config": {"full_refresh": full_refresh}}}},
+        raise_on_error=False,
+    )

@@ -40,3 +40,6 @@
 
 {% macro days_between_series(first_day, last_day) %}{{ return(adapter.dispatch('days_between_series', 'handoff')(first_day, last_day)) }}{% endmacro %}
 {% macro duckdb__days_between_series(first_day, last_day) %}generate_series(CAST({{ first_day }} AS TIMESTAMP), CAST({{ last_day }} AS TIMESTAMP), INTERVAL 1 DAY){% endmacro %}
+
+{% macro add_months(day, months) %}{{ return(adapter.dispatch('add_months', 'handoff')(day, months)) }}{% endmacro %}
+{% macro duckdb__add_months(day, months) %}CAST({{ day }} + to_months({{ months }}) AS DATE){% endmacro %}

@@ -144,5 +144,5 @@ JOIN grains AS g ON g.period_type = r.period_type
 LEFT JOIN rated AS prev
   ON prev.period_type = r.period_type AND prev.mql_type = r.mql_type AND prev.team = r.team
  AND prev.lead_source = r.lead_source
- AND prev.period_start = CAST(r.period_start - to_months(g.months) AS DATE)
+ AND prev.period_start = {{ add_months('r.period_start', '-g.months') }}
 ORDER BY r.period_type, r.period_start, r.mql_type, r.team, r.lead_source
