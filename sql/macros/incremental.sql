@@ -41,7 +41,7 @@
 {# 'incremental', or why this build of an episode mart must be full #}
 {% macro episode_build_mode() %}
     {% if not execute %}{{ return('parse') }}{% endif %}
-    {% if not is_incremental() %}{{ return('first build or full refresh') }}{% endif %}
+    {% if not is_incremental() %}{{ return('full refresh requested' if flags.FULL_REFRESH else 'first build') }}{% endif %}
     {% set header = run_query("SELECT s.full_rebuild_reason, s.base_load_id, CAST(s.base_now_at AS VARCHAR), "
                               ~ "CAST(s.target_now_at AS VARCHAR), s.policy_hash, "
                               ~ "s.policy_hash = p.policy_hash AND s.target_now_at = p.now_at "
