@@ -8,6 +8,11 @@ import pytest
 
 from tests.fixtures.raw_tables import RawPortal, build_marts, rows, ts, connect
 
+# each build runs dbt as the schedules do (a subprocess: start-up, parse, every model, then the checks):
+# several builds per test take longer than the suite's default timeout on a loaded machine
+pytestmark = pytest.mark.timeout(1800)
+
+
 NOW = "2024-03-20T00:00:00Z"
 MQL = "2024-03-05T14:00:00Z"
 

@@ -14,6 +14,11 @@ from pipeline.settings import parse_instant
 from tests.fixtures.raw_tables import RawPortal, assert_incremental_equals_full_refresh, build_marts, rows, connect
 from tests.fixtures.snapshot_loader import load_snapshot
 
+# each build runs dbt as the schedules do (a subprocess: start-up, parse, every model, then the checks):
+# several builds per test take longer than the suite's default timeout on a loaded machine
+pytestmark = pytest.mark.timeout(1800)
+
+
 MARTS = ("mql_episodes", "speed_to_lead", "conversion_funnel", "rep_scorecard", "speed_to_lead_impact")
 ORDER = {"mql_episodes": "mql_id", "speed_to_lead": "mql_id", "speed_to_lead_impact": "mql_type, bucket_order",
          "conversion_funnel": "period_type, period_start, mql_type, team, lead_source",
