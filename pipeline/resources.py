@@ -15,6 +15,7 @@ from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from pipeline.errors import ConfigError
+from pipeline.modeling.project import dbt_resource
 from pipeline.policy import Policy, load_policy
 from pipeline.settings import (
     DEFAULT_API_BASE,
@@ -143,6 +144,7 @@ def build_resources() -> dict[str, object]:
             limit_per_10s=rate_limit_from_env(),
         ),
         "dlt": DagsterDltResource(),
+        "dbt": dbt_resource(),
         "policy": PolicyResource(path=_env_or("HANDOFF_POLICY", "")),
         "slack": SlackResource(webhook_url=_env_or("SLACK_WEBHOOK_URL", "")),
     }

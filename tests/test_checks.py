@@ -13,7 +13,7 @@ from pipeline.quality.validate import run_check
 from pipeline.resources import PolicyResource
 from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import published_db_path
-from tests.fixtures.raw_tables import RawPortal, build_marts
+from tests.fixtures.raw_tables import RawPortal, build_marts, connect
 from tests.fixtures.snapshot_loader import load_snapshot
 
 SPECS = {spec.name: spec for spec in CHECKS}
@@ -23,7 +23,7 @@ SPECS = {spec.name: spec for spec in CHECKS}
 def built(tmp_path_factory):
     snapshot, truth = generate_portal(300, 5)
     path = tmp_path_factory.mktemp("checks") / "handoff.duckdb"
-    con = duckdb.connect(str(path))
+    con = connect(path)
     portal = RawPortal(con)
     load_snapshot(portal, snapshot)
     build_marts(portal, truth["now"])

@@ -7,7 +7,7 @@ import pytest
 
 from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import parse_instant
-from tests.fixtures.raw_tables import build_marts, rows
+from tests.fixtures.raw_tables import build_marts, rows, connect
 from tests.fixtures.snapshot_loader import load_snapshot
 
 TIMESTAMP_COLUMNS = ("mql_at", "sla_due_at", "first_touch_at", "sql_at", "opportunity_at", "customer_at", "assigned_at")
@@ -24,7 +24,7 @@ def generated(request, tmp_path_factory):
 
     contacts, seed, custom_stages = request.param
     snapshot, truth = generate_portal(contacts, seed, custom_stages=custom_stages)
-    con = duckdb.connect(str(tmp_path_factory.mktemp("truth") / "raw.duckdb"))
+    con = connect(tmp_path_factory.mktemp("truth") / "raw.duckdb")
     portal = RawPortal(con)
     load_snapshot(portal, snapshot)
     build_marts(portal, truth["now"])

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
-from pipeline.modeling.runner import ModelBuildError, build_mart, build_staging_view
-from tests.fixtures.raw_tables import RawPortal, build_marts, rows, ts
+from tests.fixtures.raw_tables import RawPortal, build_marts, rows, ts, connect
 
 
 @pytest.fixture
 def text_portal(tmp_path):
-    con = duckdb.connect(str(tmp_path / "raw.duckdb"))
+    con = connect(tmp_path / "raw.duckdb")
     yield RawPortal(con, types={"hs_timestamp": "VARCHAR", "changed_at": "VARCHAR", "archived": "VARCHAR",
                                 "created_at": "TIMESTAMP", "user_id": "DOUBLE"})
     con.close()
@@ -22,7 +20,7 @@ def test_text_epoch_and_naive_timestamps_become_utc_instants(text_portal):
                       created_at="2024-03-05 14:00:00")
     text_portal.write("calls", id="2", hs_timestamp="1709647200123", archived="TRUE")
     text_portal.write("calls", id="3", hs_timestamp="2024-03-05T09:00:00.123-05:00", archived=None)
-    build_staging_view(text_portal.con, "calls")
+    build_marts(text_portal, "2024-03-10T00:00:00Z", select="staging/calls")
     got = rows(text_portal.con, "SELECT engagement_id, occurred_at, archived FROM staging.calls ORDER BY 1")
     instant = ts("2024-03-05T14:00:00.123Z")
     assert got == [{"engagement_id": "1", "occurred_at": instant, "archived": False},
@@ -34,7 +32,7 @@ def test_text_epoch_and_naive_timestamps_become_utc_instants(text_portal):
 
 def test_numeric_ids_become_text_without_decimals(text_portal):
     text_portal.write("owners", id="101", user_id=9101.0)
-    build_staging_view(text_portal.con, "owners")
+    build_marts(text_portal, "2024-03-10T00:00:00Z", select="staging/owners")
     assert rows(text_portal.con, "SELECT owner_id, user_id FROM staging.owners") == [{"owner_id": "101", "user_id": 9101}]
 
 
@@ -52,18 +50,3 @@ def test_columns_and_tables_dlt_never_created_read_as_null_and_empty(raw_portal)
     # a communication with no logged_from counts (CRM is the default)
     assert rows(con, "SELECT first_touch_type, attempts FROM marts.speed_to_lead") == [
         {"first_touch_type": "communication", "attempts": 1}]
-
-
-def test_marts_without_staging_policy_fail_with_one_line(raw_portal):
-    with pytest.raises(ModelBuildError) as err:
-        build_mart(raw_portal.con, "speed_to_lead")
-    assert str(err.value) == "staging.policy is missing: materialize staging/policy before the marts"
-
-
-def test_a_database_error_names_the_model_in_one_line(raw_portal):
-    build_marts(raw_portal, "2024-03-10T00:00:00Z")
-    raw_portal.con.execute("DROP VIEW staging.owner_teams")
-    with pytest.raises(ModelBuildError) as err:
-        build_mart(raw_portal.con, "speed_to_lead", full_refresh=True)
-    message = str(err.value)
-    assert message.startswith("model marts.speed_to_lead: ") and "owner_teams" in message and "\n" not in message

@@ -19,27 +19,22 @@ EPISODE_KEYS = ["mql_id", "contact_id", "mql_at", "mql_type"]
 SPEED_TO_LEAD_KEYS = EPISODE_KEYS + ["sla_minutes", "sla_due_at", "sla_status", "attempts", "computed_at"]
 DURATIONS = ["minutes_to_first_touch", "business_minutes_to_first_touch", "routing_minutes", "attempts"]
 
-# per contact: episodes the lifecycle history implies (entries into an mql-role stage whose previous entry was
-# not one, counted with lag over the history after dropping the portal's custom stages, which neither open nor
-# end episodes) next to the episodes the mart holds; any difference is a broken row
+# per contact: episodes the lifecycle history implies (entries into an mql-role stage whose previous entry, custom
+# stages in no role skipped, was not one; counted with lag over the history and staging.lifecycle_stages) next to
+# the episodes the mart holds; any difference is a broken row
 RECONCILE_SQL = """
-WITH p AS (SELECT * FROM staging.policy),
-ordered AS (
-    SELECT h.contact_id, h.value,
-        lag(h.value) OVER (PARTITION BY h.contact_id ORDER BY h.changed_at, h.hubspot_position DESC NULLS LAST,
-            CASE h.value WHEN '' THEN 0 WHEN 'subscriber' THEN 1 WHEN 'lead' THEN 2
-                WHEN 'marketingqualifiedlead' THEN 3 WHEN 'salesqualifiedlead' THEN 4 WHEN 'opportunity' THEN 5
-                WHEN 'customer' THEN 6 WHEN 'evangelist' THEN 7 WHEN 'other' THEN 8 ELSE 9 END, h.value) AS previous
+WITH ordered AS (
+    SELECT h.contact_id, st.role,
+        lag(st.role) OVER (PARTITION BY h.contact_id ORDER BY h.changed_at, h.hubspot_position DESC NULLS LAST,
+            CASE WHEN h.value = '' THEN -1 ELSE coalesce(st.stage_order, 1000000) END, h.value) AS previous
     FROM staging.contact_property_history AS h
     JOIN staging.contacts AS c ON c.contact_id = h.contact_id AND NOT c.excluded
-    CROSS JOIN p
-    WHERE h.property = 'lifecyclestage'
-      AND (h.value = '' OR list_contains(p.standard_stages, h.value)
-           OR list_contains(p.mql_stages || p.sql_stages || p.opportunity_stages || p.customer_stages, h.value))
+    LEFT JOIN staging.lifecycle_stages AS st ON st.value = h.value
+    WHERE h.property = 'lifecyclestage' AND NOT coalesce(st.skipped, h.value <> '')
 ),
 expected AS (
-    SELECT contact_id, count(*) AS history_episodes FROM ordered CROSS JOIN p
-    WHERE list_contains(p.mql_stages, value) AND NOT coalesce(list_contains(p.mql_stages, previous), false)
+    SELECT contact_id, count(*) AS history_episodes FROM ordered
+    WHERE role = 'mql' AND previous IS DISTINCT FROM 'mql'
     GROUP BY contact_id
 ),
 actual AS (SELECT contact_id, count(*) AS mart_episodes FROM marts.{mart} GROUP BY contact_id)

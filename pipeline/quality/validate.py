@@ -60,3 +60,23 @@ def run_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> CheckOutcome:
             offenders.setdefault(str(value), None)
     outcome.sample_ids = list(offenders)[:SAMPLE_SIZE]
     return outcome
+
+
+def check_result(con: duckdb.DuckDBPyConnection, spec: CheckSpec):
+    """The Dagster ``AssetCheckResult`` of one suite entry (severity ERROR: blocking; a sample of offenders)."""
+    import dagster as dg
+
+    outcome = run_check(con, spec)
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(["marts", spec.mart]),
+        check_name=spec.name,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=outcome.summary,
+        metadata={
+            "rows_checked": dg.MetadataValue.int(outcome.rows),
+            "unexpected_count": dg.MetadataValue.int(outcome.unexpected_count),
+            "failed_expectations": dg.MetadataValue.json(outcome.failed_expectations),
+            f"sample_offending_{spec.id_column}s": dg.MetadataValue.json(outcome.sample_ids),
+        },
+    )

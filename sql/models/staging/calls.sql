@@ -1,0 +1,15 @@
+-- staging.calls: one row per call engagement.
+SELECT
+    id AS engagement_id,
+    hs_timestamp AS occurred_at,
+    coalesce(archived, false) AS archived,
+    nullif(hubspot_owner_id, '') AS owner_id,
+    upper(hs_call_direction) AS direction,
+    upper(hs_call_status) AS status,
+    hs_call_disposition AS disposition,
+    hs_call_title AS title,
+    hs_call_duration AS duration_ms,
+    hs_lastmodifieddate AS last_modified_at,
+    _dlt_load_id AS load_id
+FROM {{ typed_source('calls') }}
+WHERE id IS NOT NULL
