@@ -10,8 +10,9 @@ clock of its own run. The manifest is built at definitions load when missing or 
 """
 
 
+import importlib
 import os
-from pathlib import Path
+import threading
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -19,7 +20,7 @@ from dagster_dbt.asset_utils import build_dbt_specs
 from dagster_duckdb import DuckDBResource
 
 from pipeline.modeling.policy_table import write_policy_table
-from pipeline.modeling.project import PROJECT, TRANSLATOR, manifest
+from pipeline.modeling.project import PROJECT, TRANSLATOR, database_path, manifest, target_path
 from pipeline.quality.suites import CHECKS
 from pipeline.quality.validate import check_result
 from pipeline.report.story import speed_to_lead_story
@@ -42,12 +43,16 @@ class ModelBuildConfig(dg.Config):
                 op_tags={"dagster_dbt/select": "fqn:*"})
 def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, dbt: DbtCliResource,
                    duckdb: DuckDBResource, policy: PolicyResource):
+    gx_import = threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True)
+    gx_import.start()  # the checks' library loads (seconds) while dbt runs in its own process
     with duckdb.get_connection() as con:
         write_policy_table(con, policy.load(), clock_now())
-    os.environ["HANDOFF_DB"] = str(Path(duckdb.database).resolve())  # the profile's database (sql/profiles.yml)
-    invocation = dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context, manifest=manifest(), dagster_dbt_translator=TRANSLATOR,
-                         raise_on_error=False)
+    os.environ["HANDOFF_DB"] = database_path(duckdb.database)  # the profile's database (sql/profiles.yml)
+    invocation = dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context,
+                         manifest=manifest(), dagster_dbt_translator=TRANSLATOR, raise_on_error=False,
+                         target_path=target_path(duckdb.database))
     events = list(invocation.stream())  # dbt holds DuckDB's writer until it exits: read afterwards
+    gx_import.join()
     with duckdb.get_connection() as con:
         for event in events:
             if isinstance(event, dg.Output):
