@@ -40,7 +40,9 @@ def build_definitions() -> dg.Definitions:
     with warnings.catch_warnings():  # map_asset_specs is marked "preview" in dagster 1.13; pinned, tested here
         warnings.simplefilter("ignore", dg.PreviewWarning)
         merged = merged.map_asset_specs(func=_with_owner)
-    return dg.Definitions.merge(merged, dg.Definitions(resources=build_resources()))
+    # one DuckDB writer: every job's steps run in its run's process (no process start-up per step), including the
+    # ad-hoc jobs of a materialization from the UI or `dagster asset materialize`
+    return dg.Definitions.merge(merged, dg.Definitions(resources=build_resources(), executor=dg.in_process_executor))
 
 
 defs = build_definitions()
