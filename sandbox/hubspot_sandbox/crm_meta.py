@@ -9,15 +9,16 @@ the Pipelines spec; see docs/sandbox.md for each behaviour's source.
 from __future__ import annotations
 
 from hubspot_sandbox.crm_model import DATETIME_PROPERTIES, NUMBER_PROPERTIES
+from pipeline.policy import STANDARD_LIFECYCLE_STAGES as STANDARD_STAGE_VALUES
 
 DEFINITIONS_CREATED_AT = "2019-08-06T02:41:52.000Z"  # a fixed instant for HubSpot-defined properties
 
-# HubSpot's standard lifecycle stages (internal value, label), in display order (DOMAIN.md "HubSpot facts").
-STANDARD_LIFECYCLE_STAGES: tuple[tuple[str, str], ...] = (
-    ("subscriber", "Subscriber"), ("lead", "Lead"), ("marketingqualifiedlead", "Marketing Qualified Lead"),
-    ("salesqualifiedlead", "Sales Qualified Lead"), ("opportunity", "Opportunity"), ("customer", "Customer"),
-    ("evangelist", "Evangelist"), ("other", "Other"),
-)
+# HubSpot's standard lifecycle stages (internal value, label), in display order (DOMAIN.md "HubSpot facts"): the
+# values are the pipeline's one list (pipeline/policy.py), the labels HubSpot's defaults for them, in that order.
+_STANDARD_STAGE_LABELS = ("Subscriber", "Lead", "Marketing Qualified Lead", "Sales Qualified Lead", "Opportunity",
+                          "Customer", "Evangelist", "Other")
+STANDARD_LIFECYCLE_STAGES: tuple[tuple[str, str], ...] = tuple(
+    zip(STANDARD_STAGE_VALUES, _STANDARD_STAGE_LABELS, strict=True))
 
 # HubSpot's default sales pipeline ("default"): stage id, label, win probability (the generator's stages).
 DEFAULT_DEAL_STAGES: tuple[tuple[str, str, str], ...] = (
