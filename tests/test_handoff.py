@@ -18,17 +18,10 @@ from pipeline.policy import load_policy
 from pipeline.sla.handoff import Handoff, mql_id_of
 from pipeline.sla.handoff_sensor import evaluate, load_cursor
 from pipeline.sla.job import open_enforcer
-from tests.fixtures.enforcement import NOW, NOW_DT, make_world
+from tests.fixtures.crashing_crm import CRASH_POINTS, Crash, CrashingCrm
+from tests.fixtures.enforcement import NOW, NOW_DT
 
 MS = 1000
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    w = make_world(tmp_path, monkeypatch)
-    yield w
-    w.sandbox.stop()
-    w.slack.stop()
 
 
 def new_lead(world, *, owner: str | None = None, country: str = "Germany", event: str = "Demo Request Form",
@@ -181,40 +174,12 @@ def test_a_lead_touched_or_moved_on_before_its_handoff_is_cancelled(world):
     assert tasks_of(world, cid) == [] and world.slack.posts == []
 
 
-class Crash(Exception):
-    """Stands in for the process dying at this point."""
-
-
-def crashing(point: str):
-    from pipeline.sla.crm import LiveCrm
-
-    class CrashingCrm(LiveCrm):
-        crashed = False
-
-        def _maybe(self, at):
-            if at == point and not CrashingCrm.crashed:
-                CrashingCrm.crashed = True
-                raise Crash(at)
-
-        def set_owner(self, contact_id, owner_id):
-            super().set_owner(contact_id, owner_id)
-            self._maybe("after_patch")
-
-        def create_task(self, properties, contact_id):
-            self._maybe("before_task")
-            task_id = super().create_task(properties, contact_id)
-            self._maybe("after_task")
-            return task_id
-
-    return CrashingCrm
-
-
-@pytest.mark.parametrize("point", ["after_patch", "before_task", "after_task", "before_delivery"])
+@pytest.mark.parametrize("point", [*CRASH_POINTS, "before_delivery"])
 def test_a_crash_at_each_point_resumes_to_exactly_one_of_each_write(world, point):
     cid, mql = new_lead(world)
     r = world.resources()
     with open_enforcer(r["duckdb"], r["hubspot"], r["policy"], r["slack"], delivery_backoff_s=0) as enforcer:
-        enforcer.crm = crashing(point)(enforcer.crm.client)
+        enforcer.crm = CrashingCrm(enforcer.crm.client, point)
         if point == "before_delivery":
             def crash(_ids):
                 raise Crash(point)
