@@ -230,13 +230,8 @@ class HubSpotClient:
         types whose ids HubSpot lists inline per object (up to 100, then a per-object ``paging`` cursor)."""
         maximum = LIST_PAGE_SIZE_WITH_HISTORY if properties_with_history else LIST_PAGE_SIZE
         limit = maximum if limit is None else min(int(limit), maximum)
-        query: list[tuple[str, str]] = [("limit", str(limit)), ("archived", _bool(archived))]
-        if properties:
-            query.append(("properties", ",".join(properties)))
-        if properties_with_history:
-            query.append(("propertiesWithHistory", ",".join(properties_with_history)))
-        if associations:
-            query.append(("associations", ",".join(associations)))
+        query = [("limit", str(limit)), ("archived", _bool(archived)),
+                 *_read_query(properties, properties_with_history, associations)]
         if after:
             query.append(("after", str(after)))
         path = self.paths.objects(object_type)
@@ -386,13 +381,7 @@ class HubSpotClient:
         associations: list[str] | None = None,
     ) -> dict:
         """``GET .../objects/{type}/{id}``; raises :class:`HubSpotNotFoundError` on 404."""
-        query: list[tuple[str, str]] = []
-        if properties:
-            query.append(("properties", ",".join(properties)))
-        if properties_with_history:
-            query.append(("propertiesWithHistory", ",".join(properties_with_history)))
-        if associations:
-            query.append(("associations", ",".join(associations)))
+        query = _read_query(properties, properties_with_history, associations)
         base = self.paths.objects(object_type)
         return self._request("GET", f"{base}/{_quote(object_id)}", f"GET {base}/{{id}}", query=query,
                              scopes=READ_SCOPES.get(object_type))
@@ -608,6 +597,14 @@ def daily_reset(now: datetime, zone_name: str | None) -> datetime:
     local = now.astimezone(zone)
     midnight = datetime(local.year, local.month, local.day, tzinfo=zone) + timedelta(days=1)
     return midnight.astimezone(timezone.utc)
+
+
+def _read_query(properties: list[str] | None, properties_with_history: list[str] | None,
+                associations: list[str] | None) -> list[tuple[str, str]]:
+    """The read parameters a list page and a single-object read share, each comma-separated, left out when empty."""
+    params = (("properties", properties), ("propertiesWithHistory", properties_with_history),
+              ("associations", associations))
+    return [(name, ",".join(values)) for name, values in params if values]
 
 
 def _bool(value: bool) -> str:
