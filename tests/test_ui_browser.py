@@ -98,7 +98,8 @@ class HourlyRun:
 @pytest.fixture(scope="module")
 def hourly_run(tmp_path_factory) -> HourlyRun:
     """The job the hourly schedule targets, run once for real on the small sandbox portal, recorded in a
-    persistent DAGSTER_HOME set up as `handoff run` sets it up (the project's dagster.yaml)."""
+    persistent DAGSTER_HOME set up as `handoff run` sets it up (the project's dagster.yaml). Tests ask for it
+    (through ``webserver``) before ``browser``: the run must not start inside Playwright's event loop."""
     from hubspot_sandbox.portal import Portal
     from hubspot_sandbox.ratelimit import RateLimits
     from hubspot_sandbox.server import run_in_thread
@@ -180,7 +181,7 @@ def _open(context, url: str, *, first: bool = False):
     return page
 
 
-def test_dagster_ui_lists_assets_schedules_and_sensors(browser, webserver, screenshots):
+def test_dagster_ui_lists_assets_schedules_and_sensors(webserver, browser, screenshots):
     from pipeline.definitions import defs
 
     graph = defs.resolve_asset_graph()
@@ -213,7 +214,7 @@ def test_dagster_ui_lists_assets_schedules_and_sensors(browser, webserver, scree
     context.close()
 
 
-def test_dagster_ui_shows_speed_to_lead_materialization_and_checks(browser, webserver, hourly_run, screenshots):
+def test_dagster_ui_shows_speed_to_lead_materialization_and_checks(hourly_run, webserver, browser, screenshots):
     """The hourly run's materialization of marts/speed_to_lead (run id, row count) and each of its checks,
     by the name and description the definitions give it, with the result the run recorded: passed."""
     from pipeline.definitions import defs
