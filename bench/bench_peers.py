@@ -140,6 +140,7 @@ def _stop_reason(command: str, proc: subprocess.CompletedProcess) -> str:
 def connector(python: Path, work: Path, command: str, *extra: str) -> list[dict]:
     args = [str(python.parent / "source-hubspot"), command, "--config", str(work / "config.json"), *extra]
     proc = _run(args, cwd=work)
+    (work / f"{command}.log").write_text(proc.stdout + proc.stderr)  # kept for a stopped run's diagnosis
     messages = _messages(proc.stdout)
     failed = proc.returncode != 0 or any(m.get("type") == "TRACE" and (m.get("trace") or {}).get("type") == "ERROR"
                                          for m in messages)
@@ -180,6 +181,15 @@ def _records(messages: list[dict]) -> int:
     return sum(1 for m in messages if m.get("type") == "RECORD")
 
 
+def _with_client_errors(stopped: ConnectorStopped, stats: dict) -> ConnectorStopped:
+    """The stop reason with the 4xx answers the sandbox counted (status, method and path as called)."""
+    errors = stats.get("client_errors") or {}
+    if not errors:
+        return stopped
+    listed = "; ".join(f"{request} x{n}" for request, n in list(errors.items())[:8])
+    return ConnectorStopped(f"{stopped.where}; the sandbox answered 4xx to: {listed}")
+
+
 def _client_errors(stats: dict) -> int:
     return sum(n for code, n in stats["statuses"].items() if code.startswith("4"))
 
@@ -207,8 +217,10 @@ def run_airbyte(snapshot: dict, scratch: Path) -> dict:
             sandbox.stats.reset()
             try:
                 messages = connector(python, work, step)
-            finally:
-                result[f"{step}_calls"] = sandbox.stats.snapshot()["total_requests"]
+            except ConnectorStopped as stopped:
+                raise _with_client_errors(stopped, sandbox.stats.snapshot()) from None
+            result[f"{step}_calls"] = sandbox.stats.snapshot()["total_requests"]
+            result[f"{step}_client_errors"] = sandbox.stats.snapshot()["client_errors"]
         catalog, result["streams"] = configured_catalog(messages)
         (work / "catalog.json").write_text(json.dumps(catalog))
         sandbox.stats.reset()
