@@ -181,6 +181,41 @@ def _records(messages: list[dict]) -> int:
     return sum(1 for m in messages if m.get("type") == "RECORD")
 
 
+def records_by_stream(messages: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for message in messages:
+        if message.get("type") == "RECORD":
+            stream = message["record"]["stream"]
+            counts[stream] = counts.get(stream, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+# the connector's stream -> the portal's object type it reads
+STREAM_TYPES = {"contacts": "contacts", "companies": "companies", "deals": "deals", "engagements_calls": "calls",
+                "engagements_emails": "emails", "engagements_meetings": "meetings", "engagements_notes": "notes",
+                "engagements_tasks": "tasks"}
+
+
+def portal_counts(portal, streams: list[str]) -> dict[str, int]:
+    """What each selected stream must emit when it reads the portal unchanged, counted from the portal itself:
+    live objects per type, active owners, and one history entry per (live contact, property, version) for
+    every contact property (the connector asks for all of them with history)."""
+    expected: dict[str, int] = {}
+    with portal.lock:
+        for stream in streams:
+            if stream in STREAM_TYPES:
+                expected[stream] = sum(1 for o in portal.stores[STREAM_TYPES[stream]].by_id.values()
+                                       if not o["archived"])
+            elif stream == "owners":
+                expected[stream] = sum(1 for o in portal.owners.values() if not o["archived"])
+            elif stream == "contacts_property_history":
+                names = sorted(portal.known_properties("contacts"))
+                expected[stream] = sum(len(portal.history(o, name))
+                                       for o in portal.stores["contacts"].by_id.values() if not o["archived"]
+                                       for name in names)
+    return dict(sorted(expected.items()))
+
+
 def _with_client_errors(stopped: ConnectorStopped, stats: dict) -> ConnectorStopped:
     """The stop reason with the 4xx answers the sandbox counted (status, method and path as called)."""
     errors = stats.get("client_errors") or {}
@@ -223,20 +258,30 @@ def run_airbyte(snapshot: dict, scratch: Path) -> dict:
             result[f"{step}_client_errors"] = sandbox.stats.snapshot()["client_errors"]
         catalog, result["streams"] = configured_catalog(messages)
         (work / "catalog.json").write_text(json.dumps(catalog))
+        result["expected_records"] = portal_counts(portal, result["streams"])
         sandbox.stats.reset()
         started = time.perf_counter()
-        messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"))
+        try:
+            messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"))
+        except ConnectorStopped as stopped:
+            raise _with_client_errors(stopped, sandbox.stats.snapshot()) from None
         seen = sandbox.stats.snapshot()
         result.update(full_calls=seen["total_requests"], full_4xx=_client_errors(seen), full_records=_records(messages),
-                      full_seconds=time.perf_counter() - started, full_requests=seen["requests"])
+                      full_seconds=time.perf_counter() - started, full_requests=seen["requests"],
+                      full_client_errors=seen["client_errors"], full_by_stream=records_by_stream(messages))
         (work / "state.json").write_text(json.dumps(final_state(messages)))
         result["changed"] = _mutate_one_percent(portal, live_contacts)
         sandbox.stats.reset()
-        messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"),
-                             "--state", str(work / "state.json"))
+        try:
+            messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"),
+                                 "--state", str(work / "state.json"))
+        except ConnectorStopped as stopped:
+            raise _with_client_errors(stopped, sandbox.stats.snapshot()) from None
         seen = sandbox.stats.snapshot()
         result.update(incremental_calls=seen["total_requests"], incremental_4xx=_client_errors(seen),
-                      incremental_records=_records(messages))
+                      incremental_records=_records(messages), incremental_requests=seen["requests"],
+                      incremental_client_errors=seen["client_errors"],
+                      incremental_by_stream=records_by_stream(messages))
     return result
 
 
@@ -280,19 +325,36 @@ def main(quick: bool) -> list[Result]:
                                      f"timed out after {expired.timeout:.0f}s: {' '.join(map(str, expired.cmd))[-200:]}")]
     about = (f"{CONNECTOR} {theirs['version']} (Requires-Python {theirs['requires_python']}, ran on "
              f"{theirs['python']}); streams {', '.join(theirs['streams'])}")
+    client_errors = {**theirs["check_client_errors"], **theirs["discover_client_errors"],
+                     **theirs["full_client_errors"], **theirs["incremental_client_errors"]}
+    four_xx = (theirs["full_4xx"] + theirs["incremental_4xx"] + sum(theirs["check_client_errors"].values())
+               + sum(theirs["discover_client_errors"].values()))
+    mismatched = {stream: (theirs["full_by_stream"].get(stream, 0), n)
+                  for stream, n in theirs["expected_records"].items() if theirs["full_by_stream"].get(stream, 0) != n}
     return results + [
         Result("peers", f"{CONNECTOR}: full sync API calls / ours", theirs["full_calls"] / ours["full_calls"], "info",
                None, f"{theirs['full_calls']} vs our {ours['full_calls']} ({theirs['full_records']:,} records, "
                      f"{theirs['full_seconds']:.0f}s; check {theirs['check_calls']}, discover {theirs['discover_calls']} "
-                     f"more); {about}; by endpoint: {theirs['full_requests']}"),
+                     f"more); {about}; by endpoint: {_endpoints(theirs['full_requests'])}"),
         Result("peers", f"{CONNECTOR}: 1%-changed sync API calls / ours",
                theirs["incremental_calls"] / max(ours["incremental_calls"], 1), "info", None,
                f"{theirs['incremental_calls']} vs our {ours['incremental_calls']} for {theirs['changed']} changed "
-               f"contacts + as many calls ({theirs['incremental_records']:,} records re-emitted)"),
-        Result("peers", f"{CONNECTOR}: 4xx answers (full + 1% sync)", float(theirs["full_4xx"] + theirs["incremental_4xx"]),
-               "== 0", theirs["full_4xx"] + theirs["incremental_4xx"] == 0,
-               "the connector read the generated portal unchanged"),
+               f"contacts + as many calls, from the full sync's state ({theirs['incremental_records']:,} records: "
+               f"{_endpoints(theirs['incremental_by_stream'])}); by endpoint: "
+               f"{_endpoints(theirs['incremental_requests'])}"),
+        Result("peers", f"{CONNECTOR}: full-sync records per stream == the portal's", float(len(mismatched)),
+               "== 0 off", not mismatched,
+               "read " + _endpoints(theirs["full_by_stream"]) + (
+                   "" if not mismatched else "; differing (read, portal): "
+                   + ", ".join(f"{k} {v}" for k, v in mismatched.items()))),
+        Result("peers", f"{CONNECTOR}: 4xx answers (check, discover, full + 1% sync)", float(four_xx), "== 0",
+               four_xx == 0, "none: the connector read the generated portal unchanged" if not four_xx
+               else "; ".join(f"{request} x{n}" for request, n in client_errors.items())),
     ]
+
+
+def _endpoints(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n:,}" for name, n in counts.items())
 
 
 if __name__ == "__main__":
