@@ -203,6 +203,29 @@ STREAM_TYPES = {"contacts": "contacts", "companies": "companies", "deals": "deal
                 "engagements_tasks": "tasks"}
 
 
+def _versions(portal) -> dict[str, dict[str, str]]:
+    """Each live contact's and call's ``updatedAt`` (what the 1% change moves)."""
+    with portal.lock:
+        return {t: {o["id"]: o["updatedAt"] for o in portal.stores[t].by_id.values() if not o["archived"]}
+                for t in ("contacts", "calls")}
+
+
+def _moved(portal, before: dict[str, dict[str, str]]) -> dict[str, set[str]]:
+    """The connector's stream -> ids the change created or modified (a stage set to the value it had is no change)."""
+    after = _versions(portal)
+    streams = {"contacts": "contacts", "calls": "engagements_calls"}
+    return {streams[t]: {i for i, at in after[t].items() if before[t].get(i) != at} for t in after}
+
+
+def _record_ids(messages: list[dict]) -> dict[str, set[str]]:
+    ids: dict[str, set[str]] = {}
+    for message in messages:
+        if message.get("type") == "RECORD":
+            record = message["record"]
+            ids.setdefault(record["stream"], set()).add(str(record["data"].get("id")))
+    return ids
+
+
 def portal_counts(portal, streams: list[str]) -> dict[str, int]:
     """What each selected stream must emit when it reads the portal unchanged, counted from the portal itself:
     live objects per type, active owners, and one history entry per (live contact, property, version) for
@@ -277,7 +300,9 @@ def run_airbyte(snapshot: dict, scratch: Path) -> dict:
                       full_seconds=time.perf_counter() - started, full_requests=seen["requests"],
                       full_client_errors=seen["client_errors"], full_by_stream=records_by_stream(messages))
         (work / "state.json").write_text(json.dumps(final_state(messages)))
+        before = _versions(portal)
         result["changed"] = _mutate_one_percent(portal, live_contacts)
+        result["moved"] = _moved(portal, before)
         sandbox.stats.reset()
         try:
             messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"),
@@ -285,6 +310,9 @@ def run_airbyte(snapshot: dict, scratch: Path) -> dict:
         except ConnectorStopped as stopped:
             raise _with_client_errors(stopped, sandbox.stats.snapshot()) from None
         seen = sandbox.stats.snapshot()
+        emitted = _record_ids(messages)
+        result["missed"] = {stream: sorted(ids - emitted.get(stream, set()))
+                            for stream, ids in result["moved"].items() if ids - emitted.get(stream, set())}
         result.update(incremental_calls=seen["total_requests"], incremental_4xx=_client_errors(seen),
                       incremental_records=_records(messages), incremental_requests=seen["requests"],
                       incremental_client_errors=seen["client_errors"],
@@ -309,7 +337,8 @@ def run_ours(snapshot: dict, scratch: Path) -> dict:
         _sync(sandbox, db)
         incremental = sandbox.stats.snapshot()
     return {"full_calls": full["total_requests"], "full_4xx": _client_errors(full), "changed": changed,
-            "incremental_calls": incremental["total_requests"]}
+            "incremental_calls": incremental["total_requests"], "full_requests": full["requests"],
+            "incremental_requests": incremental["requests"]}
 
 
 def main(quick: bool) -> list[Result]:
@@ -320,8 +349,9 @@ def main(quick: bool) -> list[Result]:
         scratch = Path(scratch_dir)
         ours = run_ours(snapshot, scratch)
         results = [Result("peers", f"ours: full sync API calls ({PORTAL_CONTACTS:,} contacts)", float(ours["full_calls"]),
-                          "info", None, f"4xx: {ours['full_4xx']}; 1% changed ({ours['changed']} contacts + as many "
-                                        f"calls): {ours['incremental_calls']} calls")]
+                          "info", None, f"4xx: {ours['full_4xx']}; by endpoint: {_endpoints(ours['full_requests'])}; "
+                                        f"1% changed ({ours['changed']} contacts + as many calls): "
+                                        f"{ours['incremental_calls']} calls ({_endpoints(ours['incremental_requests'])})")]
         try:
             theirs = run_airbyte(snapshot, scratch)
         except ConnectorStopped as stopped:
@@ -354,6 +384,12 @@ def main(quick: bool) -> list[Result]:
                "read " + _endpoints(theirs["full_by_stream"]) + (
                    "" if not mismatched else "; differing (read, portal): "
                    + ", ".join(f"{k} {v}" for k, v in mismatched.items()))),
+        Result("peers", f"{CONNECTOR}: 1%-changed sync misses no change", float(sum(map(len, theirs["missed"].values()))),
+               "== 0 missed", not theirs["missed"],
+               ", ".join(f"{stream}: {len(ids)} changed in the portal" for stream, ids in theirs["moved"].items())
+               + (f" of {theirs['changed']} drawn" if len(theirs["moved"]["contacts"]) < theirs["changed"] else "")
+               + ("; every one emitted" if not theirs["missed"] else "; not emitted: " + "; ".join(
+                      f"{stream} {', '.join(ids[:10])}" for stream, ids in theirs["missed"].items()))),
         Result("peers", f"{CONNECTOR}: 4xx answers (check, discover, full + 1% sync)", float(four_xx), "== 0",
                four_xx == 0, "none: the connector read the generated portal unchanged" if not four_xx
                else "; ".join(f"{request} x{n}" for request, n in client_errors.items())),
