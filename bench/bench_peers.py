@@ -386,8 +386,8 @@ def main(quick: bool) -> list[Result]:
                    + ", ".join(f"{k} {v}" for k, v in mismatched.items()))),
         Result("peers", f"{CONNECTOR}: 1%-changed sync misses no change", float(sum(map(len, theirs["missed"].values()))),
                "== 0 missed", not theirs["missed"],
-               ", ".join(f"{stream}: {len(ids)} changed in the portal" for stream, ids in theirs["moved"].items())
-               + (f" of {theirs['changed']} drawn" if len(theirs["moved"]["contacts"]) < theirs["changed"] else "")
+               f"{len(theirs['moved']['contacts'])} of the {theirs['changed']} contacts drawn changed (a contact "
+               f"drawn the stage it had is no change), {len(theirs['moved']['engagements_calls'])} calls created"
                + ("; every one emitted" if not theirs["missed"] else "; not emitted: " + "; ".join(
                       f"{stream} {', '.join(ids[:10])}" for stream, ids in theirs["missed"].items()))),
         Result("peers", f"{CONNECTOR}: 4xx answers (check, discover, full + 1% sync)", float(four_xx), "== 0",
