@@ -25,7 +25,7 @@ from pipeline.sla import crm as live
 from pipeline.sla import facts
 from pipeline.sla.ladder import step_due_at
 from pipeline.sla.recheck import touches_since
-from pipeline.sla.steps import TERMINAL, Enforcer, StepOutcome, task_marker
+from pipeline.sla.steps import TERMINAL, Enforcer, StepOutcome
 
 STEP = "handoff"
 
@@ -110,18 +110,8 @@ class Handoff:
         writes: dict = {}
         is_live = decision["write_mode"] == "live"
         if is_live:
-            if decision["owner_write"] == "intended":
-                if (contact.get("hubspot_owner_id") or None) != to_owner:
-                    e.crm.set_owner(contact_id, to_owner)
-                    writes["owner_patch"] = True
-                e._set_write(mql_id, STEP, "owner_write", "done")
-            if decision["task_write"] == "intended":
-                marker = task_marker(mql_id, STEP)
-                task_id = e.crm.find_task(contact_id, marker)
-                if task_id is None:
-                    task_id = e.crm.create_task(self._task(ep, contact, event, decision, marker), contact_id)
-                    writes["task_created"] = task_id
-                e._set_write(mql_id, STEP, "task_write", "done", task_id)
+            e.write_owner_and_task(mql_id, STEP, contact_id, contact, decision,
+                                   lambda marker: self._task(ep, contact, event, decision, marker), writes)
         if is_live:  # in dry run HubSpot keeps its owner: the ladder's re-check must expect that one
             e.con.execute("UPDATE lane.ops.lane_episodes SET owner_id = ? WHERE mql_id = ?", [to_owner, mql_id])
         recipient = (owners.get(to_owner) or {}).get("email") or to_owner
