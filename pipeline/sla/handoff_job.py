@@ -59,16 +59,16 @@ def handoff(context: dg.OpExecutionContext, config: HandoffConfig, duckdb: DuckD
                        write_mode=config.write_mode or None) as enforcer:
         outcome = Handoff(enforcer).run(config.mql_id)
         recovery = enforcer.recover()
-        details = handoff_details(enforcer.con, config.mql_id)
+        details = handoff_details(enforcer.con, outcome.mql_id)  # the episode's id (history entry's instant)
         counts = status_counts(enforcer.con)
     for table, by_status in counts.items():
         context.log_event(dg.AssetMaterialization(
-            asset_key=["ops", table], description=f"{config.mql_id} handoff: {outcome.status}",
+            asset_key=["ops", table], description=f"{outcome.mql_id} handoff: {outcome.status}",
             metadata={"rows": sum(by_status.values()), "by_status" if table != "routing_decisions" else "by_rule":
                       dg.MetadataValue.json(by_status)}))
     decision, task, message = details["decision"] or {}, details["task"] or {}, details["message"] or {}
     context.add_output_metadata({
-        "mql_id": config.mql_id, "status": outcome.status, "reason": outcome.reason,
+        "mql_id": outcome.mql_id, "requested_mql_id": config.mql_id, "status": outcome.status, "reason": outcome.reason,
         "owner": decision.get("owner_id") or "", "rule": decision.get("rule") or "",
         "task_id": task.get("task_id") or "", "task_due_at": task.get("due_at") or "",
         "message_status": message.get("status") or "", "recipient": message.get("recipient") or "",
@@ -76,7 +76,7 @@ def handoff(context: dg.OpExecutionContext, config: HandoffConfig, duckdb: DuckD
         "message": dg.MetadataValue.json(message), "hubspot_writes": dg.MetadataValue.json(outcome.writes),
         "write_mode": enforcer.write_mode, "recovery": dg.MetadataValue.json(recovery),
     })
-    context.log.info(f"{config.mql_id} handoff: {outcome.status} ({outcome.reason})")
+    context.log.info(f"{outcome.mql_id} handoff: {outcome.status} ({outcome.reason})")
     return {"outcome": outcome.as_dict(), "details": details, "recovery": recovery}
 
 
