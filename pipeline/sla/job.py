@@ -44,7 +44,7 @@ def open_enforcer(
     if mode not in ("dry_run", "live"):
         raise ConfigError(f"write_mode={mode!r}: use dry_run or live")
     sender = SlackWebhookSender(slack.url()) if slack.url() else None
-    crm = LiveCrm(hubspot.get_client())
+    crm = LiveCrm(hubspot.get_client("lane"))
     main = Path(duckdb.database)
     with open_lane(main, published_db_path(main)) as con:
         yield Enforcer(con=con, crm=crm, policy=loaded, sender=sender, now=clock, write_mode=mode,
