@@ -1,8 +1,9 @@
 """The ``mql_handoff`` job: one op, ``handoff``, running ladder step 0 for one new MQL episode.
 
 Run config (what ``new_mql_sensor`` sends): ``ops.handoff.config = {mql_id}`` (``write_mode`` overrides the
-policy's). Pool ``handoff_lane`` (the lane's own DuckDB file), never ``duckdb_write``: a sync holding the main
-DB does not delay a handoff. The run's output metadata shows the decision, the task and the message.
+policy's). No Dagster pool (never ``duckdb_write``): the lane's own DuckDB file serialises the lane's writers by
+its lock, which ``open_lane`` waits for, so a sync holding the main DB does not delay a handoff, and handoff runs
+start their processes side by side instead of one after another (``pipeline/sla/lane_db.py``). The run's output metadata shows the decision, the task and the message.
 """
 
 
@@ -13,7 +14,6 @@ from dagster_duckdb import DuckDBResource
 
 from pipeline.resources import HubSpotResource, PolicyResource, SlackResource
 from pipeline.sla.handoff import Handoff
-from pipeline.sla.lane_db import POOL
 from pipeline.sla.ops_tables import status_counts
 
 JOB_NAME = "mql_handoff"
@@ -47,7 +47,6 @@ def handoff_details(con, mql_id: str) -> dict:
 
 
 @dg.op(
-    pool=POOL,
     description="Read the new MQL live in HubSpot, route it when unowned, create the owner's task due at the SLA "
                 "due time and send the owner the handoff brief (each write once).",
 )
