@@ -24,9 +24,15 @@ from pathlib import Path
 
 from bench.results import Result
 
+# the SLA shortened (demo requests 1 minute) so escalations fall due inside the bench; the ladder stops at the
+# measured escalation (reassignment at 2x is tested with the real daemon in tests/test_handoff_daemon.py): a third
+# run per MQL within two minutes would measure the machine's process starts more than the lane
 POLICY = """write_mode: live
 sla:
   minutes: {demo_request: 1, other: 1440}
+escalation:
+  - {step: handoff, at_sla_multiple: 0}
+  - {step: manager_escalation, at_sla_multiple: 1.0}
 """
 SYNC_STAND_IN = """
 import duckdb, json, sys, time
