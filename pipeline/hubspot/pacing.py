@@ -273,7 +273,9 @@ class Pacer:
             now = self._clock()
             self.general.prune(now)
             ours_left = self.general.limit - len(self.general._done) - self.general.in_flight
-            if remaining is not None and remaining <= 0 and ours_left > 0:
+            # (with a shared ledger the other processes here are in it: a spent window is ours, and the ledger
+            # already holds each request until a slot frees; other hosts are met by their 429's Retry-After)
+            if remaining is not None and remaining <= 0 and ours_left > 0 and self.shared is None:
                 hold = interval_ms / 1000.0 / max(1, self.general.limit) * 10
                 self._paused_until = max(self._paused_until, now + hold)
 
