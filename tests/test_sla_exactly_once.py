@@ -110,8 +110,8 @@ _CRASHES = {"task": False}
 class _CrashOnceHubSpot(HubSpotResource):
     """The HubSpot resource with a client whose first task creation dies (the run fails mid-reassignment)."""
 
-    def get_client(self):
-        client = super().get_client()
+    def get_client(self, share: str = "sync"):
+        client = super().get_client(share)
         real = client.create_task
 
         def create_task(properties, contact_id):
