@@ -14,8 +14,11 @@
 5. our extractor on an identical portal (same generator seed), full then the same 1% change.
 
 Every number comes from the sandbox's request counter (independent of both clients). Any 4xx the connector
-receives is counted and the run fails its "no 4xx" target; when the connector stops, the result says at which
-command and which URL (an endpoint the sandbox lacks shows as a 404 on that URL).
+receives (check, discover or either read) fails the "no 4xx" target and is listed by status, method and path
+(the sandbox's ``client_errors``); when the connector stops, the result says at which command and which 4xx
+the sandbox answered. The records the full read emits per stream are held to the portal's own counts (live
+objects per type, active and archived owners, one history entry per contact, property and version): the
+independent check that the connector read the generated portal unchanged.
 """
 
 from __future__ import annotations
@@ -37,8 +40,12 @@ PORTAL_CONTACTS = 2_000
 PORTAL_SEED = 1
 HUBSPOT_URL = "https://api.hubapi.com"
 # the connector's streams holding what our extractor loads (those this version offers are selected)
-WANTED_STREAMS = ("contacts", "companies", "deals", "owners", "engagements_calls", "engagements_emails",
-                  "engagements_meetings", "engagements_notes", "engagements_tasks", "contacts_property_history")
+# (our extractor: contacts with lifecycle/owner history, companies, deals, owners active and archived, the five
+# engagement types through their v3 object APIs; Airbyte's ``engagements`` stream reads the v1 engagements API
+# and would read the same calls/emails/... again, so the per-type ``engagements_*`` streams stand for ours)
+WANTED_STREAMS = ("contacts", "companies", "deals", "owners", "owners_archived", "engagements_calls",
+                  "engagements_emails", "engagements_meetings", "engagements_notes", "engagements_tasks",
+                  "contacts_property_history")
 COMMAND_TIMEOUT_S = 1_800
 PYTHON_CANDIDATES = ("3.11", "3.12", "3.10")
 
@@ -140,6 +147,7 @@ def _stop_reason(command: str, proc: subprocess.CompletedProcess) -> str:
 def connector(python: Path, work: Path, command: str, *extra: str) -> list[dict]:
     args = [str(python.parent / "source-hubspot"), command, "--config", str(work / "config.json"), *extra]
     proc = _run(args, cwd=work)
+    (work / f"{command}.log").write_text(proc.stdout + proc.stderr)  # kept for a stopped run's diagnosis
     messages = _messages(proc.stdout)
     failed = proc.returncode != 0 or any(m.get("type") == "TRACE" and (m.get("trace") or {}).get("type") == "ERROR"
                                          for m in messages)
@@ -180,6 +188,73 @@ def _records(messages: list[dict]) -> int:
     return sum(1 for m in messages if m.get("type") == "RECORD")
 
 
+def records_by_stream(messages: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for message in messages:
+        if message.get("type") == "RECORD":
+            stream = message["record"]["stream"]
+            counts[stream] = counts.get(stream, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+# the connector's stream -> the portal's object type it reads
+STREAM_TYPES = {"contacts": "contacts", "companies": "companies", "deals": "deals", "engagements_calls": "calls",
+                "engagements_emails": "emails", "engagements_meetings": "meetings", "engagements_notes": "notes",
+                "engagements_tasks": "tasks"}
+
+
+def _versions(portal) -> dict[str, dict[str, str]]:
+    """Each live contact's and call's ``updatedAt`` (what the 1% change moves)."""
+    with portal.lock:
+        return {t: {o["id"]: o["updatedAt"] for o in portal.stores[t].by_id.values() if not o["archived"]}
+                for t in ("contacts", "calls")}
+
+
+def _moved(portal, before: dict[str, dict[str, str]]) -> dict[str, set[str]]:
+    """The connector's stream -> ids the change created or modified (a stage set to the value it had is no change)."""
+    after = _versions(portal)
+    streams = {"contacts": "contacts", "calls": "engagements_calls"}
+    return {streams[t]: {i for i, at in after[t].items() if before[t].get(i) != at} for t in after}
+
+
+def _record_ids(messages: list[dict]) -> dict[str, set[str]]:
+    ids: dict[str, set[str]] = {}
+    for message in messages:
+        if message.get("type") == "RECORD":
+            record = message["record"]
+            ids.setdefault(record["stream"], set()).add(str(record["data"].get("id")))
+    return ids
+
+
+def portal_counts(portal, streams: list[str]) -> dict[str, int]:
+    """What each selected stream must emit when it reads the portal unchanged, counted from the portal itself:
+    live objects per type, active owners, and one history entry per (live contact, property, version) for
+    every contact property (the connector asks for all of them with history)."""
+    expected: dict[str, int] = {}
+    with portal.lock:
+        for stream in streams:
+            if stream in STREAM_TYPES:
+                expected[stream] = sum(1 for o in portal.stores[STREAM_TYPES[stream]].by_id.values()
+                                       if not o["archived"])
+            elif stream in ("owners", "owners_archived"):
+                expected[stream] = sum(1 for o in portal.owners.values() if o["archived"] == (stream != "owners"))
+            elif stream == "contacts_property_history":
+                names = sorted(portal.known_properties("contacts"))
+                expected[stream] = sum(len(portal.history(o, name))
+                                       for o in portal.stores["contacts"].by_id.values() if not o["archived"]
+                                       for name in names)
+    return dict(sorted(expected.items()))
+
+
+def _with_client_errors(stopped: ConnectorStopped, stats: dict) -> ConnectorStopped:
+    """The stop reason with the 4xx answers the sandbox counted (status, method and path as called)."""
+    errors = stats.get("client_errors") or {}
+    if not errors:
+        return stopped
+    listed = "; ".join(f"{request} x{n}" for request, n in list(errors.items())[:8])
+    return ConnectorStopped(f"{stopped.where}; the sandbox answered 4xx to: {listed}")
+
+
 def _client_errors(stats: dict) -> int:
     return sum(n for code, n in stats["statuses"].items() if code.startswith("4"))
 
@@ -207,24 +282,41 @@ def run_airbyte(snapshot: dict, scratch: Path) -> dict:
             sandbox.stats.reset()
             try:
                 messages = connector(python, work, step)
-            finally:
-                result[f"{step}_calls"] = sandbox.stats.snapshot()["total_requests"]
+            except ConnectorStopped as stopped:
+                raise _with_client_errors(stopped, sandbox.stats.snapshot()) from None
+            result[f"{step}_calls"] = sandbox.stats.snapshot()["total_requests"]
+            result[f"{step}_client_errors"] = sandbox.stats.snapshot()["client_errors"]
         catalog, result["streams"] = configured_catalog(messages)
         (work / "catalog.json").write_text(json.dumps(catalog))
+        result["expected_records"] = portal_counts(portal, result["streams"])
         sandbox.stats.reset()
         started = time.perf_counter()
-        messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"))
+        try:
+            messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"))
+        except ConnectorStopped as stopped:
+            raise _with_client_errors(stopped, sandbox.stats.snapshot()) from None
         seen = sandbox.stats.snapshot()
         result.update(full_calls=seen["total_requests"], full_4xx=_client_errors(seen), full_records=_records(messages),
-                      full_seconds=time.perf_counter() - started, full_requests=seen["requests"])
+                      full_seconds=time.perf_counter() - started, full_requests=seen["requests"],
+                      full_client_errors=seen["client_errors"], full_by_stream=records_by_stream(messages))
         (work / "state.json").write_text(json.dumps(final_state(messages)))
+        before = _versions(portal)
         result["changed"] = _mutate_one_percent(portal, live_contacts)
+        result["moved"] = _moved(portal, before)
         sandbox.stats.reset()
-        messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"),
-                             "--state", str(work / "state.json"))
+        try:
+            messages = connector(python, work, "read", "--catalog", str(work / "catalog.json"),
+                                 "--state", str(work / "state.json"))
+        except ConnectorStopped as stopped:
+            raise _with_client_errors(stopped, sandbox.stats.snapshot()) from None
         seen = sandbox.stats.snapshot()
+        emitted = _record_ids(messages)
+        result["missed"] = {stream: sorted(ids - emitted.get(stream, set()))
+                            for stream, ids in result["moved"].items() if ids - emitted.get(stream, set())}
         result.update(incremental_calls=seen["total_requests"], incremental_4xx=_client_errors(seen),
-                      incremental_records=_records(messages))
+                      incremental_records=_records(messages), incremental_requests=seen["requests"],
+                      incremental_client_errors=seen["client_errors"],
+                      incremental_by_stream=records_by_stream(messages))
     return result
 
 
@@ -245,7 +337,8 @@ def run_ours(snapshot: dict, scratch: Path) -> dict:
         _sync(sandbox, db)
         incremental = sandbox.stats.snapshot()
     return {"full_calls": full["total_requests"], "full_4xx": _client_errors(full), "changed": changed,
-            "incremental_calls": incremental["total_requests"]}
+            "incremental_calls": incremental["total_requests"], "full_requests": full["requests"],
+            "incremental_requests": incremental["requests"]}
 
 
 def main(quick: bool) -> list[Result]:
@@ -256,8 +349,9 @@ def main(quick: bool) -> list[Result]:
         scratch = Path(scratch_dir)
         ours = run_ours(snapshot, scratch)
         results = [Result("peers", f"ours: full sync API calls ({PORTAL_CONTACTS:,} contacts)", float(ours["full_calls"]),
-                          "info", None, f"4xx: {ours['full_4xx']}; 1% changed ({ours['changed']} contacts + as many "
-                                        f"calls): {ours['incremental_calls']} calls")]
+                          "info", None, f"4xx: {ours['full_4xx']}; by endpoint: {_endpoints(ours['full_requests'])}; "
+                                        f"1% changed ({ours['changed']} contacts + as many calls): "
+                                        f"{ours['incremental_calls']} calls ({_endpoints(ours['incremental_requests'])})")]
         try:
             theirs = run_airbyte(snapshot, scratch)
         except ConnectorStopped as stopped:
@@ -268,19 +362,42 @@ def main(quick: bool) -> list[Result]:
                                      f"timed out after {expired.timeout:.0f}s: {' '.join(map(str, expired.cmd))[-200:]}")]
     about = (f"{CONNECTOR} {theirs['version']} (Requires-Python {theirs['requires_python']}, ran on "
              f"{theirs['python']}); streams {', '.join(theirs['streams'])}")
+    client_errors = {**theirs["check_client_errors"], **theirs["discover_client_errors"],
+                     **theirs["full_client_errors"], **theirs["incremental_client_errors"]}
+    four_xx = (theirs["full_4xx"] + theirs["incremental_4xx"] + sum(theirs["check_client_errors"].values())
+               + sum(theirs["discover_client_errors"].values()))
+    mismatched = {stream: (theirs["full_by_stream"].get(stream, 0), n)
+                  for stream, n in theirs["expected_records"].items() if theirs["full_by_stream"].get(stream, 0) != n}
     return results + [
         Result("peers", f"{CONNECTOR}: full sync API calls / ours", theirs["full_calls"] / ours["full_calls"], "info",
                None, f"{theirs['full_calls']} vs our {ours['full_calls']} ({theirs['full_records']:,} records, "
                      f"{theirs['full_seconds']:.0f}s; check {theirs['check_calls']}, discover {theirs['discover_calls']} "
-                     f"more); {about}; by endpoint: {theirs['full_requests']}"),
+                     f"more); {about}; by endpoint: {_endpoints(theirs['full_requests'])}"),
         Result("peers", f"{CONNECTOR}: 1%-changed sync API calls / ours",
                theirs["incremental_calls"] / max(ours["incremental_calls"], 1), "info", None,
                f"{theirs['incremental_calls']} vs our {ours['incremental_calls']} for {theirs['changed']} changed "
-               f"contacts + as many calls ({theirs['incremental_records']:,} records re-emitted)"),
-        Result("peers", f"{CONNECTOR}: 4xx answers (full + 1% sync)", float(theirs["full_4xx"] + theirs["incremental_4xx"]),
-               "== 0", theirs["full_4xx"] + theirs["incremental_4xx"] == 0,
-               "the connector read the generated portal unchanged"),
+               f"contacts + as many calls, from the full sync's state ({theirs['incremental_records']:,} records: "
+               f"{_endpoints(theirs['incremental_by_stream'])}); by endpoint: "
+               f"{_endpoints(theirs['incremental_requests'])}"),
+        Result("peers", f"{CONNECTOR}: full-sync records per stream == the portal's", float(len(mismatched)),
+               "== 0 off", not mismatched,
+               "read " + _endpoints(theirs["full_by_stream"]) + (
+                   "" if not mismatched else "; differing (read, portal): "
+                   + ", ".join(f"{k} {v}" for k, v in mismatched.items()))),
+        Result("peers", f"{CONNECTOR}: 1%-changed sync misses no change", float(sum(map(len, theirs["missed"].values()))),
+               "== 0 missed", not theirs["missed"],
+               f"{len(theirs['moved']['contacts'])} of the {theirs['changed']} contacts drawn changed (a contact "
+               f"drawn the stage it had is no change), {len(theirs['moved']['engagements_calls'])} calls created"
+               + ("; every one emitted" if not theirs["missed"] else "; not emitted: " + "; ".join(
+                      f"{stream} {', '.join(ids[:10])}" for stream, ids in theirs["missed"].items()))),
+        Result("peers", f"{CONNECTOR}: 4xx answers (check, discover, full + 1% sync)", float(four_xx), "== 0",
+               four_xx == 0, "none: the connector read the generated portal unchanged" if not four_xx
+               else "; ".join(f"{request} x{n}" for request, n in client_errors.items())),
     ]
+
+
+def _endpoints(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n:,}" for name, n in counts.items())
 
 
 if __name__ == "__main__":

@@ -190,8 +190,10 @@ class Brief(_Strict):
     ]
 
 
+# HubSpot's standard lifecycle stages (internal values) in its default display order (DOMAIN.md "HubSpot facts"):
+# the one list; the sandbox's Properties API and stage-date properties are built from it (hubspot_sandbox.crm_meta)
 STANDARD_LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-                             "customer", "evangelist", "other")  # HubSpot's standard internal values
+                             "customer", "evangelist", "other")
 STAGE_ROLES = ("mql", "sql", "opportunity", "customer")
 
 

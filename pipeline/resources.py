@@ -6,6 +6,7 @@ Tests build their own with other values (a temp database, the sandbox URL) inste
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -64,6 +65,7 @@ class HubSpotResource(dg.ConfigurableResource):
     limit_per_10s: int = 190  # the private app's limit (100 on Free/Starter, 190 on Pro/Enterprise)
     search_per_s: int = 5
     give_up_after_s: float = 300.0
+    rate_ledger: str = ""  # the file the sync and the lane pace through together (empty: this process alone)
 
     def setup_for_execution(self, context) -> None:
         """The first step of every run (the extraction needs this resource) re-checks the configuration:
@@ -72,8 +74,9 @@ class HubSpotResource(dg.ConfigurableResource):
 
         validate_config()
 
-    def get_client(self):
-        """The paced, retrying client (``pipeline.hubspot.client.HubSpotClient``)."""
+    def get_client(self, share: str = "sync"):
+        """The paced, retrying client (``pipeline.hubspot.client.HubSpotClient``); ``share`` is the rate-limit
+        reserve it draws on when ``rate_ledger`` is set: ``sync`` (extraction) or ``lane`` (sensors, ladder)."""
         from pipeline.hubspot.client import HubSpotClient
 
         token = parse_secret(self.access_token)
@@ -91,6 +94,8 @@ class HubSpotResource(dg.ConfigurableResource):
             limit_per_10s=self.limit_per_10s,
             search_per_s=self.search_per_s,
             give_up_after_s=self.give_up_after_s,
+            rate_ledger=self.rate_ledger or None,
+            rate_share=share,
         )
 
 
@@ -131,6 +136,12 @@ def rate_limit_from_env() -> int:
     return int(raw)
 
 
+def rate_ledger_path(db: Path) -> Path:
+    """``data/handoff.duckdb`` -> ``data/handoff_hubspot_rate.json``: every process of one installation (the
+    sync's runs, the lane's sensors and runs) paces its HubSpot calls through it."""
+    return Path(db).with_name(Path(db).stem + "_hubspot_rate.json")
+
+
 def build_resources() -> dict[str, object]:
     db = parse_db_path(os.environ.get("HANDOFF_DB"))
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +153,7 @@ def build_resources() -> dict[str, object]:
             api_version=_env_or("HUBSPOT_API_VERSION", DEFAULT_API_VERSION),
             daily_reserve=_env_or("HUBSPOT_DAILY_RESERVE", ""),
             limit_per_10s=rate_limit_from_env(),
+            rate_ledger=str(rate_ledger_path(db)),
         ),
         "dlt": DagsterDltResource(),
         "dbt": dbt_resource(),

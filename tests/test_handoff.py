@@ -18,17 +18,10 @@ from pipeline.policy import load_policy
 from pipeline.sla.handoff import Handoff, mql_id_of
 from pipeline.sla.handoff_sensor import evaluate, load_cursor
 from pipeline.sla.job import open_enforcer
-from tests.fixtures.enforcement import NOW, NOW_DT, make_world
+from tests.fixtures.crashing_crm import CRASH_POINTS, Crash, CrashingCrm
+from tests.fixtures.enforcement import NOW, NOW_DT
 
 MS = 1000
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    w = make_world(tmp_path, monkeypatch)
-    yield w
-    w.sandbox.stop()
-    w.slack.stop()
 
 
 def new_lead(world, *, owner: str | None = None, country: str = "Germany", event: str = "Demo Request Form",
@@ -181,40 +174,12 @@ def test_a_lead_touched_or_moved_on_before_its_handoff_is_cancelled(world):
     assert tasks_of(world, cid) == [] and world.slack.posts == []
 
 
-class Crash(Exception):
-    """Stands in for the process dying at this point."""
-
-
-def crashing(point: str):
-    from pipeline.sla.crm import LiveCrm
-
-    class CrashingCrm(LiveCrm):
-        crashed = False
-
-        def _maybe(self, at):
-            if at == point and not CrashingCrm.crashed:
-                CrashingCrm.crashed = True
-                raise Crash(at)
-
-        def set_owner(self, contact_id, owner_id):
-            super().set_owner(contact_id, owner_id)
-            self._maybe("after_patch")
-
-        def create_task(self, properties, contact_id):
-            self._maybe("before_task")
-            task_id = super().create_task(properties, contact_id)
-            self._maybe("after_task")
-            return task_id
-
-    return CrashingCrm
-
-
-@pytest.mark.parametrize("point", ["after_patch", "before_task", "after_task", "before_delivery"])
+@pytest.mark.parametrize("point", [*CRASH_POINTS, "before_delivery"])
 def test_a_crash_at_each_point_resumes_to_exactly_one_of_each_write(world, point):
     cid, mql = new_lead(world)
     r = world.resources()
     with open_enforcer(r["duckdb"], r["hubspot"], r["policy"], r["slack"], delivery_backoff_s=0) as enforcer:
-        enforcer.crm = crashing(point)(enforcer.crm.client)
+        enforcer.crm = CrashingCrm(enforcer.crm.client, point)
         if point == "before_delivery":
             def crash(_ids):
                 raise Crash(point)
@@ -249,3 +214,65 @@ def test_the_job_reports_decision_task_and_message_as_run_metadata(world):
     assert meta["status"].value == "done" and meta["owner"].value == "201" and meta["rule"].value == "emea_territory"
     assert meta["task_id"].value == tasks_of(world, cid)[0]["id"]
     assert meta["message_status"].value == "delivered" and meta["recipient"].value == "emil@sandbox.example"
+
+
+def test_the_lane_takes_the_episode_id_from_the_lifecycle_history_when_the_stage_date_differs(world):
+    """A portal whose ``hs_v2_date_entered_<stage>`` is 7 ms after the lifecycle history entry (HubSpot does not
+    document that they are equal): the sensor's id is the date property's, the handoff records everything under
+    the history entry's id (the marts' episode id), and a repeated request with the sensor's id writes nothing."""
+    from pipeline.brief import iso
+
+    cid, mql = new_lead(world)  # the history entry at NOW: the marts' id is mql
+    entered = NOW_DT + timedelta(milliseconds=7)
+    props = world.sandbox.portal.stores["contacts"].by_id[cid]["properties"]
+    props["hs_v2_date_entered_marketingqualifiedlead"] = iso(entered)
+    first, _ = tick(world, json.dumps({"v": 1, "since_ms": int(NOW_DT.timestamp() * MS) - 60 * MS, "seen": {}}))
+    sensor_id = first.run_requests[0].run_config["ops"]["handoff"]["config"]["mql_id"]
+    assert sensor_id == f"{cid}:{int(NOW_DT.timestamp() * MS) + 7}" and mql == f"{cid}:{int(NOW_DT.timestamp() * MS)}"
+    outcome = run_handoff(world, sensor_id)
+    assert (outcome.mql_id, outcome.status) == (mql, "done")
+    assert world.rows("SELECT mql_id, mql_at FROM ops.lane_episodes") == [(mql, NOW_DT)]
+    assert world.rows("SELECT mql_id, step FROM ops.enforcement_log") == [(mql, "handoff")]
+    assert world.rows("SELECT mql_id FROM ops.routing_decisions") == [(mql,)]
+    [task] = tasks_of(world, cid)
+    assert f"[handoff:{mql}:handoff]" in task["properties"]["hs_task_body"]
+    assert world.slack.alert_keys() == [f"{mql}:handoff"]
+    again = run_handoff(world, sensor_id)  # the sensor's id again (a retried run): nothing more
+    assert (again.mql_id, again.status, again.resumed) == (mql, "done", True)
+    assert len(tasks_of(world, cid)) == 1 and len(world.slack.posts) == 1
+
+
+# lifecycle histories (oldest first) and the episodes the marts open in each (by index into the history)
+OPENING_CASES = {
+    "1": ([("2024-03-01T10:00:00Z", "lead"), ("2024-03-05T14:00:00.123Z", "marketingqualifiedlead")], [1]),
+    "2": ([("2024-03-01T10:00:00Z", "lead"), ("2024-03-02T10:00:00Z", "marketingqualifiedlead"),
+           ("2024-03-03T10:00:00Z", "salesqualifiedlead"), ("2024-03-04T10:00:00Z", "lead"),
+           ("2024-03-05T10:00:00.001Z", "marketingqualifiedlead")], [1, 4]),
+    "3": ([("2024-03-01T10:00:00Z", "lead"), ("2024-03-02T10:00:00Z", "marketingqualifiedlead"),
+           ("2024-03-03T10:00:00Z", "98765"), ("2024-03-04T10:00:00Z", "marketingqualifiedlead")], [1]),
+    "4": ([("2024-03-02T10:00:00Z", "marketingqualifiedlead"), ("2024-03-03T10:00:00Z", ""),
+           ("2024-03-04T10:00:00Z", "marketingqualifiedlead")], [0, 2]),
+    "5": ([("2024-03-01T10:00:00Z", "subscriber"), ("2024-03-02T10:00:00Z", "marketingqualifiedlead"),
+           ("2024-03-02T11:00:00Z", "marketingqualifiedlead"), ("2024-03-03T10:00:00Z", "opportunity"),
+           ("2024-03-06T10:00:00Z", "marketingqualifiedlead")], [1, 4]),
+}
+
+
+def test_the_lanes_episode_openings_are_the_marts(raw_portal):
+    """``episode_openings`` (the lane's spelling of the episode rule) against the marts' ``mql_episodes`` on the
+    same histories, and both against the literal openings of each case."""
+    from pipeline.sla.handoff import episode_openings
+    from pipeline.sla.recheck import parse_ts
+    from tests.fixtures.raw_tables import build_marts, rows
+
+    for cid, (history, _) in OPENING_CASES.items():
+        raw_portal.contact(cid, lifecycle=history)
+    build_marts(raw_portal, "2024-03-10T00:00:00Z")
+    marts: dict[str, list] = {}
+    for row in rows(raw_portal.con, "SELECT contact_id, mql_id FROM marts.mql_episodes ORDER BY mql_at"):
+        marts.setdefault(row["contact_id"], []).append(row["mql_id"])
+    policy = load_policy()
+    for cid, (history, opened) in OPENING_CASES.items():
+        newest_first = [{"value": v, "at": at} for at, v in reversed(history)]
+        lane = [mql_id_of(cid, at) for at in episode_openings(newest_first, policy)]
+        assert lane == [mql_id_of(cid, parse_ts(history[i][0])) for i in opened] == marts[cid], cid

@@ -197,3 +197,33 @@ def test_a_failing_stage_check_stops_what_depends_on_the_policy(tmp_path):
     assert ("default_policy.yaml: lifecycle_stages.mql: the portal has no lifecycle stages 'marketingqualifiedlead' "
             "(lifecycle_stages.mql), 'salesqualifiedlead' (lifecycle_stages.sql)") in message
     assert message.endswith("to the portal's internal values (label -> internal value): Lead -> lead")
+
+
+# HubSpot's standard lifecycle stages, internal value and default label, in its default display order (DOMAIN.md
+# "HubSpot facts"; HubSpot's knowledge base "Use lifecycle stages"): stated by hand, the truth the one list is held to
+HUBSPOT_STANDARD_STAGES = [
+    ("subscriber", "Subscriber"), ("lead", "Lead"), ("marketingqualifiedlead", "Marketing Qualified Lead"),
+    ("salesqualifiedlead", "Sales Qualified Lead"), ("opportunity", "Opportunity"), ("customer", "Customer"),
+    ("evangelist", "Evangelist"), ("other", "Other"),
+]
+
+
+def test_one_list_of_standard_stages_is_what_the_sandbox_serves(hubspot_client):
+    """pipeline/policy.py spells the standard stages once; the sandbox's Properties API, the generator's portals
+    and the stage-date properties are built from it."""
+    from hubspot_sandbox import gen_stages, stage_dates
+
+    from pipeline.policy import STANDARD_LIFECYCLE_STAGES
+
+    assert list(STANDARD_LIFECYCLE_STAGES) == [value for value, _ in HUBSPOT_STANDARD_STAGES]
+    assert stage_dates.STANDARD_STAGES is STANDARD_LIFECYCLE_STAGES
+    served = hubspot_client.crm.properties.core_api.get_by_name("contacts", "lifecyclestage")
+    assert [(o.value, o.label, o.display_order) for o in served.options] == [
+        (value, label, order) for order, (value, label) in enumerate(HUBSPOT_STANDARD_STAGES)]
+    standard = gen_stages.lifecyclestage_definition(custom=False)["options"]
+    assert [(o["value"], o["label"]) for o in standard] == HUBSPOT_STANDARD_STAGES
+    # a custom-stage portal keeps the standard stages in HubSpot's order, its three custom ones placed among them
+    custom = [(o["value"], o["label"]) for o in gen_stages.lifecyclestage_definition(custom=True)["options"]]
+    assert [entry for entry in custom if entry[0] in STANDARD_LIFECYCLE_STAGES] == HUBSPOT_STANDARD_STAGES
+    assert custom[2:6] == [(gen_stages.NURTURING, "Nurturing"), (gen_stages.ENGAGED, "Engaged"),
+                           ("marketingqualifiedlead", "Marketing Qualified Lead"), (gen_stages.WORKING, "Working")]

@@ -10,44 +10,16 @@ import dagster as dg
 import pytest
 
 from pipeline.resources import HubSpotResource
-from pipeline.sla.crm import LiveCrm
 from pipeline.sla.job import open_enforcer
 from pipeline.sla.runner import enforce_once
+from tests.fixtures.crashing_crm import CRASH_POINTS, Crash, CrashingCrm
 from tests.fixtures.enforcement import by_contact, make_world
 from tests.test_sla_enforcement import EXPECTED_ALERTS, _assert_world_outcome, _owner_changes, _tasks
 
 REASSIGN = "reassignment"
 
 
-class Crash(Exception):
-    """Stands in for the process dying at this point."""
-
-
-class CrashingCrm(LiveCrm):
-    """The real live CRM, dying once at a chosen point: 'after_patch', 'before_task', 'after_task'."""
-
-    def __init__(self, client, point: str):
-        super().__init__(client)
-        self.point = point
-        self.crashed = False
-
-    def _maybe(self, point: str) -> None:
-        if self.point == point and not self.crashed:
-            self.crashed = True
-            raise Crash(point)
-
-    def set_owner(self, contact_id, owner_id):
-        super().set_owner(contact_id, owner_id)
-        self._maybe("after_patch")
-
-    def create_task(self, properties, contact_id):
-        self._maybe("before_task")
-        task_id = super().create_task(properties, contact_id)
-        self._maybe("after_task")
-        return task_id
-
-
-@pytest.mark.parametrize("point", ["after_patch", "before_task", "after_task"])
+@pytest.mark.parametrize("point", CRASH_POINTS)
 def test_crash_between_owner_patch_and_task_resumes_without_a_second_patch_or_task(world, point):
     r = world.resources()
     mql = by_contact("1")
@@ -138,8 +110,8 @@ _CRASHES = {"task": False}
 class _CrashOnceHubSpot(HubSpotResource):
     """The HubSpot resource with a client whose first task creation dies (the run fails mid-reassignment)."""
 
-    def get_client(self):
-        client = super().get_client()
+    def get_client(self, share: str = "sync"):
+        client = super().get_client(share)
         real = client.create_task
 
         def create_task(properties, contact_id):

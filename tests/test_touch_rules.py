@@ -141,16 +141,21 @@ def test_the_live_crm_reads_meetings_with_hs_createdate():
     assert "hs_createdate" in TOUCH_PROPERTIES["meetings"]
 
 
-def test_sql_marts_count_a_booked_meeting_when_booked(raw_portal):
-    """The SQL spelling of contract 5 agrees with the Python one (fails until the marts implement it)."""
-    from tests.fixtures.raw_tables import build_marts, rows
-
+def _mql_with_a_meeting_booked_5_minutes_later(raw_portal) -> None:
+    """Owner 101 (EMEA); contact 1 MQL at 2024-03-05 14:00 UTC, meeting 900 booked at 14:05 for 03-12 15:00."""
     raw_portal.owner("101", team="EMEA")
     raw_portal.contact("1", lifecycle=[("2024-03-01T00:00:00Z", "lead"),
                                        ("2024-03-05T14:00:00Z", "marketingqualifiedlead")],
                        owners=[("2024-03-01T00:00:00Z", "101")])
     raw_portal._engagement("meetings", "900", "1", "2024-03-12T15:00:00Z", "101", False,
                            hs_meeting_outcome="SCHEDULED", hs_createdate="2024-03-05T14:05:00Z")
+
+
+def test_sql_marts_count_a_booked_meeting_when_booked(raw_portal):
+    """The SQL spelling of contract 5 agrees with the Python one (fails until the marts implement it)."""
+    from tests.fixtures.raw_tables import build_marts, rows
+
+    _mql_with_a_meeting_booked_5_minutes_later(raw_portal)
     raw_portal.contact("2", lifecycle=[("2024-03-01T00:00:00Z", "lead"),
                                        ("2024-03-05T14:00:00Z", "marketingqualifiedlead")],
                        owners=[("2024-03-01T00:00:00Z", "101")])
@@ -172,12 +177,7 @@ def test_explain_lists_a_booked_meeting_at_its_booking(raw_portal):
     from pipeline.report.explain import explain_episode
     from tests.fixtures.raw_tables import build_marts, ts
 
-    raw_portal.owner("101", team="EMEA")
-    raw_portal.contact("1", lifecycle=[("2024-03-01T00:00:00Z", "lead"),
-                                       ("2024-03-05T14:00:00Z", "marketingqualifiedlead")],
-                       owners=[("2024-03-01T00:00:00Z", "101")])
-    raw_portal._engagement("meetings", "900", "1", "2024-03-12T15:00:00Z", "101", False,
-                           hs_meeting_outcome="SCHEDULED", hs_createdate="2024-03-05T14:05:00Z")
+    _mql_with_a_meeting_booked_5_minutes_later(raw_portal)
     raw_portal._engagement("meetings", "901", "1", "2024-03-05T16:00:00Z", "101", False,
                            hs_meeting_outcome="NO_SHOW", hs_createdate="2024-03-05T15:00:00Z")
     policy = parse_policy("touches: {meeting_outcomes_excluded: [CANCELED, NO_SHOW]}")

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,7 @@ from hubspot.crm.objects import exceptions as objects_exceptions
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
 from pipeline.errors import HubSpotApiError
-from pipeline.hubspot.pacing import Pacer, retry_after_seconds
+from pipeline.hubspot.pacing import Pacer, SharedLedger, retry_after_seconds
 from pipeline.settings import DEFAULT_API_VERSION, DEFAULT_DAILY_RESERVE, LEGACY_API_VERSION, redact
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,8 @@ class HubSpotClient:
         request_timeout_s: float = 60.0,
         backoff_max_s: float = 30.0,
         daily_reserve: int = DEFAULT_DAILY_RESERVE,
+        rate_ledger: str | Path | None = None,
+        rate_share: str = "sync",
     ) -> None:
         self._token = access_token
         self.api_base = api_base.rstrip("/")
@@ -202,7 +205,10 @@ class HubSpotClient:
         self.daily_reserve = daily_reserve
         self.daily_remaining: int | None = None  # from X-HubSpot-RateLimit-Daily-Remaining, when HubSpot sends it
         self.portal_timezone: str | None = None  # learnt from account details (the daily quota's midnight)
-        self.pacer = Pacer(limit_per_10s, search_per_s)
+        # rate_ledger: the file every process of this installation paces through (the portal's budget is shared);
+        # rate_share: which reserve this client draws on (pipeline/hubspot/pacing.py, docs/enforcement.md)
+        shared = SharedLedger(rate_ledger, rate_share) if rate_ledger else None
+        self.pacer = Pacer(limit_per_10s, search_per_s, shared=shared)
         self.stats = ClientStats()
         self._reached = False  # any HTTP answer yet? (never: connection failures are configuration, not weather)
         self._unreached_failures = 0
@@ -230,13 +236,8 @@ class HubSpotClient:
         types whose ids HubSpot lists inline per object (up to 100, then a per-object ``paging`` cursor)."""
         maximum = LIST_PAGE_SIZE_WITH_HISTORY if properties_with_history else LIST_PAGE_SIZE
         limit = maximum if limit is None else min(int(limit), maximum)
-        query: list[tuple[str, str]] = [("limit", str(limit)), ("archived", _bool(archived))]
-        if properties:
-            query.append(("properties", ",".join(properties)))
-        if properties_with_history:
-            query.append(("propertiesWithHistory", ",".join(properties_with_history)))
-        if associations:
-            query.append(("associations", ",".join(associations)))
+        query = [("limit", str(limit)), ("archived", _bool(archived)),
+                 *_read_query(properties, properties_with_history, associations)]
         if after:
             query.append(("after", str(after)))
         path = self.paths.objects(object_type)
@@ -386,13 +387,7 @@ class HubSpotClient:
         associations: list[str] | None = None,
     ) -> dict:
         """``GET .../objects/{type}/{id}``; raises :class:`HubSpotNotFoundError` on 404."""
-        query: list[tuple[str, str]] = []
-        if properties:
-            query.append(("properties", ",".join(properties)))
-        if properties_with_history:
-            query.append(("propertiesWithHistory", ",".join(properties_with_history)))
-        if associations:
-            query.append(("associations", ",".join(associations)))
+        query = _read_query(properties, properties_with_history, associations)
         base = self.paths.objects(object_type)
         return self._request("GET", f"{base}/{_quote(object_id)}", f"GET {base}/{{id}}", query=query,
                              scopes=READ_SCOPES.get(object_type))
@@ -608,6 +603,14 @@ def daily_reset(now: datetime, zone_name: str | None) -> datetime:
     local = now.astimezone(zone)
     midnight = datetime(local.year, local.month, local.day, tzinfo=zone) + timedelta(days=1)
     return midnight.astimezone(timezone.utc)
+
+
+def _read_query(properties: list[str] | None, properties_with_history: list[str] | None,
+                associations: list[str] | None) -> list[tuple[str, str]]:
+    """The read parameters a list page and a single-object read share, each comma-separated, left out when empty."""
+    params = (("properties", properties), ("propertiesWithHistory", properties_with_history),
+              ("associations", associations))
+    return [(name, ",".join(values)) for name, values in params if values]
 
 
 def _bool(value: bool) -> str:

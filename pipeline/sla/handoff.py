@@ -25,7 +25,7 @@ from pipeline.sla import crm as live
 from pipeline.sla import facts
 from pipeline.sla.ladder import step_due_at
 from pipeline.sla.recheck import touches_since
-from pipeline.sla.steps import TERMINAL, Enforcer, StepOutcome, task_marker
+from pipeline.sla.steps import TERMINAL, Enforcer, StepOutcome
 
 STEP = "handoff"
 
@@ -37,6 +37,41 @@ def mql_id_of(contact_id: str, mql_at: datetime) -> str:
 
 def mql_at_of(mql_id: str) -> datetime:
     return datetime.fromtimestamp(int(mql_id.rsplit(":", 1)[1]) / 1000, tz=timezone.utc)
+
+
+OPENING_TOLERANCE = timedelta(minutes=5)  # how far the stage-entered date may be from its history entry
+
+
+def episode_openings(lifecycle: list[dict], policy) -> list[datetime]:
+    """The instants of the ``lifecyclestage`` history entries that open an episode, by the marts' episode rule
+    (``sql/marts/mql_episodes.sql`` ``openings``; docs/contracts.md "Episode rules"): an entry into a stage of
+    the ``mql`` role whose previous stage (skipping the portal's custom stages that play no role) is not one.
+    ``lifecycle`` is HubSpot's history, newest first (``[{value, at}]``); entries in the same millisecond keep
+    HubSpot's order (the later in the list is the older)."""
+    from pipeline.sla.recheck import parse_ts
+
+    stages = policy.lifecycle_stages
+    mql = set(policy.mql_stages())
+    dated = [(parse_ts(e.get("at")), -i, e.get("value") or "") for i, e in enumerate(lifecycle) if e.get("at")]
+    previous: str | None = None
+    out: list[datetime] = []
+    for at, _, value in sorted(x for x in dated if x[0] is not None):
+        if stages.is_custom_unroled(value):
+            continue
+        if value in mql and previous not in mql:
+            out.append(at)
+        previous = value
+    return out
+
+
+def resolve_mql_id(contact_id: str, entered_at: datetime, lifecycle: list[dict], policy) -> str:
+    """The marts' id of the episode a stage-entered date (``hs_v2_date_entered_<stage>``, what the sensor sees)
+    belongs to: the opening history entry nearest to it, within :data:`OPENING_TOLERANCE`. HubSpot does not
+    document that the date property and the history entry carry the same millisecond, so the lane takes the
+    history's, as the marts do; without a history entry near it (no history read) the date property's instant."""
+    near = [at for at in episode_openings(lifecycle, policy) if abs(at - entered_at) <= OPENING_TOLERANCE]
+    best = min(near, key=lambda at: (abs(at - entered_at), at), default=entered_at)
+    return mql_id_of(contact_id, best)
 
 
 def mql_type(view_histories: dict, contact: dict, mql_at: datetime, policy) -> tuple[str, str | None]:
@@ -72,9 +107,20 @@ class Handoff:
             e._deliver([f"{mql_id}:{STEP}"])
             return StepOutcome(mql_id, STEP, previous["status"], previous["reason"] or "", resumed=True,
                                alert_id=e._alert_if_any(mql_id, STEP))
-        contact_id, mql_at = mql_id.rsplit(":", 1)[0], mql_at_of(mql_id)
+        contact_id = mql_id.rsplit(":", 1)[0]
         client = e.crm.client
         view = live.handoff_view(client, contact_id)
+        if view is not None:  # the sensor's id is the stage-entered date's; the episode's is the history entry's
+            resolved = resolve_mql_id(contact_id, mql_at_of(mql_id), view.histories.get("lifecyclestage") or [],
+                                      e.policy)
+            if resolved != mql_id:
+                mql_id = resolved
+                previous = e._log(mql_id, STEP)
+                if previous and previous["status"] in TERMINAL:
+                    e._deliver([f"{mql_id}:{STEP}"])
+                    return StepOutcome(mql_id, STEP, previous["status"], previous["reason"] or "", resumed=True,
+                                       alert_id=e._alert_if_any(mql_id, STEP))
+        mql_at = mql_at_of(mql_id)
         if view is None:
             e._finish(mql_id, STEP, "cancelled", "contact no longer exists in HubSpot (deleted or merged)",
                       contact_id=contact_id)
@@ -110,18 +156,8 @@ class Handoff:
         writes: dict = {}
         is_live = decision["write_mode"] == "live"
         if is_live:
-            if decision["owner_write"] == "intended":
-                if (contact.get("hubspot_owner_id") or None) != to_owner:
-                    e.crm.set_owner(contact_id, to_owner)
-                    writes["owner_patch"] = True
-                e._set_write(mql_id, STEP, "owner_write", "done")
-            if decision["task_write"] == "intended":
-                marker = task_marker(mql_id, STEP)
-                task_id = e.crm.find_task(contact_id, marker)
-                if task_id is None:
-                    task_id = e.crm.create_task(self._task(ep, contact, event, decision, marker), contact_id)
-                    writes["task_created"] = task_id
-                e._set_write(mql_id, STEP, "task_write", "done", task_id)
+            e.write_owner_and_task(mql_id, STEP, contact_id, contact, decision,
+                                   lambda marker: self._task(ep, contact, event, decision, marker), writes)
         if is_live:  # in dry run HubSpot keeps its owner: the ladder's re-check must expect that one
             e.con.execute("UPDATE lane.ops.lane_episodes SET owner_id = ? WHERE mql_id = ?", [to_owner, mql_id])
         recipient = (owners.get(to_owner) or {}).get("email") or to_owner

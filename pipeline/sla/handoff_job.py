@@ -1,8 +1,9 @@
 """The ``mql_handoff`` job: one op, ``handoff``, running ladder step 0 for one new MQL episode.
 
 Run config (what ``new_mql_sensor`` sends): ``ops.handoff.config = {mql_id}`` (``write_mode`` overrides the
-policy's). Pool ``handoff_lane`` (the lane's own DuckDB file), never ``duckdb_write``: a sync holding the main
-DB does not delay a handoff. The run's output metadata shows the decision, the task and the message.
+policy's). No Dagster pool (never ``duckdb_write``): the lane's own DuckDB file serialises the lane's writers by
+its lock, which ``open_lane`` waits for, so a sync holding the main DB does not delay a handoff, and handoff runs
+start their processes side by side instead of one after another (``pipeline/sla/lane_db.py``). The run's output metadata shows the decision, the task and the message.
 """
 
 
@@ -13,7 +14,6 @@ from dagster_duckdb import DuckDBResource
 
 from pipeline.resources import HubSpotResource, PolicyResource, SlackResource
 from pipeline.sla.handoff import Handoff
-from pipeline.sla.lane_db import POOL
 from pipeline.sla.ops_tables import status_counts
 
 JOB_NAME = "mql_handoff"
@@ -47,7 +47,6 @@ def handoff_details(con, mql_id: str) -> dict:
 
 
 @dg.op(
-    pool=POOL,
     description="Read the new MQL live in HubSpot, route it when unowned, create the owner's task due at the SLA "
                 "due time and send the owner the handoff brief (each write once).",
 )
@@ -59,16 +58,16 @@ def handoff(context: dg.OpExecutionContext, config: HandoffConfig, duckdb: DuckD
                        write_mode=config.write_mode or None) as enforcer:
         outcome = Handoff(enforcer).run(config.mql_id)
         recovery = enforcer.recover()
-        details = handoff_details(enforcer.con, config.mql_id)
+        details = handoff_details(enforcer.con, outcome.mql_id)  # the episode's id (history entry's instant)
         counts = status_counts(enforcer.con)
     for table, by_status in counts.items():
         context.log_event(dg.AssetMaterialization(
-            asset_key=["ops", table], description=f"{config.mql_id} handoff: {outcome.status}",
+            asset_key=["ops", table], description=f"{outcome.mql_id} handoff: {outcome.status}",
             metadata={"rows": sum(by_status.values()), "by_status" if table != "routing_decisions" else "by_rule":
                       dg.MetadataValue.json(by_status)}))
     decision, task, message = details["decision"] or {}, details["task"] or {}, details["message"] or {}
     context.add_output_metadata({
-        "mql_id": config.mql_id, "status": outcome.status, "reason": outcome.reason,
+        "mql_id": outcome.mql_id, "requested_mql_id": config.mql_id, "status": outcome.status, "reason": outcome.reason,
         "owner": decision.get("owner_id") or "", "rule": decision.get("rule") or "",
         "task_id": task.get("task_id") or "", "task_due_at": task.get("due_at") or "",
         "message_status": message.get("status") or "", "recipient": message.get("recipient") or "",
@@ -76,7 +75,7 @@ def handoff(context: dg.OpExecutionContext, config: HandoffConfig, duckdb: DuckD
         "message": dg.MetadataValue.json(message), "hubspot_writes": dg.MetadataValue.json(outcome.writes),
         "write_mode": enforcer.write_mode, "recovery": dg.MetadataValue.json(recovery),
     })
-    context.log.info(f"{config.mql_id} handoff: {outcome.status} ({outcome.reason})")
+    context.log.info(f"{outcome.mql_id} handoff: {outcome.status} ({outcome.reason})")
     return {"outcome": outcome.as_dict(), "details": details, "recovery": recovery}
 
 

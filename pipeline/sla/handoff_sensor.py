@@ -157,7 +157,7 @@ def new_mql_sensor(context: dg.SensorEvaluationContext, hubspot: HubSpotResource
     try:
         mql_poll_seconds()
         loaded = policy.load()
-        client = hubspot.get_client()
+        client = hubspot.get_client("lane")
         now = clock().astimezone(timezone.utc)
     except HandoffError as err:
         return dg.SkipReason(f"configuration problem: {err}")

@@ -1,8 +1,8 @@
 """The ``sla_enforcement`` job: one op that runs one ladder step for one episode, then recovers leftovers.
 
 Run config (what the sensor sends): ``ops.enforce_step.config = {mql_id, step}`` (``write_mode`` overrides the
-policy's when set). The op is in pool ``handoff_lane``, not ``duckdb_write``: it writes the ops tables of the
-lane's own DuckDB file and reads synced data from the published copy (``pipeline/sla/lane_db.py``), so an hourly
+policy's when set). The op is in no Dagster pool (not ``duckdb_write``): it writes the ops tables of the
+lane's own DuckDB file, whose lock ``open_lane`` waits for (``pipeline/sla/lane_db.py``), and reads synced data from the published copy (``pipeline/sla/lane_db.py``), so an hourly
 sync holding the main DB's writer never delays it.
 """
 
@@ -20,7 +20,7 @@ from pipeline.resources import HubSpotResource, PolicyResource, SlackResource
 from pipeline.settings import now as clock
 from pipeline.settings import published_db_path
 from pipeline.sla.crm import LiveCrm
-from pipeline.sla.lane_db import POOL, open_lane
+from pipeline.sla.lane_db import open_lane
 from pipeline.sla.ops_tables import status_counts
 from pipeline.sla.steps import STEPS, Enforcer
 
@@ -44,7 +44,7 @@ def open_enforcer(
     if mode not in ("dry_run", "live"):
         raise ConfigError(f"write_mode={mode!r}: use dry_run or live")
     sender = SlackWebhookSender(slack.url()) if slack.url() else None
-    crm = LiveCrm(hubspot.get_client())
+    crm = LiveCrm(hubspot.get_client("lane"))
     main = Path(duckdb.database)
     with open_lane(main, published_db_path(main)) as con:
         yield Enforcer(con=con, crm=crm, policy=loaded, sender=sender, now=clock, write_mode=mode,
@@ -52,7 +52,6 @@ def open_enforcer(
 
 
 @dg.op(
-    pool=POOL,
     description="Re-check the episode live in HubSpot, then escalate to the manager or reassign by routing rules, "
                 "record it in ops.*, and deliver the alert (once).",
 )

@@ -9,8 +9,11 @@ published read-only copy. A lane connection is an in-memory DuckDB with two atta
 - the published copy, read-only, made the default catalog (``USE``) so ``hubspot.*`` and ``marts.*`` resolve
   to it unchanged. Missing (no build yet): the default catalog is empty and reads see no synced rows.
 
-Lane runs are serialised by the Dagster pool ``handoff_lane`` (``dagster.yaml``: default limit 1) and open the
-file with a retry while another process holds it (the publisher's short read, ``handoff status``).
+Lane runs are serialised by the file's lock alone: each opens the file with a sleeping retry while another
+process holds it (another lane run's step, seconds; the publisher's short read; ``handoff status``). They are in
+no Dagster pool: a pool with one slot makes the run coordinator start each queued run's process only after the
+previous run ended, so every MQL in a burst waited for all earlier runs' process starts (15-30 s each on the
+loaded 2-core machine: ``python -m bench handoff`` measured p95 265 s with the pool; docs/enforcement.md).
 ``merge_into_published`` (called by ``pipeline.publish``) copies the lane's ops tables into the analysts'
 copy, together with any ops rows the main DB still holds from before the lane existed: one row per key,
 the lane's version winning, so nothing is lost or doubled.
@@ -31,7 +34,6 @@ from pipeline.errors import HandoffError
 
 LANE = "lane"
 OPS = f"{LANE}.ops"
-POOL = "handoff_lane"
 # table -> its key (what "one row per key" means when merging)
 KEYS = {
     "enforcement_log": ("mql_id", "step"),

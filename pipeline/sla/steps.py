@@ -241,7 +241,19 @@ class Enforcer:
         return StepOutcome(mql_id, step, status, reason, alert_id=alert, writes=writes)
 
     def _live_writes(self, ep: dict, decision: dict, live_contact: dict, writes: dict) -> None:
-        mql_id, step, contact_id, to_owner = ep["mql_id"], "reassignment", str(ep["contact_id"]), decision["to_owner_id"]
+        self.write_owner_and_task(ep["mql_id"], "reassignment", str(ep["contact_id"]), live_contact, decision,
+                                  lambda marker: self._task_properties(ep, decision, marker), writes)
+
+    def write_owner_and_task(self, mql_id: str, step: str, contact_id: str, live_contact: dict, decision: dict,
+                             task_properties: Callable[[str], dict], writes: dict) -> None:
+        """The owner PATCH, then the owner's task: each HubSpot write at most once (the handoff and reassignment).
+
+        Each write whose intent ``decision`` records as ``intended`` is made only when HubSpot does not already
+        show it (the owner ``live_contact`` has; a task on the contact carrying the step's marker, which a run cut
+        after creating it left), then marked ``done`` in ``lane.ops.routing_decisions``. ``task_properties``
+        builds the task from its marker. ``writes`` gets ``owner_patch`` / ``task_created`` for what this call did.
+        """
+        to_owner = decision["to_owner_id"]
         if decision["owner_write"] == "intended":
             if (live_contact.get("hubspot_owner_id") or None) != to_owner:
                 self.crm.set_owner(contact_id, to_owner)
@@ -251,7 +263,7 @@ class Enforcer:
             marker = task_marker(mql_id, step)
             task_id = self.crm.find_task(contact_id, marker)
             if task_id is None:
-                task_id = self.crm.create_task(self._task_properties(ep, decision, marker), contact_id)
+                task_id = self.crm.create_task(task_properties(marker), contact_id)
                 writes["task_created"] = task_id
             self._set_write(mql_id, step, "task_write", "done", task_id)
 

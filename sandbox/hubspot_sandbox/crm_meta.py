@@ -8,16 +8,17 @@ the Pipelines spec; see docs/sandbox.md for each behaviour's source.
 
 from __future__ import annotations
 
-from hubspot_sandbox.crm_model import DATETIME_PROPERTIES, NUMBER_PROPERTIES
+from hubspot_sandbox.crm_model import DATETIME_PROPERTIES, NUMBER_PROPERTIES, iso_ms
+from pipeline.policy import STANDARD_LIFECYCLE_STAGES as STANDARD_STAGE_VALUES
 
 DEFINITIONS_CREATED_AT = "2019-08-06T02:41:52.000Z"  # a fixed instant for HubSpot-defined properties
 
-# HubSpot's standard lifecycle stages (internal value, label), in display order (DOMAIN.md "HubSpot facts").
-STANDARD_LIFECYCLE_STAGES: tuple[tuple[str, str], ...] = (
-    ("subscriber", "Subscriber"), ("lead", "Lead"), ("marketingqualifiedlead", "Marketing Qualified Lead"),
-    ("salesqualifiedlead", "Sales Qualified Lead"), ("opportunity", "Opportunity"), ("customer", "Customer"),
-    ("evangelist", "Evangelist"), ("other", "Other"),
-)
+# HubSpot's standard lifecycle stages (internal value, label), in display order (DOMAIN.md "HubSpot facts"): the
+# values are the pipeline's one list (pipeline/policy.py), the labels HubSpot's defaults for them, in that order.
+_STANDARD_STAGE_LABELS = ("Subscriber", "Lead", "Marketing Qualified Lead", "Sales Qualified Lead", "Opportunity",
+                          "Customer", "Evangelist", "Other")
+STANDARD_LIFECYCLE_STAGES: tuple[tuple[str, str], ...] = tuple(
+    zip(STANDARD_STAGE_VALUES, _STANDARD_STAGE_LABELS, strict=True))
 
 # HubSpot's default sales pipeline ("default"): stage id, label, win probability (the generator's stages).
 DEFAULT_DEAL_STAGES: tuple[tuple[str, str, str], ...] = (
@@ -112,6 +113,63 @@ def merge_definition(standard: dict, override: dict) -> dict:
             for index, o in enumerate(override.get("options") or [])
         ]
     return merged
+
+
+def legacy_v2_definition(definition: dict) -> dict:
+    """The legacy Properties API v2 JSON (``GET /properties/v2/{object_type}/properties``) of a v3 ``Property``.
+
+    Field set: the v2 response schema in HubSpot's legacy spec (specs/legacy/v2/crm-properties-v2.json, GET
+    /properties/v2/{object_type}/properties, 200 items). Every value comes from the v3 definition, so both APIs
+    answer from one definition: ``modificationMetadata``'s flags become top-level ``readOnlyValue`` /
+    ``readOnlyDefinition``, ``archived`` becomes ``deleted``, and instants are epoch milliseconds (the spec types
+    ``createdAt`` / ``updatedAt`` as integers). Options gain ``readOnly`` and ``doubleData``; the spec does not
+    say what these hold for a HubSpot-defined option (the sandbox sends false and 0.0).
+    """
+    meta = definition.get("modificationMetadata") or {}
+    read_only_definition = bool(meta.get("readOnlyDefinition"))
+    return {
+        "name": definition["name"],
+        "label": definition["label"],
+        "description": definition.get("description") or "",
+        "groupName": definition["groupName"],
+        "type": definition["type"],
+        "fieldType": definition["fieldType"],
+        "options": [{"description": o.get("description") or "", "label": o["label"], "value": o["value"],
+                     "displayOrder": o.get("displayOrder", -1), "hidden": bool(o.get("hidden")),
+                     "readOnly": False, "doubleData": 0.0} for o in definition.get("options") or []],
+        "displayOrder": definition.get("displayOrder", -1),
+        "formField": bool(definition.get("formField")),
+        "readOnlyValue": bool(meta.get("readOnlyValue")),
+        "readOnlyDefinition": read_only_definition,
+        "hidden": bool(definition.get("hidden")),
+        # a definition that can be edited but not archived (the v3 flags' combination; v2 names it)
+        "mutableDefinitionNotDeletable": not read_only_definition and not meta.get("archivable", True),
+        "favorited": False,
+        "favoritedOrder": -1,
+        "calculated": bool(definition.get("calculated")),
+        "externalOptions": bool(definition.get("externalOptions")),
+        "displayMode": "current_value",
+        "showCurrencySymbol": bool(definition.get("showCurrencySymbol")),
+        "currencyPropertyName": definition.get("currencyPropertyName"),
+        "textDisplayHint": None,
+        "numberDisplayHint": None,
+        "optionsAreMutable": not bool(meta.get("readOnlyOptions", read_only_definition)),
+        "referencedObjectType": definition.get("referencedObjectType"),
+        "isCustomizedDefault": False,
+        "searchableInGlobalSearch": False,
+        "hasUniqueValue": bool(definition.get("hasUniqueValue")),
+        "hubspotDefined": bool(definition.get("hubspotDefined")),
+        "deleted": bool(definition.get("archived")),
+        "createdAt": iso_ms(definition.get("createdAt")),
+        "updatedAt": iso_ms(definition.get("updatedAt")),
+        "createdUserId": _user_id(definition.get("createdUserId")),
+        "updatedUserId": _user_id(definition.get("updatedUserId")),
+    }
+
+
+def _user_id(value: object) -> int | None:
+    """v3 sends user ids as strings, v2 as integers."""
+    return int(str(value)) if value is not None and str(value).isdigit() else None
 
 
 def pipelines_body(object_type: str, stages_seen: list[str]) -> dict:

@@ -16,12 +16,14 @@ ENGAGEMENT_TYPES: frozenset[str] = frozenset({"calls", "emails", "meetings", "no
 UNMODELLED_TYPES: tuple[str, ...] = (
     "tickets", "line_items", "products", "quotes", "leads", "invoices", "orders", "carts", "feedback_submissions",
     "goal_targets", "subscriptions", "marketing_events", "appointments", "courses", "listings", "services",
-    "commerce_payments", "postal_mail", "users", "partner_clients", "discounts", "fees", "taxes",
+    "commerce_payments", "postal_mail", "users", "partner_clients", "discounts", "fees", "taxes", "deal_splits",
+    "forms",
 )
 UNMODELLED_ALIASES: dict[str, str] = {
     **{t: t for t in UNMODELLED_TYPES},
     "ticket": "tickets", "line_item": "line_items", "product": "products", "quote": "quotes", "lead": "leads",
     "invoice": "invoices", "order": "orders", "cart": "carts", "feedback_submission": "feedback_submissions",
+    "deal_split": "deal_splits", "form": "forms",
     "0-5": "tickets", "0-8": "line_items", "0-7": "products", "0-14": "quotes", "0-136": "leads",
     "0-53": "invoices", "0-123": "orders", "0-142": "carts", "0-19": "feedback_submissions", "0-115": "users",
     "0-54": "marketing_events", "0-69": "subscriptions", "0-101": "commerce_payments",

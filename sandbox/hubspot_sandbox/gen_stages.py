@@ -13,23 +13,21 @@ Where the custom stages sit (gen_contact.py), none of which opens or ends an epi
 
 from __future__ import annotations
 
+from hubspot_sandbox.crm_meta import STANDARD_LIFECYCLE_STAGES
+
 ENGAGED = "1029384"
 WORKING = "2938475"
 NURTURING = "3847561"
 CUSTOM_STAGES = {ENGAGED: "Engaged", WORKING: "Working", NURTURING: "Nurturing"}
 
-# (label, internal value) in HubSpot's default display order
-STANDARD_STAGES = (
-    ("Subscriber", "subscriber"), ("Lead", "lead"), ("Marketing Qualified Lead", "marketingqualifiedlead"),
-    ("Sales Qualified Lead", "salesqualifiedlead"), ("Opportunity", "opportunity"), ("Customer", "customer"),
-    ("Evangelist", "evangelist"), ("Other", "other"),
-)
-# the custom portal's order: custom stages placed where a RevOps admin would put them
-CUSTOM_ORDER = (
-    ("Subscriber", "subscriber"), ("Lead", "lead"), ("Nurturing", NURTURING), ("Engaged", ENGAGED),
-    ("Marketing Qualified Lead", "marketingqualifiedlead"), ("Working", WORKING),
-    ("Sales Qualified Lead", "salesqualifiedlead"), ("Opportunity", "opportunity"), ("Customer", "customer"),
-    ("Evangelist", "evangelist"), ("Other", "other"),
+# (label, internal value) in HubSpot's default display order (the one list: pipeline/policy.py, via crm_meta)
+STANDARD_STAGES = tuple((label, value) for value, label in STANDARD_LIFECYCLE_STAGES)
+# the custom portal's order: custom stages placed where a RevOps admin would put them, after these standard ones
+_CUSTOM_AFTER = {"lead": (NURTURING, ENGAGED), "marketingqualifiedlead": (WORKING,)}
+CUSTOM_ORDER = tuple(
+    entry
+    for label, value in STANDARD_STAGES
+    for entry in ((label, value), *((CUSTOM_STAGES[custom], custom) for custom in _CUSTOM_AFTER.get(value, ())))
 )
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hubspot_sandbox.api_errors import ApiError, validation_error
+from hubspot_sandbox.crm_meta import legacy_v2_definition
 from hubspot_sandbox.crm_model import (
     ASSOCIATION_TYPE_BY_ID,
     ENGAGEMENT_TYPES,
@@ -308,6 +309,20 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {object_type}",
                            context={"propertyName": [name]})
         return _json(definition)
+
+    @app.get("/properties/v2/{object_type}/properties")
+    async def properties_v2_list(object_type: str) -> Response:
+        """The legacy Properties API v2: a bare array, each the v2 form of the v3 definition (one source)."""
+        object_type = _object_type(object_type)
+        return _json([legacy_v2_definition(d) for d in portal.property_definitions(object_type)])
+
+    @app.get("/properties/v2/{object_type}/properties/named/{name}")
+    async def properties_v2_get(object_type: str, name: str) -> Response:
+        definition = portal.property_definition(_object_type(object_type), name)
+        if definition is None:
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {object_type}",
+                           context={"propertyName": [name]})
+        return _json(legacy_v2_definition(definition))
 
     @app.get("/crm/v3/pipelines/{object_type}")
     async def pipelines_list(object_type: str) -> Response:

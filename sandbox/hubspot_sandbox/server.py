@@ -72,6 +72,7 @@ _ROUTES: list[tuple[str, re.Pattern, str]] = [
     ("POST", re.compile(r"^/crm/v4/associations/(?P<f>[^/]+)/(?P<o>[^/]+)/batch/read$"), "associations.batch_read"),
     ("GET", re.compile(r"^/crm/v3/properties/(?P<t>[^/]+)/?$"), "{t}.properties"),
     ("GET", re.compile(r"^/crm/v3/properties/(?P<t>[^/]+)/(?P<id>[^/]+)$"), "{t}.property"),
+    ("GET", re.compile(r"^/properties/v2/(?P<t>[^/]+)/properties(?:/.*)?$"), "{t}.properties"),
     ("GET", re.compile(r"^/crm/v3/pipelines/(?P<t>[^/]+)(?:/.*)?$"), "{t}.pipelines"),
     ("GET", re.compile(r"^/crm/v3/schemas(?:/.*)?$"), "schemas.list"),
 ]
@@ -128,6 +129,8 @@ def classify(method: str, path: str) -> Endpoint:
             scopes = (("crm.schemas.custom.read",),)
         elif template.startswith("associations"):
             scopes = tuple(dict.fromkeys(g for k in ("f", "o") for g in object_scopes(_canonical(groups[k]))))
+        elif object_type in ("form", "forms"):
+            scopes = (("forms",),)  # the legacy v2 form fields belong to the Forms API's scope
         elif template.endswith((".properties", ".pipelines")):
             # the object's read scopes suffice (or the schema scope); emails' sales-email-read is not needed
             scopes = ((object_scopes(object_type)[0][0], f"crm.schemas.{object_type}.read"),)
@@ -171,20 +174,21 @@ class Gate:
             scope = {**scope, "path": routed, "raw_path": routed.encode()}
         scope = {**scope, "hubspot.path": original, "hubspot.version": version}
         endpoint = classify(scope["method"], scope["path"])
+        called = f"{scope['method']} {original}"
         self.stats.request(endpoint.name, is_search=endpoint.is_search)
         sequence = next(self._sequence)
         correlation = correlation_id()
         base_headers = [(b"x-hubspot-correlation-id", correlation.encode())]
         headers = dict(scope["headers"])
         if headers.get(b"authorization", b"").decode("latin-1") != f"Bearer {self.token}":
-            return await self._error(send, 401, {
+            return await self._error(send, 401, called, {
                 "status": "error",
                 "message": "Authentication credentials not found. This API supports OAuth 2.0 authentication and "
                            "you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                 "correlationId": correlation, "category": "INVALID_AUTHENTICATION"}, base_headers)
         missing = endpoint.missing(self.scopes)
         if missing:
-            return await self._error(send, 403, {
+            return await self._error(send, 403, called, {
                 "status": "error",
                 "message": "This app hasn't been granted all required scopes to make this call. Read more about "
                            "required scopes here: https://developers.hubspot.com/scopes.",
@@ -197,7 +201,7 @@ class Gate:
         limit_headers = [] if endpoint.is_search else self.limiter.headers(decision)
         if not decision.allowed:
             self.stats.rate_limited("limit")
-            return await self._error(send, 429, rate_limit_body(decision.policy, correlation),
+            return await self._error(send, 429, called, rate_limit_body(decision.policy, correlation),
                                      base_headers + limit_headers)
         fault = self.faults.decide(sequence) if self.faults is not None else None
         if fault is not None:
@@ -209,9 +213,10 @@ class Gate:
             elif fault.kind == "429":
                 self.stats.rate_limited("fault")
                 policy = "SECONDLY" if endpoint.is_search else "TEN_SECONDLY_ROLLING"
-                return await self._error(send, 429, rate_limit_body(policy, correlation), base_headers + limit_headers)
+                return await self._error(send, 429, called, rate_limit_body(policy, correlation),
+                                         base_headers + limit_headers)
             elif fault.kind == "500":
-                return await self._error(send, 500, {
+                return await self._error(send, 500, called, {
                     "status": "error", "message": "internal error", "correlationId": correlation,
                     "category": "INTERNAL_ERROR"}, base_headers)
             else:
@@ -223,14 +228,14 @@ class Gate:
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                self.stats.status(message["status"])
+                self.stats.status(message["status"], called)
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         await self.api(scope, receive, send_with_headers)
 
-    async def _error(self, send, status: int, body: dict, headers) -> None:
-        self.stats.status(status)
+    async def _error(self, send, status: int, called: str, body: dict, headers) -> None:
+        self.stats.status(status, called)
         await _respond(send, status, orjson.dumps(body), headers)
 
     @staticmethod

@@ -9,11 +9,13 @@ generator's portal is loaded (derived from the ``lifecyclestage`` history then, 
 
 from __future__ import annotations
 
+from pipeline.policy import STANDARD_LIFECYCLE_STAGES
+
 ENTERED_PREFIX = "hs_v2_date_entered_"
 EXITED_PREFIX = "hs_v2_date_exited_"
 PREFIXES = (ENTERED_PREFIX, EXITED_PREFIX)
-STANDARD_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
-                   "evangelist", "other")
+# every portal has these date properties for HubSpot's standard stages (the one list, pipeline/policy.py)
+STANDARD_STAGES = STANDARD_LIFECYCLE_STAGES
 
 
 def entered_property(stage: str) -> str:

@@ -19,6 +19,7 @@ class SandboxStats:
         with self._lock:
             self._requests: Counter[str] = Counter()
             self._statuses: Counter[int] = Counter()
+            self._client_errors: Counter[str] = Counter()
             self._faults: Counter[str] = Counter()
             self._limited: Counter[str] = Counter()
             self._window: deque[float] = deque()
@@ -46,9 +47,12 @@ class SandboxStats:
                     search.popleft()
                 self._max_search_1s = max(self._max_search_1s, len(search))
 
-    def status(self, code: int) -> None:
+    def status(self, code: int, request: str = "") -> None:
+        """Count an answer's status; a 4xx also by ``request`` ("METHOD /path" as the client called it)."""
         with self._lock:
             self._statuses[code] += 1
+            if 400 <= code < 500 and request:
+                self._client_errors[f"{code} {request}"] += 1
 
     def rate_limited(self, cause: str) -> None:
         """cause: ``limit`` (a real limit) or ``fault`` (injected)."""
@@ -65,6 +69,7 @@ class SandboxStats:
                 "total_requests": self._total,
                 "requests": dict(sorted(self._requests.items())),
                 "statuses": {str(k): v for k, v in sorted(self._statuses.items())},
+                "client_errors": dict(sorted(self._client_errors.items())),
                 "rate_limited": {"limit": self._limited["limit"], "fault": self._limited["fault"]},
                 "faults": dict(sorted(self._faults.items())),
                 "max_requests_10s": self._max_10s,
