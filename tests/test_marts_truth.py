@@ -18,7 +18,6 @@ TIMESTAMP_COLUMNS = ("mql_at", "sla_due_at", "first_touch_at", "sql_at", "opport
 @pytest.fixture(scope="module", params=[(400, 1, False), (1200, 7, False), (2500, 42, False), (900, 4, True)],
                 ids=lambda p: f"{p[0]}contacts-seed{p[1]}" + ("-custom-stages" if p[2] else ""))
 def generated(request, tmp_path_factory):
-    import duckdb
 
     from tests.fixtures.raw_tables import RawPortal
 

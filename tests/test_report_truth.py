@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import duckdb
 import pytest
 
 from pipeline.policy import load_policy
