@@ -10,15 +10,13 @@ clock of its own run. The manifest is built at definitions load when missing or 
 """
 
 
-import importlib
 import os
-import threading
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 from dagster_dbt.asset_utils import build_dbt_specs
 from dagster_duckdb import DuckDBResource
 
+from pipeline.modeling import dbt_run
 from pipeline.modeling.policy_table import write_policy_table
 from pipeline.modeling.project import PROJECT, TRANSLATOR, database_path, manifest, target_path
 from pipeline.quality.suites import CHECKS
@@ -31,6 +29,9 @@ MODEL_SPECS, DBT_CHECK_SPECS = build_dbt_specs(translator=TRANSLATOR, manifest=m
                                                exclude="", selector="", io_manager_key=None, project=PROJECT)
 GX_CHECK_SPECS = [dg.AssetCheckSpec(spec.name, asset=dg.AssetKey(["marts", spec.mart]), description=spec.description,
                                     blocking=True) for spec in CHECKS]
+KEY_BY_UID = {spec.metadata["dagster_dbt/unique_id"]: spec.key for spec in MODEL_SPECS}
+CHECK_BY_UID = {spec.metadata["dagster_dbt/unique_id"]: spec.key for spec in DBT_CHECK_SPECS}
+ALL_MODEL_KEYS = set(KEY_BY_UID.values())
 GX_BY_KEY = {dg.AssetCheckKey(dg.AssetKey(["marts", s.mart]), s.name): s for s in CHECKS}
 
 
@@ -41,30 +42,38 @@ class ModelBuildConfig(dg.Config):
 @dg.multi_asset(specs=MODEL_SPECS, check_specs=[*DBT_CHECK_SPECS, *GX_CHECK_SPECS], can_subset=True,
                 name="handoff_models", pool="duckdb_write", allow_arbitrary_check_specs=True,
                 op_tags={"dagster_dbt/select": "fqn:*"})
-def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, dbt: DbtCliResource,
-                   duckdb: DuckDBResource, policy: PolicyResource):
-    gx_import = threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True)
-    gx_import.start()  # the checks' library loads (seconds) while dbt runs in its own process
+def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, duckdb: DuckDBResource,
+                   policy: PolicyResource):
     with duckdb.get_connection() as con:
         write_policy_table(con, policy.load(), clock_now())
     os.environ["HANDOFF_DB"] = database_path(duckdb.database)  # the profile's database (sql/profiles.yml)
-    invocation = dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context,
-                         manifest=manifest(), dagster_dbt_translator=TRANSLATOR, raise_on_error=False,
-                         target_path=target_path(duckdb.database))
-    events = list(invocation.stream())  # dbt holds DuckDB's writer until it exits: read afterwards
-    gx_import.join()
+    selected = context.selected_asset_keys
+    select = None if selected >= ALL_MODEL_KEYS else sorted(k.path[-1] for k in selected)
+    ok, results = dbt_run.build(duckdb.database, target_path(duckdb.database), select, config.full_refresh)
+    checks = context.selected_asset_check_keys
     with duckdb.get_connection() as con:
-        for event in events:
-            if isinstance(event, dg.Output):
-                event = event.with_metadata({**event.metadata, **_table_metadata(con, dg.AssetKey(event.output_name.split("__")))})
-            yield event
+        for r in results:
+            if r.unique_id in KEY_BY_UID and r.status == "success":
+                key = KEY_BY_UID[r.unique_id]
+                context.log.info(f"dbt: {'/'.join(key.path)} built in {r.seconds:.2f}s")
+                yield dg.MaterializeResult(asset_key=key, metadata={
+                    "Execution Duration": dg.MetadataValue.float(r.seconds), **_table_metadata(con, key)})
+            elif r.unique_id in CHECK_BY_UID and CHECK_BY_UID[r.unique_id] in checks:
+                check = CHECK_BY_UID[r.unique_id]
+                yield dg.AssetCheckResult(asset_key=check.asset_key, check_name=check.name,
+                                          passed=r.status == "pass", severity=dg.AssetCheckSeverity.ERROR,
+                                          metadata={"failing_rows": dg.MetadataValue.int(int(r.failures or 0))},
+                                          description=r.message if r.status != "pass" else None)
+            elif r.status in ("error", "fail"):
+                context.log.error(f"dbt: {r.unique_id} {r.status}: {r.message}")
         incremental = _incrementally_built(con)
-        for check_key in context.selected_asset_check_keys:
+        for check_key in checks:
             if check_key in GX_BY_KEY and _built(con, check_key.asset_key):
                 spec = GX_BY_KEY[check_key]
                 yield check_result(con, spec, rebuilt_only=spec.mart in incremental)
-    if not invocation.is_successful():
-        raise dg.Failure(f"dbt build failed: {invocation.get_error()}")
+    if not ok:
+        failed = [f"{r.unique_id.split('.')[-1]}: {r.message}" for r in results if r.status in ("error", "fail")]
+        raise dg.Failure(f"dbt build failed: {'; '.join(failed) or 'see the run log'}")
 
 
 def _table_metadata(con, key: dg.AssetKey) -> dict:
