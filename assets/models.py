@@ -29,6 +29,17 @@ MODEL_SPECS, DBT_CHECK_SPECS = build_dbt_specs(translator=TRANSLATOR, manifest=m
                                                exclude="", selector="", io_manager_key=None, project=PROJECT)
 GX_CHECK_SPECS = [dg.AssetCheckSpec(spec.name, asset=dg.AssetKey(["marts", spec.mart]), description=spec.description,
                                     blocking=True) for spec in CHECKS]
+def _column_schema(unique_id: str) -> dg.TableSchema:
+    """A model's columns with their yml descriptions (the Dagster UI's Columns section)."""
+    columns = manifest()["nodes"][unique_id].get("columns", {})
+    return dg.TableSchema(columns=[dg.TableColumn(name, c.get("data_type") or "unknown",
+                                                  description=c.get("description") or None)
+                                   for name, c in columns.items()])
+
+
+COLUMN_SCHEMA = {spec.key: _column_schema(spec.metadata["dagster_dbt/unique_id"]) for spec in MODEL_SPECS}
+MODEL_SPECS = [spec.merge_attributes(metadata={"dagster/column_schema": COLUMN_SCHEMA[spec.key]})
+               if COLUMN_SCHEMA[spec.key].columns else spec for spec in MODEL_SPECS]
 KEY_BY_UID = {spec.metadata["dagster_dbt/unique_id"]: spec.key for spec in MODEL_SPECS}
 CHECK_BY_UID = {spec.metadata["dagster_dbt/unique_id"]: spec.key for spec in DBT_CHECK_SPECS}
 ALL_MODEL_KEYS = set(KEY_BY_UID.values())
@@ -57,7 +68,8 @@ def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, 
                 key = KEY_BY_UID[r.unique_id]
                 context.log.info(f"dbt: {'/'.join(key.path)} built in {r.seconds:.2f}s")
                 yield dg.MaterializeResult(asset_key=key, metadata={
-                    "Execution Duration": dg.MetadataValue.float(r.seconds), **_table_metadata(con, key)})
+                    "Execution Duration": dg.MetadataValue.float(r.seconds),
+                    "dagster/column_schema": COLUMN_SCHEMA[key], **_table_metadata(con, key)})
             elif r.unique_id in CHECK_BY_UID and CHECK_BY_UID[r.unique_id] in checks:
                 check = CHECK_BY_UID[r.unique_id]
                 yield dg.AssetCheckResult(asset_key=check.asset_key, check_name=check.name,
