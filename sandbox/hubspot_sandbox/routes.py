@@ -328,21 +328,20 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
     async def pipelines_list(object_type: str) -> Response:
         return _json(portal.pipelines(_object_type(object_type)))
 
-    @app.get("/crm/v3/pipelines/{object_type}/{pipeline_id}")
-    async def pipelines_get(object_type: str, pipeline_id: str) -> Response:
+    def _pipeline(object_type: str, pipeline_id: str) -> dict:
         found = [p for p in portal.pipelines(_object_type(object_type))["results"] if p["id"] == pipeline_id]
         if not found:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline {pipeline_id}",
                            context={"pipelineId": [pipeline_id]})
-        return _json(found[0])
+        return found[0]
+
+    @app.get("/crm/v3/pipelines/{object_type}/{pipeline_id}")
+    async def pipelines_get(object_type: str, pipeline_id: str) -> Response:
+        return _json(_pipeline(object_type, pipeline_id))
 
     @app.get("/crm/v3/pipelines/{object_type}/{pipeline_id}/stages")
     async def pipeline_stages(object_type: str, pipeline_id: str) -> Response:
-        found = [p for p in portal.pipelines(_object_type(object_type))["results"] if p["id"] == pipeline_id]
-        if not found:
-            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline {pipeline_id}",
-                           context={"pipelineId": [pipeline_id]})
-        return _json({"results": found[0]["stages"]})
+        return _json({"results": _pipeline(object_type, pipeline_id)["stages"]})
 
     @app.get("/crm/v3/schemas")
     async def schemas_list() -> Response:
