@@ -145,15 +145,16 @@ class Tmux:
         return subprocess.run([*self.base, "capture-pane", "-p", "-t", "sql"], capture_output=True, text=True,
                               check=True).stdout
 
-    def wait_for(self, text: str, timeout: float = 90) -> str:
+    def wait_for(self, *texts: str, timeout: float = 90) -> str:
+        """The screen once every one of ``texts`` is on it (Harlequin paints its panes one after another)."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            if all(text in screen for text in texts):
                 return screen
             time.sleep(0.5)
-        raise AssertionError(f"{text!r} not on the screen within {timeout:.0f} s:\n{screen}")
+        raise AssertionError(f"{texts!r} not on the screen within {timeout:.0f} s:\n{screen}")
 
     def keys(self, *keys: str, literal: bool = False) -> None:
         subprocess.run([*self.base, "send-keys", "-t", "sql", *(["-l"] if literal else []), *keys], check=True)
@@ -204,9 +205,8 @@ def _run_in_editor(term: Tmux, sql: str) -> None:
 
 def test_interactive_session_queries_read_only_and_keeps_its_snapshot(published, tmp_path, tmux):
     term = tmux([str(HANDOFF), "sql"], cwd=tmp_path)
-    screen = term.wait_for("Database Connected.")
+    screen = term.wait_for("Database Connected.", "Data Catalog", "Query Editor")
     assert "Executed 1 command from" in screen  # the UTC init script
-    assert "Data Catalog" in screen and "Query Editor" in screen
 
     _run_in_editor(term, "SELECT 1000 * count(*) + 7 AS marker, strftime(min(mql_at), '%H:%M %Z') AS first_mql "
                          "FROM marts.speed_to_lead")
