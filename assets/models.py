@@ -27,6 +27,18 @@ from pipeline.settings import now as clock_now
 
 MODEL_SPECS, DBT_CHECK_SPECS = build_dbt_specs(translator=TRANSLATOR, manifest=manifest(), select="fqn:*",
                                                exclude="", selector="", io_manager_key=None, project=PROJECT)
+
+
+def _source_spec(source: str, table: str, key: list[str], group: str) -> dg.AssetSpec:
+    """A dbt source that no other asset defines, described by its sources.yml entry."""
+    props = manifest()["sources"][f"source.handoff.{source}.{table}"]
+    return dg.AssetSpec(dg.AssetKey(key), group_name=group, description=props["description"])
+
+
+# staging.policy is written by this step before dbt runs (so it is one of its assets); dlt's _dlt_loads by every
+# hubspot_raw step (an external asset here: dagster-dlt names only the resources' tables)
+POLICY_SPEC = _source_spec("parameters", "policy", ["staging", "policy"], "staging")
+LOADS_SPEC = _source_spec("hubspot", "_dlt_loads", ["hubspot", "_dlt_loads"], "hubspot_raw")
 GX_CHECK_SPECS = [dg.AssetCheckSpec(spec.name, asset=dg.AssetKey(["marts", spec.mart]), description=spec.description,
                                     blocking=True) for spec in CHECKS]
 def _column_schema(unique_id: str) -> dg.TableSchema:
@@ -50,16 +62,20 @@ class ModelBuildConfig(dg.Config):
     full_refresh: bool = False  # dbt build --full-refresh: the incremental marts are rebuilt from scratch
 
 
-@dg.multi_asset(specs=MODEL_SPECS, check_specs=[*DBT_CHECK_SPECS, *GX_CHECK_SPECS], can_subset=True,
+@dg.multi_asset(specs=[POLICY_SPEC, *MODEL_SPECS], check_specs=[*DBT_CHECK_SPECS, *GX_CHECK_SPECS], can_subset=True,
                 name="handoff_models", pool="duckdb_write", allow_arbitrary_check_specs=True,
                 op_tags={"dagster_dbt/select": "fqn:*"})
 def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, duckdb: DuckDBResource,
                    policy: PolicyResource):
     with duckdb.get_connection() as con:
         write_policy_table(con, policy.load(), clock_now())
+    if POLICY_SPEC.key in context.selected_asset_keys:
+        yield dg.MaterializeResult(asset_key=POLICY_SPEC.key)
+    selected = context.selected_asset_keys & ALL_MODEL_KEYS
+    if not selected:
+        return
     os.environ["HANDOFF_DB"] = database_path(duckdb.database)  # the profile's database (sql/profiles.yml)
-    selected = context.selected_asset_keys
-    select = None if selected >= ALL_MODEL_KEYS else sorted(k.path[-1] for k in selected)
+    select = None if selected == ALL_MODEL_KEYS else sorted(k.path[-1] for k in selected)
     ok, results = dbt_run.build(duckdb.database, target_path(duckdb.database), select, config.full_refresh)
     checks = context.selected_asset_check_keys
     with duckdb.get_connection() as con:
@@ -121,20 +137,18 @@ def _built(con, key: dg.AssetKey) -> bool:
                             key.path).fetchone()[0])
 
 
-defs = dg.Definitions(assets=[handoff_models])
+defs = dg.Definitions(assets=[handoff_models, LOADS_SPEC])
 
 
 def materialize_models(database: str, *, full_refresh: bool = False, select: str | None = None,
                        policy_path: str = "") -> dg.ExecuteInProcessResult:
     """Materialize the models the way the schedules do (this multi-asset, its dbt tests and GX checks, the real
     resources) on ``database``, in process; tests and the benchmark use it (the clock: HANDOFF_NOW)."""
-    from pipeline.modeling.project import dbt_resource
     from pipeline.resources import WarehouseResource
 
     return dg.materialize(
         [handoff_models], selection=select,
-        resources={"duckdb": WarehouseResource(database=database), "dbt": dbt_resource(),
-                   "policy": PolicyResource(path=policy_path)},
+        resources={"duckdb": WarehouseResource(database=database), "policy": PolicyResource(path=policy_path)},
         run_config={"ops": {"handoff_models": {"config": {"full_refresh": full_refresh}}}},
         raise_on_error=False,
     )

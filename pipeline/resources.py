@@ -16,7 +16,6 @@ from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from pipeline.errors import ConfigError
-from pipeline.modeling.project import dbt_resource
 from pipeline.policy import Policy, load_policy
 from pipeline.settings import (
     DEFAULT_API_BASE,
@@ -156,7 +155,6 @@ def build_resources() -> dict[str, object]:
             rate_ledger=str(rate_ledger_path(db)),
         ),
         "dlt": DagsterDltResource(),
-        "dbt": dbt_resource(),
         "policy": PolicyResource(path=_env_or("HANDOFF_POLICY", "")),
         "slack": SlackResource(webhook_url=_env_or("SLACK_WEBHOOK_URL", "")),
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.modeling.project import PROJECT
+from pipeline.modeling.project import dbt_args, parse, project_mtime
 
 _MANIFESTS: dict[tuple[str, float], object] = {}
 
@@ -26,28 +26,15 @@ class NodeResult:
     failures: int | None
 
 
-def _project_mtime() -> float:
-    return max(p.stat().st_mtime for p in PROJECT.project_dir.rglob("*")
-               if p.suffix in (".sql", ".yml") and not {"target", "logs"} & set(p.parts))
-
-
-def _common(target: Path) -> list[str]:
-    return ["--project-dir", str(PROJECT.project_dir), "--profiles-dir", str(PROJECT.profiles_dir),
-            "--target-path", str(target), "--log-path", str(target), "--quiet"]
-
-
 def build(database: str, target: Path, select: list[str] | None, full_refresh: bool) -> tuple[bool, list[NodeResult]]:
     """``dbt build`` (of ``select``'s model names, else everything) on ``database`` (HANDOFF_DB must name it)."""
     from dbt.cli.main import dbtRunner
 
-    key = (Path(database).stem, _project_mtime())
+    key = (Path(database).stem, project_mtime())
     if key not in _MANIFESTS:
-        parsed = dbtRunner().invoke(["parse", *_common(target)])
-        if not parsed.success:
-            raise RuntimeError(f"dbt parse failed: {parsed.exception}")
         _MANIFESTS.clear()
-        _MANIFESTS[key] = parsed.result
-    args = ["build", *_common(target), *(["--full-refresh"] if full_refresh else []),
+        _MANIFESTS[key] = parse(target)
+    args = [*dbt_args("build", target), *(["--full-refresh"] if full_refresh else []),
             *(["--select", *select] if select else [])]
     try:
         outcome = dbtRunner(manifest=_MANIFESTS[key]).invoke(args)

@@ -1,19 +1,17 @@
-"""The dbt project in ``sql/`` as dagster-dbt sees it: where it is, how its nodes map to asset keys, how dbt is
-invoked, and its manifest, parsed at load when missing or older than the project files (a fresh clone needs no
-extra step)."""
+"""The dbt project in ``sql/`` as dagster-dbt sees it: where it is, how its nodes map to asset keys, where each
+database's dbt artifacts live, and its manifest, parsed at load when missing or older than the project files (a
+fresh clone needs no extra step)."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
-import sys
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
-from packaging import version
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
+from pipeline.errors import ConfigError
 from pipeline.modeling.raw_columns import project_dir
 
 PROJECT = DbtProject(project_dir=project_dir(), profiles_dir=project_dir())
@@ -32,27 +30,6 @@ class HandoffTranslator(DagsterDbtTranslator):
 TRANSLATOR = HandoffTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-class HandoffDbtResource(DbtCliResource):
-    """dagster-dbt's dbt CLI resource without two start-up costs this project never uses (measured ~7 s of CPU per
-    run, docs/metrics.md "What a build costs"): the ``dbt --version`` subprocess it runs to learn the version (the
-    installed dbt-core's package metadata says the same, without the PyPI request dbt makes), and the in-process
-    dbt adapter it opens for row-count / column-metadata fetching (we read row counts ourselves, after dbt exits).
-    Both override names are dagster-dbt internals; tests/test_dbt_project.py fails when an upgrade renames them."""
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        return version.parse(importlib.metadata.version("dbt-core"))
-
-    def _initialize_dbt_core_adapter(self, args):  # noqa: ARG002 - dagster-dbt's signature
-        return None
-
-
-def dbt_resource() -> HandoffDbtResource:
-    """dbt from this interpreter's environment (the venv's ``bin/dbt``), whether or not it is on PATH."""
-    beside = Path(sys.executable).with_name("dbt")
-    return HandoffDbtResource(project_dir=PROJECT, dbt_executable=str(beside) if beside.exists() else "dbt")
-
-
 def database_path(database: str) -> str:
     """The one spelling of a database path dbt's profile receives (``HANDOFF_DB``, absolute): dbt re-parses the
     whole project whenever the profile's rendered path changes."""
@@ -67,12 +44,32 @@ def target_path(database: str) -> Path:
     return path.with_name(f"{path.name}.dbt")
 
 
+def project_mtime() -> float:
+    """When a project file (model, macro, yml) last changed: a newer file means a new parse."""
+    return max(p.stat().st_mtime for p in PROJECT.project_dir.rglob("*")
+               if p.suffix in (".sql", ".yml") and not {"target", "logs"} & set(p.parts))
+
+
+def dbt_args(command: str, target: Path) -> list[str]:
+    return [command, "--project-dir", str(PROJECT.project_dir), "--profiles-dir", str(PROJECT.profiles_dir),
+            "--target-path", str(target), "--log-path", str(target), "--quiet"]
+
+
+def parse(target: Path):
+    """``dbt parse`` in this process (dbt's Python API); the parsed manifest object."""
+    from dbt.cli.main import dbtRunner
+
+    parsed = dbtRunner().invoke(dbt_args("parse", target))
+    if not parsed.success:
+        raise ConfigError(f"the dbt project in {PROJECT.project_dir} does not parse: {parsed.exception} "
+                          "(run `cd sql && ../.venv/bin/dbt parse --profiles-dir .` for dbt's own report)")
+    return parsed.result
+
+
 @lru_cache(maxsize=1)
 def manifest() -> dict:
-    """dbt's manifest, re-parsed (``dbt parse``, a few seconds) when any project file is newer."""
+    """dbt's manifest (sql/target/manifest.json), re-parsed (a few seconds) when any project file is newer."""
     path = PROJECT.manifest_path
-    files = [p for p in PROJECT.project_dir.rglob("*")
-             if p.suffix in (".sql", ".yml") and not {"target", "logs"} & set(p.parts)]
-    if not path.exists() or max(p.stat().st_mtime for p in files) > path.stat().st_mtime:
-        dbt_resource().cli(["parse", "--quiet"], target_path=PROJECT.target_path).wait()
+    if not path.exists() or project_mtime() > path.stat().st_mtime:
+        parse(PROJECT.target_path)
     return json.loads(path.read_text(encoding="utf-8"))
