@@ -70,7 +70,7 @@ def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, 
     with duckdb.get_connection() as con:
         write_policy_table(con, policy.load(), clock_now())
     if POLICY_SPEC.key in context.selected_asset_keys:
-        yield dg.MaterializeResult(asset_key=POLICY_SPEC.key)
+        yield dg.MaterializeResult(asset_key=POLICY_SPEC.key, metadata={"dagster/table_name": "staging.policy"})
     selected = context.selected_asset_keys & ALL_MODEL_KEYS
     if not selected:
         return
@@ -85,7 +85,8 @@ def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, 
                 context.log.info(f"dbt: {'/'.join(key.path)} built in {r.seconds:.2f}s")
                 yield dg.MaterializeResult(asset_key=key, metadata={
                     "Execution Duration": dg.MetadataValue.float(r.seconds),
-                    "dagster/column_schema": COLUMN_SCHEMA[key], **_table_metadata(con, key)})
+                    "dagster/column_schema": COLUMN_SCHEMA[key], "dagster/table_name": ".".join(key.path),
+                    **_table_metadata(con, key)})
             elif r.unique_id in CHECK_BY_UID and CHECK_BY_UID[r.unique_id] in checks:
                 check = CHECK_BY_UID[r.unique_id]
                 yield dg.AssetCheckResult(asset_key=check.asset_key, check_name=check.name,

@@ -26,6 +26,22 @@ class HandoffTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props) -> str | None:
         return dbt_resource_props["schema"]
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
+        """dbt's data tests as checks, described by what they test (dbt gives a test no description of its own)."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        test = manifest["nodes"][unique_id]
+        meta = test.get("test_metadata") or {}
+        kwargs = {k: v for k, v in (meta.get("kwargs") or {}).items() if k not in ("model", "column_name")}
+        args = kwargs.get("arguments", kwargs)
+        shown = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in args.items())
+        column = f" on {test['column_name']}" if test.get("column_name") else ""
+        description = (f"dbt data test {meta.get('name', test['name'])}{column}" + (f" ({shown})" if shown else "")
+                       + f" of {'.'.join(asset_spec.key.path)}.")
+        return dg.AssetCheckSpec(spec.name, asset=spec.asset_key, description=description, blocking=spec.blocking,
+                                 additional_deps=spec.additional_deps, metadata=spec.metadata)
+
 
 TRANSLATOR = HandoffTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
