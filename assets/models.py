@@ -16,6 +16,7 @@ import dagster as dg
 from dagster_dbt.asset_utils import build_dbt_specs
 from dagster_duckdb import DuckDBResource
 
+from assets.lifecycle_check import LIFECYCLE_CHECK, lifecycle_check_result
 from pipeline.modeling import dbt_run
 from pipeline.modeling.policy_table import write_policy_table
 from pipeline.modeling.project import PROJECT, TRANSLATOR, database_path, manifest, target_path
@@ -62,15 +63,17 @@ class ModelBuildConfig(dg.Config):
     full_refresh: bool = False  # dbt build --full-refresh: the incremental marts are rebuilt from scratch
 
 
-@dg.multi_asset(specs=[POLICY_SPEC, *MODEL_SPECS], check_specs=[*DBT_CHECK_SPECS, *GX_CHECK_SPECS], can_subset=True,
+@dg.multi_asset(specs=[POLICY_SPEC, *MODEL_SPECS], check_specs=[LIFECYCLE_CHECK, *DBT_CHECK_SPECS, *GX_CHECK_SPECS], can_subset=True,
                 name="handoff_models", pool="duckdb_write", allow_arbitrary_check_specs=True,
                 op_tags={"dagster_dbt/select": "fqn:*"})
 def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, duckdb: DuckDBResource,
                    policy: PolicyResource):
     with duckdb.get_connection() as con:
         write_policy_table(con, policy.load(), clock_now())
-    if POLICY_SPEC.key in context.selected_asset_keys:
-        yield dg.MaterializeResult(asset_key=POLICY_SPEC.key, metadata={"dagster/table_name": "staging.policy"})
+        if POLICY_SPEC.key in context.selected_asset_keys:
+            yield dg.MaterializeResult(asset_key=POLICY_SPEC.key, metadata={"dagster/table_name": "staging.policy"})
+        if LIFECYCLE_CHECK.key in context.selected_asset_check_keys:
+            yield lifecycle_check_result(con, policy)  # before dbt: a stage the portal lacks stops every model
     selected = context.selected_asset_keys & ALL_MODEL_KEYS
     if not selected:
         return

@@ -10,13 +10,13 @@ import warnings
 
 import dagster as dg
 
-from assets import hubspot_raw, lifecycle_check, marts, models, ops, reports
+from assets import hubspot_raw, marts, models, ops, reports
 from pipeline import recovery_defs, schedules
 from pipeline.config_check import validate_config
 from pipeline.resources import build_resources
 from pipeline.sla import definitions as sla_definitions
 
-LAYERS = (hubspot_raw, models, lifecycle_check, marts, ops, reports, sla_definitions, schedules, recovery_defs)
+LAYERS = (hubspot_raw, models, marts, ops, reports, sla_definitions, schedules, recovery_defs)
 
 # who answers for each layer in the Dagster UI (asset owners); edit to your teams' names or e-mails
 OWNERS_BY_GROUP = {

@@ -91,9 +91,9 @@ def test_rates_outside_0_1_fail(con):
 
 
 def _defs_assets():
-    from assets import lifecycle_check, marts, models
+    from assets import marts, models
 
-    return [*models.defs.assets, *marts.defs.assets, *lifecycle_check.defs.asset_checks]
+    return [*models.defs.assets, *marts.defs.assets]
 
 
 def test_dagster_run_builds_checks_and_publishes_then_a_failing_check_blocks_downstream(built, tmp_path, monkeypatch):
@@ -108,12 +108,12 @@ def test_dagster_run_builds_checks_and_publishes_then_a_failing_check_blocks_dow
     evaluations = result.get_asset_check_evaluations()
     from assets.models import DBT_CHECK_SPECS
 
-    # every GX suite and every dbt test (as asset checks), all passed (the lifecycle-stage check runs with the
-    # extraction step it waits for)
-    assert len(evaluations) == len(CHECKS) + len(DBT_CHECK_SPECS) and all(e.passed for e in evaluations)
+    # every GX suite, every dbt test (as asset checks) and the policy's lifecycle-stage check, all passed
+    assert len(evaluations) == len(CHECKS) + len(DBT_CHECK_SPECS) + 1 and all(e.passed for e in evaluations)
+    assert "lifecycle_stages_exist_in_portal" in {e.check_name for e in evaluations}
     assert published_db_path(db).exists()
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {"staging/contacts", "marts/speed_to_lead", "marts/published_copy"} <= materialized  # (staging.policy: a source the step writes)
+    assert {"staging/policy", "staging/contacts", "marts/speed_to_lead", "marts/published_copy"} <= materialized
     stl = next(e.event_specific_data.materialization for e in result.get_asset_materialization_events()
                if e.asset_key == dg.AssetKey(["marts", "speed_to_lead"]))
     assert {"dagster/column_schema", "build_mode", "sla_met_pct", "breaches_by_team"} <= set(stl.metadata)

@@ -50,3 +50,58 @@ def test_columns_and_tables_dlt_never_created_read_as_null_and_empty(raw_portal)
     # a communication with no logged_from counts (CRM is the default)
     assert rows(con, "SELECT first_touch_type, attempts FROM marts.speed_to_lead") == [
         {"first_touch_type": "communication", "attempts": 1}]
+
+
+# raw types dlt may give a column of each pinned kind, and three values of each (the last one NULL)
+RAW_VALUES = {
+    "VARCHAR": {"ts": ["2024-03-05T14:00:00.123Z", "1709647200123", None], "bool": ["true", "FALSE", None],
+                "text": ["a", "b", None], "bigint": ["12", "x", None], "double": ["1.5", "y", None]},
+    "BIGINT": {"ts": [1709647200123, 0, None], "bool": [1, 0, None], "text": [12, 7, None], "bigint": [12, 7, None],
+               "double": [12, 7, None]},
+    "DOUBLE": {"ts": [1709647200123.0, 0.0, None], "text": [12.0, 7.0, None], "bigint": [12.0, 7.5, None],
+               "double": [1.5, 2.0, None], "bool": [1.0, 0.0, None]},
+    "TIMESTAMP": {"ts": ["2024-03-05 14:00:00.123", "2024-03-05 09:00:00", None]},
+    "TIMESTAMP WITH TIME ZONE": {"ts": ["2024-03-05 14:00:00.123+00", "2024-03-05 09:00:00-05", None]},
+    "BOOLEAN": {"bool": [True, False, None]},
+}
+
+
+def _raw_type_rounds(kind: str) -> list[str]:
+    return [t for t, by_kind in RAW_VALUES.items() if kind in by_kind]
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_the_python_readers_type_raw_columns_as_the_staging_macro_does(tmp_path, monkeypatch, round_):
+    """The missing-column and raw-type rule is spelled twice, in SQL (macro typed_source, for the models) and in
+    Python (raw_relation, for the lane's live reads): on a contacts table whose columns have every raw type dlt
+    may give them (and some not created at all), both read the same rows, the same types."""
+    import duckdb
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+
+    from pipeline.modeling.project import dbt_args
+    from pipeline.modeling.raw_columns import RAW_COLUMNS, raw_relation
+
+    db = tmp_path / "raw.duckdb"
+    columns = [(name, kind, _raw_type_rounds(kind)[(round_ + i) % len(_raw_type_rounds(kind))])
+               for i, (name, kind) in enumerate(RAW_COLUMNS["contacts"]) if (i + round_) % 6]  # every 6th: missing
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE SCHEMA hubspot")
+        con.execute("CREATE TABLE hubspot.contacts (" + ", ".join(f'"{n}" {t}' for n, _, t in columns)
+                    + ", _dlt_load_id VARCHAR)")
+        for row in range(3):
+            con.execute("INSERT INTO hubspot.contacts VALUES (" + ", ".join("?" for _ in columns) + ", '1')",
+                        [RAW_VALUES[t][k][row] for _, k, t in columns])
+    monkeypatch.setenv("HANDOFF_DB", str(db))
+    compiled = dbtRunner().invoke([*dbt_args("compile", tmp_path / "dbt"),
+                                   "--inline", "SELECT * FROM {{ typed_source('contacts') }}"])
+    DuckDBConnectionManager.close_all_connections()
+    assert compiled.success, compiled.exception
+    macro_sql = compiled.result.results[0].node.compiled_code
+    with duckdb.connect(str(db)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        python_sql = f"SELECT * FROM {raw_relation(con, 'contacts')}"
+        assert con.execute(f"DESCRIBE {macro_sql}").fetchall() == con.execute(f"DESCRIBE {python_sql}").fetchall()
+        for a, b in ((macro_sql, python_sql), (python_sql, macro_sql)):
+            assert con.execute(f"SELECT count(*) FROM ({a} EXCEPT ALL {b})").fetchone()[0] == 0
+        assert con.execute(f"SELECT count(*) FROM ({macro_sql})").fetchone()[0] == 3
