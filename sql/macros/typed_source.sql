@@ -50,3 +50,9 @@
     {%- else -%} try_cast({{ col }} AS {{ sql_type(kind) }})
     {%- endif -%}
 {%- endmacro %}
+
+{# the columns every engagement's staging model starts with (read from its typed_source) #}
+{% macro engagement_columns() -%}
+    id AS engagement_id, hs_timestamp AS occurred_at, coalesce(archived, false) AS archived,
+    nullif(hubspot_owner_id, '') AS owner_id
+{%- endmacro %}
