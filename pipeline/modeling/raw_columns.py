@@ -23,10 +23,10 @@ def project_dir() -> Path:
 
 
 def _pinned_columns() -> dict[str, list[tuple[str, str]]]:
-    """The raw columns and types stated once, in the dbt project's ``models/sources.yml``."""
+    """The raw columns and types stated once, in the dbt project's ``models/sources.yml`` (``meta.columns``)."""
     sources = yaml.safe_load((project_dir() / "models" / "sources.yml").read_text(encoding="utf-8"))["sources"]
     tables = next(s for s in sources if s["name"] == "hubspot")["tables"]
-    return {t["name"]: [(c["name"], c["data_type"]) for c in t["columns"]]
+    return {t["name"]: [(name, kind) for name, kind in (c.split() for c in t["config"]["meta"]["columns"].split(","))]
             for t in tables if not t["name"].startswith("_dlt")}
 
 
@@ -43,18 +43,6 @@ def existing_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, st
         [RAW_SCHEMA, table],
     ).fetchall()
     return {name: dtype.upper() for name, dtype in rows} if rows else None
-
-
-def raw_catalog(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
-    """Every ``hubspot.*`` table's columns (as :func:`existing_columns`), in one catalog query."""
-    catalog: dict[str, dict[str, str]] = {}
-    for table, name, dtype in con.execute(
-        "SELECT table_name, column_name, data_type FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND schema_name = ? ORDER BY table_name, column_index",
-        [RAW_SCHEMA],
-    ).fetchall():
-        catalog.setdefault(table, {})[name] = dtype.upper()
-    return catalog
 
 
 def _typed(column: str, kind: str, raw_type: str | None) -> str:

@@ -65,22 +65,21 @@ class CheckSpec:
                                and_scope=f"AND h.{SCOPE}" if rebuilt_only else "")
 
 
-def _columns(mart: str, columns: list[str]) -> str:
-    return f"SELECT {', '.join(columns)} FROM marts.{mart} {{where_scope}}"
+def _spec(mart: str, name: str, description: str, columns: list[str], expectations: Callable) -> CheckSpec:
+    """A check on ``columns`` of ``marts.<mart>`` (``mql_id`` first: the id it reports)."""
+    sql = f"SELECT {', '.join(dict.fromkeys(['mql_id', *columns]))} FROM marts.{mart} {{where_scope}}"
+    return CheckSpec(f"{mart}_{name}", mart, description, sql, "mql_id", expectations)
 
 
 def _specs_for_episodes(mart: str, keys: list[str]) -> list[CheckSpec]:
     return [
-        CheckSpec(f"{mart}_mql_id_unique", mart, "mql_id is unique (one row per MQL episode)",
-                  _columns(mart, ["mql_id"]), "mql_id",
-                  lambda gx: [gx.expectations.ExpectColumnValuesToBeUnique(column="mql_id")]),
-        CheckSpec(f"{mart}_keys_not_null", mart, f"key columns are never null: {', '.join(keys)}",
-                  _columns(mart, list(dict.fromkeys(["mql_id"] + keys))), "mql_id",
-                  lambda gx, keys=keys: [gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in keys]),
-        CheckSpec(f"{mart}_mql_type_in_set", mart, "mql_type is demo_request or other",
-                  _columns(mart, ["mql_id", "mql_type"]), "mql_id",
-                  lambda gx: [gx.expectations.ExpectColumnValuesToBeInSet(
-                      column="mql_type", value_set=["demo_request", "other"])]),
+        _spec(mart, "mql_id_unique", "mql_id is unique (one row per MQL episode)", [],
+              lambda gx: [gx.expectations.ExpectColumnValuesToBeUnique(column="mql_id")]),
+        _spec(mart, "keys_not_null", f"key columns are never null: {', '.join(keys)}", keys,
+              lambda gx: [gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in keys]),
+        _spec(mart, "mql_type_in_set", "mql_type is demo_request or other", ["mql_type"],
+              lambda gx: [gx.expectations.ExpectColumnValuesToBeInSet(
+                  column="mql_type", value_set=["demo_request", "other"])]),
         CheckSpec(f"{mart}_episodes_reconcile_with_history", mart,
                   "episodes per contact equal the entries into MQL in the lifecycle history",
                   RECONCILE_SQL.replace("{mart}", mart), "contact_id",
@@ -92,24 +91,21 @@ def _specs_for_episodes(mart: str, keys: list[str]) -> list[CheckSpec]:
 CHECKS: list[CheckSpec] = [
     *_specs_for_episodes("mql_episodes", EPISODE_KEYS),
     *_specs_for_episodes("speed_to_lead", SPEED_TO_LEAD_KEYS),
-    CheckSpec("speed_to_lead_statuses_in_set", "speed_to_lead",
-              "sla_status in met/breached/overdue/pending; first_touch_type in call/email/meeting/communication",
-              _columns("speed_to_lead", ["mql_id", "sla_status", "first_touch_type"]), "mql_id",
-              lambda gx: [
-                  gx.expectations.ExpectColumnValuesToBeInSet(
-                      column="sla_status", value_set=["met", "breached", "overdue", "pending"]),
-                  gx.expectations.ExpectColumnValuesToBeInSet(
-                      column="first_touch_type", value_set=["call", "email", "meeting", "communication"]),
-              ]),
-    CheckSpec("speed_to_lead_first_touch_after_mql", "speed_to_lead", "first_touch_at >= mql_at",
-              _columns("speed_to_lead", ["mql_id", "first_touch_at", "mql_at"]), "mql_id",
-              lambda gx: [gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
-                  column_A="first_touch_at", column_B="mql_at", or_equal=True,
-                  ignore_row_if="either_value_is_missing")]),
-    CheckSpec("speed_to_lead_durations_non_negative", "speed_to_lead",
-              f"durations are never negative: {', '.join(DURATIONS)}",
-              _columns("speed_to_lead", ["mql_id"] + DURATIONS), "mql_id",
-              lambda gx: [gx.expectations.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in DURATIONS]),
+    _spec("speed_to_lead", "statuses_in_set",
+          "sla_status in met/breached/overdue/pending; first_touch_type in call/email/meeting/communication",
+          ["sla_status", "first_touch_type"],
+          lambda gx: [
+              gx.expectations.ExpectColumnValuesToBeInSet(
+                  column="sla_status", value_set=["met", "breached", "overdue", "pending"]),
+              gx.expectations.ExpectColumnValuesToBeInSet(
+                  column="first_touch_type", value_set=["call", "email", "meeting", "communication"]),
+          ]),
+    _spec("speed_to_lead", "first_touch_after_mql", "first_touch_at >= mql_at", ["first_touch_at", "mql_at"],
+          lambda gx: [gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+              column_A="first_touch_at", column_B="mql_at", or_equal=True, ignore_row_if="either_value_is_missing")]),
+    _spec("speed_to_lead", "durations_non_negative", f"durations are never negative: {', '.join(DURATIONS)}",
+          DURATIONS,
+          lambda gx: [gx.expectations.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in DURATIONS]),
     *[
         CheckSpec(f"{mart}_rates_within_0_1", mart, f"rates are within [0, 1]: {', '.join(cols)}",
                   f"SELECT row_number() OVER () AS row_number, {', '.join(cols)} FROM marts.{mart}", "row_number",

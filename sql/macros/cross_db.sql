@@ -43,3 +43,7 @@
 
 {% macro add_months(day, months) %}{{ return(adapter.dispatch('add_months', 'handoff')(day, months)) }}{% endmacro %}
 {% macro duckdb__add_months(day, months) %}CAST({{ day }} + to_months({{ months }}) AS DATE){% endmacro %}
+
+{# the earlier of two instants, either of which may be NULL (DuckDB's least skips NULLs) #}
+{% macro earliest(a, b) %}{{ return(adapter.dispatch('earliest', 'handoff')(a, b)) }}{% endmacro %}
+{% macro duckdb__earliest(a, b) %}least({{ a }}, {{ b }}){% endmacro %}

@@ -11,7 +11,3 @@
 {% macro sql_text(value) -%}
     '{{ value | string | replace("'", "''") }}'
 {%- endmacro %}
-
-{% macro sql_text_list(values) -%}
-    CAST([{% for v in values %}{{ sql_text(v) }}{{ ", " if not loop.last }}{% endfor %}] AS VARCHAR[])
-{%- endmacro %}

@@ -19,9 +19,7 @@
     WHERE NOT archived AND direction IN ('EMAIL', 'FORWARDED_EMAIL')
       AND coalesce(status, 'SENT') NOT IN ('BOUNCED', 'FAILED', 'SCHEDULED')
     UNION ALL
-    SELECT 3, m.engagement_id,
-        CASE WHEN m.booked_at IS NULL OR m.booked_at > m.occurred_at THEN m.occurred_at ELSE m.booked_at END,
-        m.owner_id
+    SELECT 3, m.engagement_id, {{ earliest('m.booked_at', 'm.occurred_at') }}, m.owner_id
     FROM {{ ref('meetings') }} AS m, ({{ policy_row() }}) AS p
     WHERE NOT m.archived AND NOT {{ list_has('p.meeting_outcomes_excluded', "coalesce(m.outcome, '')") }}
     UNION ALL

@@ -1,14 +1,13 @@
 {#
-  typed_source(table): a subquery over source('hubspot', table) with every column models/sources.yml pins for
-  it, cast to its pinned type, plus _dlt_load_id. dlt creates a column only once it has seen a value and may
-  type timestamps as TIMESTAMPTZ, naive TIMESTAMP, text or epoch milliseconds: a column dlt has not created
-  reads as a typed NULL, a table it has not created as no rows (the one missing-column rule of the project;
-  pipeline/modeling/raw_columns.py says the same for the Python readers, tests/test_dbt_project.py holds them
-  to each other).
+  typed_source(table): a subquery over source('hubspot', table) with every column models/sources.yml pins for it
+  (its meta.columns), cast to its pinned type, plus _dlt_load_id. dlt creates a column only once it has seen a
+  value and may type timestamps as TIMESTAMPTZ, naive TIMESTAMP, text or epoch milliseconds: a column dlt has not
+  created reads as a typed NULL, a table it has not created as no rows (the one missing-column rule of the
+  project; pipeline/modeling/raw_columns.py says the same for the Python readers).
 #}
 {% macro typed_source(table) -%}
     {%- set relation = source('hubspot', table) -%}
-    {%- set pinned = graph.sources['source.handoff.hubspot.' ~ table].columns.values() | list if execute else [] -%}
+    {%- set pinned = graph.sources['source.handoff.hubspot.' ~ table].meta.columns.split(',') if execute else [] -%}
     {%- set existing = adapter.get_relation(relation.database, relation.schema, relation.identifier) if execute else none -%}
     {%- set present = {} -%}
     {%- if existing is not none -%}
@@ -17,8 +16,8 @@
         {%- endfor -%}
     {%- endif -%}
     (SELECT
-    {%- for column in pinned %}
-        {{ typed_column(column.name, column.data_type, present.get(column.name)) }} AS "{{ column.name }}",
+    {%- for column in pinned %}{% set name, kind = column.split() %}
+        {{ typed_column(name, kind, present.get(name)) }} AS "{{ name }}",
     {%- endfor %}
         {{ '_dlt_load_id' if '_dlt_load_id' in present else 'CAST(NULL AS VARCHAR)' }} AS _dlt_load_id
     {% if existing is not none %}FROM {{ relation }}{% else %}WHERE false{% endif %})
@@ -50,4 +49,10 @@
         {%- else -%} try_cast({{ col }} AS BOOLEAN) {%- endif -%}
     {%- else -%} try_cast({{ col }} AS {{ sql_type(kind) }})
     {%- endif -%}
+{%- endmacro %}
+
+{# the columns every engagement's staging model starts with (read from its typed_source) #}
+{% macro engagement_columns() -%}
+    id AS engagement_id, hs_timestamp AS occurred_at, coalesce(archived, false) AS archived,
+    nullif(hubspot_owner_id, '') AS owner_id
 {%- endmacro %}

@@ -30,25 +30,23 @@ header AS (
 )
 {%- if reason is none %},
 new_loads AS (SELECT {{ sql_text(base.load_id) }} AS old, (SELECT load_id FROM target) AS new),
+{%- set in_new_loads = 'load_id > new_loads.old AND load_id <= new_loads.new' %}
 changed_objects AS (
     {% for t, family, id in [('calls', 1, 'engagement_id'), ('emails', 2, 'engagement_id'), ('meetings', 3, 'engagement_id'),
                               ('communications', 4, 'engagement_id'), ('deals', 5, 'deal_id')] %}
-    SELECT {{ family }} AS family, {{ id }} AS object_id FROM {{ ref(t) }}, new_loads
-    WHERE load_id > new_loads.old AND load_id <= new_loads.new
+    SELECT {{ family }} AS family, {{ id }} AS object_id FROM {{ ref(t) }}, new_loads WHERE {{ in_new_loads }}
     UNION ALL
     SELECT {{ family }}, from_id FROM {{ ref('associations') }}, new_loads
-    WHERE from_type = '{{ t }}' AND to_type = 'contacts' AND load_id > new_loads.old AND load_id <= new_loads.new
+    WHERE from_type = '{{ t }}' AND to_type = 'contacts' AND {{ in_new_loads }}
     {{ 'UNION ALL' if not loop.last }}
     {% endfor %}
 ),
 changed AS (
-    SELECT contact_id FROM {{ ref('contacts') }}, new_loads WHERE load_id > new_loads.old AND load_id <= new_loads.new
+    SELECT contact_id FROM {{ ref('contacts') }}, new_loads WHERE {{ in_new_loads }}
     UNION ALL
-    SELECT contact_id FROM {{ ref('contact_property_history') }}, new_loads
-    WHERE load_id > new_loads.old AND load_id <= new_loads.new
+    SELECT contact_id FROM {{ ref('contact_property_history') }}, new_loads WHERE {{ in_new_loads }}
     UNION ALL
-    SELECT to_id FROM {{ ref('associations') }}, new_loads
-    WHERE to_type = 'contacts' AND load_id > new_loads.old AND load_id <= new_loads.new
+    SELECT to_id FROM {{ ref('associations') }}, new_loads WHERE to_type = 'contacts' AND {{ in_new_loads }}
     UNION ALL
     -- the contacts a changed engagement or deal is linked to now ...
     SELECT a.to_id FROM {{ ref('associations') }} AS a

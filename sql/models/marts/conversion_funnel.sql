@@ -17,29 +17,6 @@ utc_months AS (
     FROM {{ ref('speed_to_lead') }} AS s
     GROUP BY ALL
 ),
-mql_rows AS (
-    SELECT g.period_type,
-        CASE g.period_type WHEN 'month' THEN m.month_start
-             ELSE CAST(date_trunc('quarter', m.month_start) AS DATE) END AS period_start,
-        m.mql_type, m.team, m.lead_source, m.mqls, m.sqls, m.opportunities, m.customers
-    FROM utc_months AS m CROSS JOIN grains AS g
-),
-mql_counts AS (
-    SELECT period_type, period_start,
-        CASE WHEN grouping(mql_type) = 1 THEN 'all' ELSE mql_type END AS mql_type,
-        CASE WHEN grouping(team) = 1 THEN 'all' ELSE team END AS team,
-        CASE WHEN grouping(lead_source) = 1 THEN 'all' ELSE lead_source END AS lead_source,
-        CAST(sum(mqls) AS BIGINT) AS mqls,
-        CAST(sum(sqls) AS BIGINT) AS sqls,
-        CAST(sum(opportunities) AS BIGINT) AS opportunities,
-        CAST(sum(customers) AS BIGINT) AS customers
-    FROM mql_rows
-    GROUP BY GROUPING SETS (
-        (period_type, period_start, mql_type, team, lead_source), (period_type, period_start, mql_type, team),
-        (period_type, period_start, mql_type, lead_source), (period_type, period_start, team, lead_source),
-        (period_type, period_start, mql_type), (period_type, period_start, team),
-        (period_type, period_start, lead_source), (period_type, period_start))
-),
 primary_team AS ({{ primary_team() }}),
 contact_leads AS (
     -- one row per counted lead: the UTC month of its first entry into `lead`, its current owner and source,
@@ -70,40 +47,37 @@ lead_months AS (
     LEFT JOIN primary_team AS pt ON pt.owner_id = l.owner_id
     GROUP BY ALL
 ),
-lead_rows AS (
-    SELECT g.period_type,
-        CASE g.period_type WHEN 'month' THEN m.month_start
-             ELSE CAST(date_trunc('quarter', m.month_start) AS DATE) END AS period_start,
-        m.team, m.lead_source, m.leads, m.leads_became_mql
-    FROM lead_months AS m CROSS JOIN grains AS g
+both_cohorts AS (
+    -- the MQL and the lead cohort at the finest grain, then at each period grain; a lead has no MQL type: lead
+    -- rows count only where mql_type is rolled up ('all')
+    SELECT g.period_type, CAST(date_trunc(g.period_type, c.month_start) AS DATE) AS period_start, c.mql_type, c.team,
+        c.lead_source, c.mqls, c.sqls, c.opportunities, c.customers, c.leads, c.leads_became_mql
+    FROM (SELECT month_start, mql_type, team, lead_source, mqls, sqls, opportunities, customers,
+                 NULL AS leads, NULL AS leads_became_mql
+          FROM utc_months
+          UNION ALL
+          SELECT month_start, NULL, team, lead_source, NULL, NULL, NULL, NULL, leads, leads_became_mql
+          FROM lead_months) AS c
+    CROSS JOIN grains AS g
 ),
-lead_counts AS (
-    SELECT period_type, period_start, 'all' AS mql_type,
+joined AS (
+    SELECT period_type, period_start,
+        CASE WHEN grouping(mql_type) = 1 THEN 'all' ELSE mql_type END AS mql_type,
         CASE WHEN grouping(team) = 1 THEN 'all' ELSE team END AS team,
         CASE WHEN grouping(lead_source) = 1 THEN 'all' ELSE lead_source END AS lead_source,
         CAST(sum(leads) AS BIGINT) AS leads,
-        CAST(sum(leads_became_mql) AS BIGINT) AS leads_became_mql
-    FROM lead_rows
-    GROUP BY GROUPING SETS ((period_type, period_start, team, lead_source), (period_type, period_start, team),
-                            (period_type, period_start, lead_source), (period_type, period_start))
-),
-joined AS (
-    SELECT
-        coalesce(m.period_type, l.period_type) AS period_type,
-        coalesce(m.period_start, l.period_start) AS period_start,
-        coalesce(m.mql_type, l.mql_type) AS mql_type,
-        coalesce(m.team, l.team) AS team,
-        coalesce(m.lead_source, l.lead_source) AS lead_source,
-        l.leads,
-        l.leads_became_mql,
-        coalesce(m.mqls, 0) AS mqls,
-        coalesce(m.sqls, 0) AS sqls,
-        coalesce(m.opportunities, 0) AS opportunities,
-        coalesce(m.customers, 0) AS customers
-    FROM mql_counts AS m
-    FULL OUTER JOIN lead_counts AS l
-      ON l.period_type = m.period_type AND l.period_start = m.period_start AND l.mql_type = m.mql_type
-     AND l.team = m.team AND l.lead_source = m.lead_source
+        CAST(sum(leads_became_mql) AS BIGINT) AS leads_became_mql,
+        CAST(coalesce(sum(mqls), 0) AS BIGINT) AS mqls,
+        CAST(coalesce(sum(sqls), 0) AS BIGINT) AS sqls,
+        CAST(coalesce(sum(opportunities), 0) AS BIGINT) AS opportunities,
+        CAST(coalesce(sum(customers), 0) AS BIGINT) AS customers
+    FROM both_cohorts
+    GROUP BY GROUPING SETS (
+        (period_type, period_start, mql_type, team, lead_source), (period_type, period_start, mql_type, team),
+        (period_type, period_start, mql_type, lead_source), (period_type, period_start, team, lead_source),
+        (period_type, period_start, mql_type), (period_type, period_start, team),
+        (period_type, period_start, lead_source), (period_type, period_start))
+    HAVING grouping(mql_type) = 1 OR mql_type IS NOT NULL  -- (no MQL-type rows of the lead cohort)
 ),
 rated AS (
     SELECT j.*,

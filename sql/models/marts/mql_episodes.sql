@@ -54,13 +54,19 @@ stage_moves AS (
       ON l.contact_id = o.contact_id AND l.seq > o.open_seq AND (o.next_open_seq IS NULL OR l.seq < o.next_open_seq)
     GROUP BY o.contact_id, o.open_seq
 ),
-owner_changes AS (
-    -- one value per instant (several entries in the same millisecond: HubSpot's newest, else the highest id)
-    SELECT contact_id, changed_at,
-        nullif(CASE WHEN count(hubspot_position) > 0 THEN {{ arg_min('value', 'hubspot_position') }} ELSE max(value) END, '') AS owner_id
+property_values AS (
+    -- owner and conversion event: one value per instant (several entries in the same millisecond: HubSpot's
+    -- newest, else the highest); only the contacts with an episode are read
+    SELECT contact_id, property, changed_at,
+        nullif(CASE WHEN count(hubspot_position) > 0 THEN {{ arg_min('value', 'hubspot_position') }} ELSE max(value) END,
+               '') AS value
     FROM history
-    WHERE property = 'hubspot_owner_id' AND contact_id IN (SELECT contact_id FROM openings)  -- only these are read
-    GROUP BY contact_id, changed_at
+    WHERE property IN ('hubspot_owner_id', 'recent_conversion_event_name')
+      AND contact_id IN (SELECT contact_id FROM openings)
+    GROUP BY contact_id, property, changed_at
+),
+owner_changes AS (
+    SELECT contact_id, changed_at, value AS owner_id FROM property_values WHERE property = 'hubspot_owner_id'
 ),
 owner_at_mql AS (
     SELECT o.contact_id, o.open_seq, oc.owner_id
@@ -78,11 +84,8 @@ first_assignment AS (
     GROUP BY o.contact_id, o.open_seq
 ),
 conversion_events AS (
-    SELECT contact_id, changed_at,
-        nullif(CASE WHEN count(hubspot_position) > 0 THEN {{ arg_min('value', 'hubspot_position') }} ELSE max(value) END, '') AS event_name
-    FROM history
-    WHERE property = 'recent_conversion_event_name' AND contact_id IN (SELECT contact_id FROM openings)
-    GROUP BY contact_id, changed_at
+    SELECT contact_id, changed_at, value AS event_name
+    FROM property_values WHERE property = 'recent_conversion_event_name'
 ),
 event_at_mql AS (
     SELECT o.contact_id, o.open_seq, ce.event_name
@@ -126,18 +129,10 @@ SELECT
     CASE WHEN ow.owner_id IS NOT NULL THEN ow.owner_id ELSE fa.assigned_owner_id END AS assigned_owner_id,
     el.lead_source,
     sm.sql_at,
-    CASE
-        WHEN sm.stage_opportunity_at IS NULL THEN fd.deal_created_at
-        WHEN fd.deal_created_at IS NULL THEN sm.stage_opportunity_at
-        ELSE least(sm.stage_opportunity_at, fd.deal_created_at)
-    END AS opportunity_at,
+    {{ earliest('sm.stage_opportunity_at', 'fd.deal_created_at') }} AS opportunity_at,
     sm.customer_at,
     sm.exited_mql_at,
-    CASE
-        WHEN sm.recycled_stage_at IS NULL THEN uq.unqualified_at
-        WHEN uq.unqualified_at IS NULL THEN sm.recycled_stage_at
-        ELSE least(sm.recycled_stage_at, uq.unqualified_at)
-    END AS recycled_at
+    {{ earliest('sm.recycled_stage_at', 'uq.unqualified_at') }} AS recycled_at
 FROM openings AS o
 JOIN eligible AS el ON el.contact_id = o.contact_id
 LEFT JOIN owner_at_mql AS ow ON ow.contact_id = o.contact_id AND ow.open_seq = o.open_seq

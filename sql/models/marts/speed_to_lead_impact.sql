@@ -39,16 +39,13 @@ rated AS (
     FROM counted
 ),
 intervals AS (
-    SELECT *,
-        CASE WHEN episodes > 0 THEN
-            (conversion_rate + z * z / (2 * episodes)
-             - z * sqrt(conversion_rate * (1 - conversion_rate) / episodes + z * z / (4.0 * episodes * episodes)))
-            / (1 + z * z / episodes) END AS conversion_rate_low,
-        CASE WHEN episodes > 0 THEN
-            (conversion_rate + z * z / (2 * episodes)
-             + z * sqrt(conversion_rate * (1 - conversion_rate) / episodes + z * z / (4.0 * episodes * episodes)))
-            / (1 + z * z / episodes) END AS conversion_rate_high
-    FROM rated
+    -- the Wilson score interval, (mid -/+ half) / scale (read only where episodes > 0)
+    SELECT *, (mid - half) / scale AS conversion_rate_low, (mid + half) / scale AS conversion_rate_high
+    FROM (SELECT *,
+        conversion_rate + z * z / (2 * episodes) AS mid,
+        z * sqrt(conversion_rate * (1 - conversion_rate) / episodes + z * z / (4.0 * episodes * episodes)) AS half,
+        1 + z * z / episodes AS scale
+    FROM rated) AS w
 )
 SELECT
     i.mql_type,

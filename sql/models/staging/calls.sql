@@ -1,9 +1,5 @@
 -- staging.calls: one row per call engagement.
-SELECT
-    id AS engagement_id,
-    hs_timestamp AS occurred_at,
-    coalesce(archived, false) AS archived,
-    nullif(hubspot_owner_id, '') AS owner_id,
+SELECT {{ engagement_columns() }},
     upper(hs_call_direction) AS direction,
     upper(hs_call_status) AS status,
     hs_call_disposition AS disposition,

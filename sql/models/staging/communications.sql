@@ -1,9 +1,5 @@
 -- staging.communications: one row per logged communication (SMS, WhatsApp, LinkedIn message).
-SELECT
-    id AS engagement_id,
-    hs_timestamp AS occurred_at,
-    coalesce(archived, false) AS archived,
-    nullif(hubspot_owner_id, '') AS owner_id,
+SELECT {{ engagement_columns() }},
     upper(hs_communication_channel_type) AS channel,
     upper(hs_communication_logged_from) AS logged_from,
     hs_communication_body AS body,

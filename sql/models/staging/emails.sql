@@ -1,9 +1,5 @@
 -- staging.emails: one row per email engagement.
-SELECT
-    id AS engagement_id,
-    hs_timestamp AS occurred_at,
-    coalesce(archived, false) AS archived,
-    nullif(hubspot_owner_id, '') AS owner_id,
+SELECT {{ engagement_columns() }},
     upper(hs_email_direction) AS direction,
     upper(hs_email_status) AS status,
     hs_email_subject AS subject,

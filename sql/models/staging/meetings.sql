@@ -1,10 +1,6 @@
 -- staging.meetings: one row per meeting engagement; booked_at = hs_createdate (when it was booked or logged),
 -- occurred_at = hs_timestamp (when it takes place).
-SELECT
-    id AS engagement_id,
-    hs_timestamp AS occurred_at,
-    coalesce(archived, false) AS archived,
-    nullif(hubspot_owner_id, '') AS owner_id,
+SELECT {{ engagement_columns() }},
     upper(hs_meeting_outcome) AS outcome,
     hs_meeting_title AS title,
     hs_meeting_start_time AS starts_at,

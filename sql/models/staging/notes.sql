@@ -1,9 +1,5 @@
 -- staging.notes: one row per note (never an outreach attempt; kept for the handoff brief).
-SELECT
-    id AS engagement_id,
-    hs_timestamp AS occurred_at,
-    coalesce(archived, false) AS archived,
-    nullif(hubspot_owner_id, '') AS owner_id,
+SELECT {{ engagement_columns() }},
     hs_note_body AS body,
     hs_lastmodifieddate AS last_modified_at,
     _dlt_load_id AS load_id

@@ -1,9 +1,5 @@
 -- staging.tasks: one row per task (never an outreach attempt).
-SELECT
-    id AS engagement_id,
-    hs_timestamp AS occurred_at,
-    coalesce(archived, false) AS archived,
-    nullif(hubspot_owner_id, '') AS owner_id,
+SELECT {{ engagement_columns() }},
     hs_task_subject AS subject,
     hs_task_status AS status,
     hs_task_type AS task_type,
