@@ -36,7 +36,9 @@ def test_portal_contracts_in_one_build(raw_portal):
     # ... while a cleared stage ('') counts as leaving: a second episode
     _mql_contact(p, "cleared", ("2024-03-05T18:00:00Z", ""), ("2024-03-05T19:00:00Z", "marketingqualifiedlead"))
     for order, (value, label) in enumerate([("lead", "Lead"), ("marketingqualifiedlead", "MQL"),
-                                            ("1234567", "Nurture"), ("salesqualifiedlead", "SQL")]):
+                                            ("1234567", "Nurture"), ("salesqualifiedlead", "SQL"),
+                                            ("opportunity", "Opportunity"), ("customer", "Customer"),
+                                            ("evangelist", "Evangelist")]):
         p.write("property_options", object_type="contacts", property_name="lifecyclestage", value=value, label=label,
                 display_order=order, hidden=False)
     # contract 6: the primary company, else the lowest id numerically
@@ -70,9 +72,9 @@ def test_portal_contracts_in_one_build(raw_portal):
         {"value": "marketingqualifiedlead", "stage_order": 1, "role": "mql", "skipped": False},
         {"value": "1234567", "stage_order": 2, "role": None, "skipped": True},
         {"value": "salesqualifiedlead", "stage_order": 3, "role": "sql", "skipped": False},
-        {"value": "customer", "stage_order": None, "role": "customer", "skipped": False},
-        {"value": "evangelist", "stage_order": None, "role": "customer", "skipped": False},
-        {"value": "opportunity", "stage_order": None, "role": "opportunity", "skipped": False},
+        {"value": "opportunity", "stage_order": 4, "role": "opportunity", "skipped": False},
+        {"value": "customer", "stage_order": 5, "role": "customer", "skipped": False},
+        {"value": "evangelist", "stage_order": 6, "role": "customer", "skipped": False},
     ]
     assert rows(con, "SELECT contact_id, company_id, has_primary FROM staging.contact_companies ORDER BY 1") == [
         {"contact_id": "no-primary", "company_id": "9", "has_primary": False},

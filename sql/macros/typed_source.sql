@@ -3,7 +3,7 @@
   (its meta.columns), cast to its pinned type, plus _dlt_load_id. dlt creates a column only once it has seen a
   value and may type timestamps as TIMESTAMPTZ, naive TIMESTAMP, text or epoch milliseconds: a column dlt has not
   created reads as a typed NULL, a table it has not created as no rows (the one missing-column rule of the
-  project; pipeline/modeling/raw_columns.py says the same for the Python readers).
+  project; pipeline/modeling/raw_columns.py says the same for the Python readers, held to it by tests/test_staging.py).
 #}
 {% macro typed_source(table) -%}
     {%- set relation = source('hubspot', table) -%}

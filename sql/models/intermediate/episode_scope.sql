@@ -4,7 +4,7 @@
 -- full_rebuild_reason when only a full rebuild is right (no mark, another policy, the link table not built
 -- from the same state). A contact is in scope when a load in (base, target] wrote its contact or history row, a
 -- link to it, or an engagement or deal that counts (or counted: the previous link table) for it; when the clock
--- passed one of its touches; or when it has a pending episode (its SLA may have run out).
+-- passed one of its touches; or when the clock ran out the SLA of one of its pending episodes.
 {%- set base = build_mark('speed_to_lead') %}
 {%- set links_mark = build_mark('contact_links') %}
 {%- set old_links = adapter.get_relation(this.database, 'staging', 'contact_links') if execute else none %}
@@ -63,7 +63,8 @@ changed AS (
     SELECT l.contact_id FROM {{ old_links }} AS l, p
     WHERE l.family <= 4 AND l.occurred_at > CAST({{ sql_text(base.now_at) }} AS TIMESTAMPTZ) AND l.occurred_at <= p.now_at
     UNION ALL
-    SELECT contact_id FROM {{ old_mart }} WHERE sla_status = 'pending'
+    -- pending episodes whose SLA the clock has run out since (they are overdue now)
+    SELECT m.contact_id FROM {{ old_mart }} AS m, p WHERE m.sla_status = 'pending' AND p.now_at > m.sla_due_at
 )
 SELECT * FROM header
 UNION ALL
