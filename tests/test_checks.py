@@ -13,7 +13,7 @@ from pipeline.quality.validate import run_check
 from pipeline.resources import PolicyResource
 from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import published_db_path
-from tests.fixtures.raw_tables import RawPortal, build_marts
+from tests.fixtures.raw_tables import RawPortal, build_marts, connect
 from tests.fixtures.snapshot_loader import load_snapshot
 
 SPECS = {spec.name: spec for spec in CHECKS}
@@ -23,7 +23,7 @@ SPECS = {spec.name: spec for spec in CHECKS}
 def built(tmp_path_factory):
     snapshot, truth = generate_portal(300, 5)
     path = tmp_path_factory.mktemp("checks") / "handoff.duckdb"
-    con = duckdb.connect(str(path))
+    con = connect(path)
     portal = RawPortal(con)
     load_snapshot(portal, snapshot)
     build_marts(portal, truth["now"])
@@ -91,9 +91,9 @@ def test_rates_outside_0_1_fail(con):
 
 
 def _defs_assets():
-    from assets import checks, marts, staging
+    from assets import marts, models
 
-    return [*staging.defs.assets, *marts.defs.assets, *checks.defs.asset_checks]
+    return [*models.defs.assets, *marts.defs.assets]
 
 
 def test_dagster_run_builds_checks_and_publishes_then_a_failing_check_blocks_downstream(built, tmp_path, monkeypatch):
@@ -106,10 +106,14 @@ def test_dagster_run_builds_checks_and_publishes_then_a_failing_check_blocks_dow
     result = dg.materialize(_defs_assets(), resources=resources, raise_on_error=False)
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == len(CHECKS) and all(e.passed for e in evaluations)
+    from assets.models import DBT_CHECK_SPECS
+
+    # every GX suite, every dbt test (as asset checks) and the policy's lifecycle-stage check, all passed
+    assert len(evaluations) == len(CHECKS) + len(DBT_CHECK_SPECS) + 1 and all(e.passed for e in evaluations)
+    assert "lifecycle_stages_exist_in_portal" in {e.check_name for e in evaluations}
     assert published_db_path(db).exists()
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {"staging/contacts", "staging/policy", "marts/speed_to_lead", "marts/published_copy"} <= materialized
+    assert {"staging/policy", "staging/contacts", "marts/speed_to_lead", "marts/published_copy"} <= materialized
     stl = next(e.event_specific_data.materialization for e in result.get_asset_materialization_events()
                if e.asset_key == dg.AssetKey(["marts", "speed_to_lead"]))
     assert {"dagster/column_schema", "build_mode", "sla_met_pct", "breaches_by_team"} <= set(stl.metadata)
@@ -121,7 +125,7 @@ def test_dagster_run_builds_checks_and_publishes_then_a_failing_check_blocks_dow
                  "marts/speed_to_lead_impact", "marts/published_copy"]
     result = dg.materialize(
         _defs_assets(), resources=resources, raise_on_error=False, selection=selection,
-        run_config={"ops": {"marts__speed_to_lead": {"config": {"full_refresh": True}}}},
+        run_config={"ops": {"handoff_models": {"config": {"full_refresh": True}}}},
     )
     assert not result.success
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]

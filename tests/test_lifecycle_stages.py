@@ -125,78 +125,65 @@ def test_before_the_options_are_synced_the_check_does_not_block():
     assert check_portal_stages(con, load_policy()) == {"checked": False, "stages": 0, "portal_stages": ""}
 
 
+def _portal_options(db, options) -> None:
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS hubspot")
+        con.execute("CREATE TABLE hubspot.property_options (object_type VARCHAR, property_name VARCHAR, "
+                    "value VARCHAR, label VARCHAR, display_order BIGINT, hidden BOOLEAN)")
+        con.executemany("INSERT INTO hubspot.property_options VALUES ('contacts', 'lifecyclestage', ?, ?, ?, ?)",
+                        options)
+
+
 def test_the_dagster_check_blocks_the_marts_and_speaks_one_line(tmp_path):
     import dagster as dg
-    from dagster_duckdb import DuckDBResource
 
-    from assets.lifecycle_check import lifecycle_stages_exist_in_portal
+    from assets.lifecycle_check import LIFECYCLE_CHECK, lifecycle_check_result
     from pipeline.definitions import defs
     from pipeline.resources import PolicyResource
 
     graph = defs.resolve_asset_graph()
     key = dg.AssetCheckKey(dg.AssetKey(["staging", "policy"]), "lifecycle_stages_exist_in_portal")
-    assert key in graph.asset_check_keys
-    spec = next(iter(lifecycle_stages_exist_in_portal.check_specs))
-    assert spec.blocking is True
-    assert dg.AssetKey(["hubspot", "contacts"]) in {d.asset_key for d in spec.additional_deps}
+    assert key in graph.asset_check_keys and graph.get_check_spec(key).blocking is True
+    assert dg.AssetKey(["hubspot", "contacts"]) in {d.asset_key for d in LIFECYCLE_CHECK.additional_deps}
 
     db = tmp_path / "h.duckdb"
-    rows = [("contacts", "lifecyclestage", o["value"], o["label"], o["displayOrder"], o["hidden"])
-            for o in PORTAL_OPTIONS]
+    _portal_options(db, [(o["value"], o["label"], o["displayOrder"], o["hidden"]) for o in PORTAL_OPTIONS])
     with duckdb.connect(str(db)) as con:
-        con.execute("CREATE SCHEMA hubspot")
-        con.execute("CREATE TABLE hubspot.property_options (object_type VARCHAR, property_name VARCHAR, "
-                    "value VARCHAR, label VARCHAR, display_order BIGINT, hidden BOOLEAN)")
-        con.executemany("INSERT INTO hubspot.property_options VALUES (?, ?, ?, ?, ?, ?)", rows)
-    with pytest.raises(ConfigError, match=r"lifecycle_stages\.mql: the portal has no lifecycle stage"):
-        lifecycle_stages_exist_in_portal(duckdb=DuckDBResource(database=str(db)), policy=PolicyResource(path=""))
-    custom = tmp_path / "custom.yaml"
-    custom.write_text("lifecycle_stages: {mql: ['1029384']}\n")
-    result = lifecycle_stages_exist_in_portal(duckdb=DuckDBResource(database=str(db)),
-                                              policy=PolicyResource(path=str(custom)))
+        with pytest.raises(ConfigError, match=r"lifecycle_stages\.mql: the portal has no lifecycle stage"):
+            lifecycle_check_result(con, PolicyResource(path=""))
+        custom = tmp_path / "custom.yaml"
+        custom.write_text("lifecycle_stages: {mql: ['1029384']}\n")
+        result = lifecycle_check_result(con, PolicyResource(path=str(custom)))
     assert result.passed and result.metadata["portal_stages"].value == LISTING
 
 
-def test_a_failing_stage_check_stops_what_depends_on_the_policy(tmp_path):
-    """Executed: a stand-in staging/policy, the real check, and a mart downstream; the mart never runs."""
-    import dagster as dg
-    from dagster_duckdb import DuckDBResource
-
-    from assets.lifecycle_check import lifecycle_stages_exist_in_portal
-    from pipeline.resources import PolicyResource
-
-    db = tmp_path / "h.duckdb"
-    with duckdb.connect(str(db)) as con:
-        con.execute("CREATE SCHEMA hubspot")
-        con.execute("CREATE TABLE hubspot.property_options (object_type VARCHAR, property_name VARCHAR, "
-                    "value VARCHAR, label VARCHAR, display_order BIGINT, hidden BOOLEAN)")
-        con.execute("INSERT INTO hubspot.property_options VALUES ('contacts', 'lifecyclestage', 'lead', 'Lead', 1, "
-                    "false)")
-
-    @dg.asset(key=["staging", "policy"])
-    def policy_stand_in() -> None:
-        return None
-
-    @dg.asset(key=["marts", "mql_episodes"], deps=[dg.AssetKey(["staging", "policy"])])
-    def mart() -> None:
-        return None
-
-    result = dg.materialize(
-        [policy_stand_in, mart, lifecycle_stages_exist_in_portal],
-        resources={"duckdb": DuckDBResource(database=str(db)), "policy": PolicyResource(path="")},
-        raise_on_error=False,
-    )
-    assert not result.success
-    done = {e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
-    assert done == {dg.AssetKey(["staging", "policy"])}
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+def test_a_failing_stage_check_stops_the_run_before_any_model(raw_portal):
+    """Executed: the models' real step on a portal whose only stage is Lead: staging.policy is written and
+    materialized, then the check fails with one line and dbt never runs (no staging view, no mart)."""
+    from assets.models import materialize_models
     from pipeline.run_progress import root_cause
 
+    raw_portal.contact("c1", lifecycle=[("2024-03-01T00:00:00Z", "lead")])
+    raw_portal.write("property_options", object_type="contacts", property_name="lifecyclestage", value="lead",
+                     label="Lead", display_order=1, hidden=False)
+    raw_portal.complete_load()
+    db = raw_portal.con.path
+    raw_portal.con.release()
+    result = materialize_models(db)
+    assert not result.success
+    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert done == {"staging/policy"}
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = root_cause(failure.step_failure_data.error)
     assert message.startswith("policy ") and "\n" not in message
     assert ("default_policy.yaml: lifecycle_stages.mql: the portal has no lifecycle stages 'marketingqualifiedlead' "
             "(lifecycle_stages.mql), 'salesqualifiedlead' (lifecycle_stages.sql)") in message
     assert message.endswith("to the portal's internal values (label -> internal value): Lead -> lead")
+    con = duckdb.connect(db, read_only=True)
+    built = {tuple(r) for r in con.execute("SELECT schema_name, table_name FROM duckdb_tables() UNION "
+                                           "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    con.close()
+    assert {(schema, name) for schema, name in built if schema != "hubspot"} == {("staging", "policy")}
 
 
 # HubSpot's standard lifecycle stages, internal value and default label, in its default display order (DOMAIN.md

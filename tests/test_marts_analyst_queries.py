@@ -12,7 +12,7 @@ import pytest
 from pipeline.publish import publish
 from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import published_db_path
-from tests.fixtures.raw_tables import RawPortal, build_marts
+from tests.fixtures.raw_tables import RawPortal, build_marts, connect
 from tests.fixtures.snapshot_loader import load_snapshot
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "analyst-guide.md"
@@ -27,7 +27,7 @@ def guide_queries() -> list[str]:
 def published(tmp_path_factory):
     snapshot, truth = generate_portal(1500, 7)
     db = tmp_path_factory.mktemp("analyst") / "handoff.duckdb"
-    con = duckdb.connect(str(db))
+    con = connect(db)
     portal = RawPortal(con)
     load_snapshot(portal, snapshot)
     build_marts(portal, truth["now"])

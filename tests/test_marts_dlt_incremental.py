@@ -3,7 +3,6 @@ sync that brings one new call rebuilds exactly that contact, keyed on dlt's load
 
 from __future__ import annotations
 
-import duckdb
 
 from hubspot_sandbox.generator import generate_portal
 from hubspot_sandbox.portal import Portal
@@ -11,7 +10,7 @@ from hubspot_sandbox.ratelimit import RateLimits
 from hubspot_sandbox.server import run_in_thread
 from pipeline.settings import parse_instant
 from tests.fixtures.extraction import extraction_resources, materialize_raw
-from tests.fixtures.raw_tables import RawPortal, build_marts, rows
+from tests.fixtures.raw_tables import RawPortal, build_marts, connect, rows
 
 
 def _sync(snapshot: dict, db) -> None:
@@ -23,7 +22,7 @@ def _sync(snapshot: dict, db) -> None:
 
 
 def _build(db, now: str) -> dict:
-    con = duckdb.connect(str(db))
+    con = connect(db)
     try:
         portal = RawPortal.__new__(RawPortal)  # reuse the build helper on dlt's own tables
         portal.con = con

@@ -7,7 +7,7 @@ import pytest
 
 from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import parse_instant
-from tests.fixtures.raw_tables import build_marts, rows
+from tests.fixtures.raw_tables import build_marts, rows, connect
 from tests.fixtures.snapshot_loader import load_snapshot
 
 TIMESTAMP_COLUMNS = ("mql_at", "sla_due_at", "first_touch_at", "sql_at", "opportunity_at", "customer_at", "assigned_at")
@@ -18,13 +18,12 @@ TIMESTAMP_COLUMNS = ("mql_at", "sla_due_at", "first_touch_at", "sql_at", "opport
 @pytest.fixture(scope="module", params=[(400, 1, False), (1200, 7, False), (2500, 42, False), (900, 4, True)],
                 ids=lambda p: f"{p[0]}contacts-seed{p[1]}" + ("-custom-stages" if p[2] else ""))
 def generated(request, tmp_path_factory):
-    import duckdb
 
     from tests.fixtures.raw_tables import RawPortal
 
     contacts, seed, custom_stages = request.param
     snapshot, truth = generate_portal(contacts, seed, custom_stages=custom_stages)
-    con = duckdb.connect(str(tmp_path_factory.mktemp("truth") / "raw.duckdb"))
+    con = connect(tmp_path_factory.mktemp("truth") / "raw.duckdb")
     portal = RawPortal(con)
     load_snapshot(portal, snapshot)
     build_marts(portal, truth["now"])

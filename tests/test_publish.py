@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.publish import PublishError, publish
 from pipeline.settings import published_db_path
-from tests.fixtures.raw_tables import RawPortal, build_marts
+from tests.fixtures.raw_tables import RawPortal, build_marts, connect
 
 MQL = "marketingqualifiedlead"
 ANALYST = textwrap.dedent("""
@@ -28,7 +28,7 @@ ANALYST = textwrap.dedent("""
 @pytest.fixture
 def pipeline_db(tmp_path):
     db = tmp_path / "handoff.duckdb"
-    con = duckdb.connect(str(db))
+    con = connect(db)
     portal = RawPortal(con)
     portal.contact("1", lifecycle=[("2024-03-05T14:00:00Z", MQL)])
     build_marts(portal, "2024-03-10T00:00:00Z")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import duckdb
 import pytest
 
 from pipeline.policy import load_policy
@@ -15,14 +14,14 @@ from pipeline.report.explain import explain_episode
 from pipeline.report.status import status_snapshot
 from hubspot_sandbox.generator import generate_portal
 from pipeline.settings import parse_instant
-from tests.fixtures.raw_tables import RawPortal, build_marts
+from tests.fixtures.raw_tables import RawPortal, build_marts, connect
 from tests.fixtures.snapshot_loader import load_snapshot
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     snapshot, truth = generate_portal(500, 11)
-    con = duckdb.connect(str(tmp_path_factory.mktemp("report_truth") / "raw.duckdb"))
+    con = connect(tmp_path_factory.mktemp("report_truth") / "raw.duckdb")
     portal = RawPortal(con)
     load_snapshot(portal, snapshot)
     build_marts(portal, truth["now"])

@@ -1,4 +1,9 @@
-"""``staging.policy``: the policy values and the clock ("now") the SQL models read, as one row of data."""
+"""``staging.policy``: the policy values and the clock ("now") the dbt models read, as one row of data.
+
+Written right before every dbt invocation (the Dagster model step; by hand: ``python -m
+pipeline.modeling.policy_table``, which honours HANDOFF_DB, HANDOFF_POLICY and HANDOFF_NOW), read by the models
+through the ``policy_row()`` macro (``sql/macros/policy.sql``): no policy value is written in SQL.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,12 @@ from datetime import datetime
 import duckdb
 
 from pipeline.policy import STANDARD_LIFECYCLE_STAGES, Policy
+
+_LISTS = {"demo_forms", "mql_stages", "sql_stages", "opportunity_stages", "customer_stages", "standard_stages",
+          "meeting_outcomes_excluded"}
+_TYPES = {"sla_minutes_demo_request": "INTEGER", "sla_minutes_other": "INTEGER", "logging_skew_minutes": "DOUBLE",
+          "business_weekdays": "INTEGER[]", "business_start_minute": "INTEGER", "business_end_minute": "INTEGER",
+          "minimum_attempts": "INTEGER", **{name: "VARCHAR[]" for name in _LISTS}}
 
 
 def model_policy_values(policy: Policy) -> dict:
@@ -26,14 +37,14 @@ def model_policy_values(policy: Policy) -> dict:
         "business_start_minute": hours.start.hour * 60 + hours.start.minute,
         "business_end_minute": hours.end.hour * 60 + hours.end.minute,
         "minimum_attempts": policy.minimum_attempts,
-        # the portal's stages per role (docs/contracts.md "Episode rules"); HubSpot's standard internal values
-        # tell a portal's own (custom) stages apart
+        # the portal's stages per role (docs/contracts.md "Episode rules"); HubSpot's standard internal values,
+        # in their standard order, tell a portal's own (custom) stages apart
         "mql_stages": list(policy.lifecycle_stages.mql),
         "sql_stages": list(policy.lifecycle_stages.sql),
         "opportunity_stages": list(policy.lifecycle_stages.opportunity),
         "customer_stages": list(policy.lifecycle_stages.customer),
         "standard_stages": list(STANDARD_LIFECYCLE_STAGES),
-        "meeting_outcomes_excluded": list(policy.touches.meeting_outcomes_excluded),
+        "meeting_outcomes_excluded": [v.upper() for v in policy.touches.meeting_outcomes_excluded],
     }
 
 
@@ -43,25 +54,19 @@ def policy_hash(policy: Policy) -> str:
 
 def write_policy_table(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> None:
     values = model_policy_values(policy)
-    con.execute(
-        """
-        CREATE OR REPLACE TABLE staging.policy AS
-        SELECT CAST($now AS TIMESTAMPTZ) AS now_at, $sla_clock AS sla_clock,
-               CAST($sla_minutes_demo_request AS INTEGER) AS sla_minutes_demo_request,
-               CAST($sla_minutes_other AS INTEGER) AS sla_minutes_other,
-               CAST($demo_pattern AS VARCHAR) AS demo_pattern, CAST($demo_forms AS VARCHAR[]) AS demo_forms,
-               CAST($logging_skew_minutes AS DOUBLE) AS logging_skew_minutes,
-               CAST($business_timezone AS VARCHAR) AS business_timezone,
-               CAST($business_weekdays AS INTEGER[]) AS business_weekdays,
-               CAST($business_start_minute AS INTEGER) AS business_start_minute,
-               CAST($business_end_minute AS INTEGER) AS business_end_minute,
-               CAST($minimum_attempts AS INTEGER) AS minimum_attempts,
-               CAST($mql_stages AS VARCHAR[]) AS mql_stages, CAST($sql_stages AS VARCHAR[]) AS sql_stages,
-               CAST($opportunity_stages AS VARCHAR[]) AS opportunity_stages,
-               CAST($customer_stages AS VARCHAR[]) AS customer_stages,
-               CAST($standard_stages AS VARCHAR[]) AS standard_stages,
-               CAST($meeting_outcomes_excluded AS VARCHAR[]) AS meeting_outcomes_excluded,
-               CAST($policy_hash AS VARCHAR) AS policy_hash
-        """,
-        {**values, "now": now, "policy_hash": policy_hash(policy)},
-    )
+    columns = ", ".join(f"CAST(${name} AS {_TYPES.get(name, 'VARCHAR')}) AS {name}" for name in values)
+    con.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    con.execute(f"CREATE OR REPLACE TABLE staging.policy AS SELECT CAST($now AS TIMESTAMPTZ) AS now_at, {columns}, "
+                "CAST($policy_hash AS VARCHAR) AS policy_hash",
+                {**values, "now": now, "policy_hash": policy_hash(policy)})
+
+
+if __name__ == "__main__":
+    import os
+
+    from pipeline.policy import load_policy
+    from pipeline.settings import now as clock_now
+    from pipeline.settings import parse_db_path, parse_policy_path
+
+    with duckdb.connect(str(parse_db_path(os.environ.get("HANDOFF_DB")))) as connection:
+        write_policy_table(connection, load_policy(parse_policy_path(os.environ.get("HANDOFF_POLICY"))), clock_now())

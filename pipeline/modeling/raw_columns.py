@@ -7,57 +7,30 @@ pinned column with its pinned type (missing columns and tables become typed NULL
 
 from __future__ import annotations
 
-import duckdb
+from pathlib import Path
 
-# the rows of the loads in ($old, $new] of a staging view (``load_id``): $first is the oldest of those loads
-# recorded as complete in ``_dlt_loads`` (dlt's contract: a load's rows count once it is recorded there), or
-# $old when the raw tables have none. Redundant for the result, it lets DuckDB skip the old row groups: zone
-# maps keep an 8-byte prefix of each string, so `load_id > $old` cannot rule out a row group holding just $old,
-# while `load_id >= $first` can whenever the two ids differ in their first 8 characters (loads >= 100 s apart).
-NEW_LOADS = "load_id > $old AND load_id >= $first AND load_id <= $new"
+import duckdb
+import yaml
+
 
 TEXT, TS, BOOL, BIGINT, DOUBLE = "text", "ts", "bool", "bigint", "double"
 SQL_TYPE = {TEXT: "VARCHAR", TS: "TIMESTAMPTZ", BOOL: "BOOLEAN", BIGINT: "BIGINT", DOUBLE: "DOUBLE"}
 
-_OBJECT = [("id", TEXT), ("created_at", TS), ("updated_at", TS), ("archived", BOOL)]
-_ENGAGEMENT = _OBJECT + [("hs_timestamp", TS), ("hubspot_owner_id", TEXT), ("hs_lastmodifieddate", TS)]
+def project_dir() -> Path:
+    """The dbt project: ``sql/`` in a checkout; ``pipeline/_sql`` in an installed wheel."""
+    checkout = Path(__file__).resolve().parents[2] / "sql"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parents[1] / "_sql"
 
-RAW_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "owners": [("id", TEXT), ("email", TEXT), ("first_name", TEXT), ("last_name", TEXT),
-               ("user_id", BIGINT), ("archived", BOOL), ("created_at", TS), ("updated_at", TS), ("type", TEXT)],
-    "owner_teams": [("owner_id", TEXT), ("team_id", TEXT), ("team_name", TEXT), ("is_primary", BOOL)],
-    "contacts": _OBJECT + [
-        ("email", TEXT), ("firstname", TEXT), ("lastname", TEXT), ("jobtitle", TEXT), ("company", TEXT),
-        ("country", TEXT), ("state", TEXT), ("city", TEXT), ("lifecyclestage", TEXT), ("hubspot_owner_id", TEXT),
-        ("hs_lead_status", TEXT), ("recent_conversion_event_name", TEXT), ("recent_conversion_date", TS),
-        ("first_conversion_event_name", TEXT), ("hubspotscore", DOUBLE), ("hs_analytics_source", TEXT),
-        ("createdate", TS), ("lastmodifieddate", TS), ("hs_merged_object_ids", TEXT), ("merged_into_id", TEXT),
-    ],
-    "contact_property_history": [("contact_id", TEXT), ("property", TEXT), ("value", TEXT),
-                                 ("changed_at", TS), ("source_type", TEXT),
-                                 ("position", BIGINT)],
-    "companies": _OBJECT + [
-        ("name", TEXT), ("domain", TEXT), ("industry", TEXT), ("country", TEXT), ("state", TEXT), ("city", TEXT),
-        ("numberofemployees", DOUBLE), ("annualrevenue", DOUBLE), ("hubspot_owner_id", TEXT),
-        ("hs_lastmodifieddate", TS),
-    ],
-    "deals": _OBJECT + [
-        ("dealname", TEXT), ("dealstage", TEXT), ("pipeline", TEXT), ("amount", DOUBLE), ("createdate", TS),
-        ("closedate", TS), ("hubspot_owner_id", TEXT), ("dealtype", TEXT), ("hs_lastmodifieddate", TS),
-    ],
-    "calls": _ENGAGEMENT + [("hs_call_direction", TEXT), ("hs_call_status", TEXT), ("hs_call_disposition", TEXT),
-                            ("hs_call_title", TEXT), ("hs_call_duration", DOUBLE)],
-    "emails": _ENGAGEMENT + [("hs_email_direction", TEXT), ("hs_email_status", TEXT), ("hs_email_subject", TEXT)],
-    "meetings": _ENGAGEMENT + [("hs_meeting_outcome", TEXT), ("hs_meeting_title", TEXT),
-                               ("hs_meeting_start_time", TS), ("hs_createdate", TS)],
-    "notes": _ENGAGEMENT + [("hs_note_body", TEXT)],
-    "tasks": _ENGAGEMENT + [("hs_task_subject", TEXT), ("hs_task_status", TEXT), ("hs_task_type", TEXT)],
-    "communications": _ENGAGEMENT + [("hs_communication_channel_type", TEXT),
-                                     ("hs_communication_logged_from", TEXT), ("hs_communication_body", TEXT)],
-    "associations": [("from_type", TEXT), ("from_id", TEXT), ("to_type", TEXT), ("to_id", TEXT),
-                     ("association_types", TEXT), ("is_primary", BOOL)],
-    "account": [("portal_id", BIGINT), ("time_zone", TEXT), ("ui_domain", TEXT)],
-}
+
+def _pinned_columns() -> dict[str, list[tuple[str, str]]]:
+    """The raw columns and types stated once, in the dbt project's ``models/sources.yml`` (``meta.columns``)."""
+    sources = yaml.safe_load((project_dir() / "models" / "sources.yml").read_text(encoding="utf-8"))["sources"]
+    tables = next(s for s in sources if s["name"] == "hubspot")["tables"]
+    return {t["name"]: [(name, kind) for name, kind in (c.split() for c in t["config"]["meta"]["columns"].split(","))]
+            for t in tables if not t["name"].startswith("_dlt")}
+
+
+RAW_COLUMNS: dict[str, list[tuple[str, str]]] = _pinned_columns()
 LOAD_ID = "_dlt_load_id"
 RAW_SCHEMA = "hubspot"
 
@@ -70,18 +43,6 @@ def existing_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, st
         [RAW_SCHEMA, table],
     ).fetchall()
     return {name: dtype.upper() for name, dtype in rows} if rows else None
-
-
-def raw_catalog(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
-    """Every ``hubspot.*`` table's columns (as :func:`existing_columns`), in one catalog query."""
-    catalog: dict[str, dict[str, str]] = {}
-    for table, name, dtype in con.execute(
-        "SELECT table_name, column_name, data_type FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND schema_name = ? ORDER BY table_name, column_index",
-        [RAW_SCHEMA],
-    ).fetchall():
-        catalog.setdefault(table, {})[name] = dtype.upper()
-    return catalog
 
 
 def _typed(column: str, kind: str, raw_type: str | None) -> str:

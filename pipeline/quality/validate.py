@@ -39,8 +39,8 @@ def _gx_batch_definition():
     return gx, asset.add_batch_definition_whole_dataframe("whole")
 
 
-def run_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> CheckOutcome:
-    frame = con.execute(spec.sql).df()
+def run_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec, rebuilt_only: bool = False) -> CheckOutcome:
+    frame = con.execute(spec.query(rebuilt_only)).df()
     gx, batch_definition = _gx_batch_definition()
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [spec.id_column]}
@@ -60,3 +60,26 @@ def run_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> CheckOutcome:
             offenders.setdefault(str(value), None)
     outcome.sample_ids = list(offenders)[:SAMPLE_SIZE]
     return outcome
+
+
+def check_result(con: duckdb.DuckDBPyConnection, spec: CheckSpec, rebuilt_only: bool = False):
+    """The Dagster ``AssetCheckResult`` of one suite entry (severity ERROR: blocking; a sample of offenders);
+    ``rebuilt_only``: the rows of the contacts an incremental build rebuilt (:meth:`CheckSpec.query`)."""
+    import dagster as dg
+
+    outcome = run_check(con, spec, rebuilt_only)
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(["marts", spec.mart]),
+        check_name=spec.name,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=outcome.summary + (" (the rows of the contacts this incremental build rebuilt)"
+                                       if rebuilt_only else ""),
+        metadata={
+            "rows_checked": dg.MetadataValue.int(outcome.rows),
+            "rows_checked_scope": dg.MetadataValue.text("rebuilt contacts" if rebuilt_only else "every row"),
+            "unexpected_count": dg.MetadataValue.int(outcome.unexpected_count),
+            "failed_expectations": dg.MetadataValue.json(outcome.failed_expectations),
+            f"sample_offending_{spec.id_column}s": dg.MetadataValue.json(outcome.sample_ids),
+        },
+    )

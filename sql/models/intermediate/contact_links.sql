@@ -1,0 +1,30 @@
+-- staging.contact_links: the links that count, one row per (object, contact): every engagement that is an
+-- outreach attempt by the touch rules (macro counted_touches; the clock rule is speed_to_lead's) and every live
+-- deal, with the object's time (a meeting's touch time; a deal's created_at) and owner. speed_to_lead reads its
+-- touches (family 1-4, also the touch type's tie-break rank) and mql_episodes its deals (family 5) from here.
+-- Incremental by contact like the episode marts (macros/incremental.sql): staging.episode_scope, built first,
+-- reads this table's previous rows (links a sync removed) and puts every contact a changed object counts or
+-- counted for in scope; those contacts' rows are deleted and rebuilt.
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook=["{{ clear_episode_rows() }}"],
+          post_hook=["{{ record_mark(episode_build_mode()) }}"]) }}
+-- depends_on: {{ ref('episode_scope') }}
+{%- set incremental = episode_build_mode() == 'incremental' %}
+WITH counted AS (
+    SELECT type_rank AS family, object_id, occurred_at, owner_id FROM ({{ counted_touches() }}) AS t
+    UNION ALL
+    SELECT 5, deal_id, created_at, NULL FROM {{ ref('deals') }} WHERE NOT archived
+),
+links AS (
+    SELECT CASE a.from_type WHEN 'calls' THEN 1 WHEN 'emails' THEN 2 WHEN 'meetings' THEN 3
+                            WHEN 'communications' THEN 4 WHEN 'deals' THEN 5 END AS family,
+        a.from_id AS object_id, a.to_id AS contact_id
+    FROM {{ ref('associations') }} AS a
+    WHERE a.to_type = 'contacts' AND a.to_id IS NOT NULL  -- (NULL: a cleared object's marker)
+      AND a.from_type IN ('calls', 'emails', 'meetings', 'communications', 'deals')
+      {% if incremental %}AND {{ scope_filter('a.to_id') }}{% endif %}
+)
+SELECT DISTINCT c.family, c.object_id, l.contact_id, c.occurred_at, c.owner_id
+FROM counted AS c
+JOIN links AS l ON l.family = c.family AND l.object_id = c.object_id
+WHERE c.occurred_at IS NOT NULL

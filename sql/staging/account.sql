@@ -1,6 +1,0 @@
--- staging.account: the portal (id, time zone, UI domain).
-SELECT
-    portal_id,
-    time_zone,
-    ui_domain
-FROM {{ raw('account') }}
