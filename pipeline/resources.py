@@ -1,6 +1,8 @@
-"""Dagster resources: the I/O edges (DuckDB, HubSpot, dlt, the policy, Slack), built from the environment.
+"""Dagster resources: the I/O edges (DuckDB, HubSpot, dlt, dbt, the policy, Slack), built from the environment.
 
-Tests build their own with other values (a temp database, the sandbox URL) instead of patching.
+Tests build their own with other values (a temp database, the sandbox URL) instead of patching. This module
+imports neither dlt nor dbt: the lane's code location (``pipeline/lane_definitions.py``) uses its resources, and
+its run processes must start without them; only :func:`build_resources` (the main location) loads the two.
 """
 
 from __future__ import annotations
@@ -12,11 +14,9 @@ from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
-from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from pipeline.errors import ConfigError
-from pipeline.modeling.project import dbt_resource
 from pipeline.policy import Policy, load_policy
 from pipeline.settings import (
     DEFAULT_API_BASE,
@@ -142,7 +142,8 @@ def rate_ledger_path(db: Path) -> Path:
     return Path(db).with_name(Path(db).stem + "_hubspot_rate.json")
 
 
-def build_resources() -> dict[str, object]:
+def build_lane_resources() -> dict[str, object]:
+    """The resources the live lane's sensors and jobs use (DuckDB, HubSpot, the policy, Slack)."""
     db = parse_db_path(os.environ.get("HANDOFF_DB"))
     db.parent.mkdir(parents=True, exist_ok=True)
     return {
@@ -155,8 +156,15 @@ def build_resources() -> dict[str, object]:
             limit_per_10s=rate_limit_from_env(),
             rate_ledger=str(rate_ledger_path(db)),
         ),
-        "dlt": DagsterDltResource(),
-        "dbt": dbt_resource(),
         "policy": PolicyResource(path=_env_or("HANDOFF_POLICY", "")),
         "slack": SlackResource(webhook_url=_env_or("SLACK_WEBHOOK_URL", "")),
     }
+
+
+def build_resources() -> dict[str, object]:
+    """Every resource of the main code location: the lane's plus dlt and dbt (imported here, not at the top)."""
+    from dagster_dlt import DagsterDltResource
+
+    from pipeline.modeling.project import dbt_resource
+
+    return {**build_lane_resources(), "dlt": DagsterDltResource(), "dbt": dbt_resource()}
