@@ -61,6 +61,28 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def run_phases(home: Path) -> dict[str, list[float]]:
+    """Per lane run, from the instance's event log: ``start`` = launched (RUN_STARTING) -> the run's process up
+    (RUN_START), i.e. the process start and the code location's import; ``step`` = the step's own time."""
+    import dagster as dg
+
+    out: dict[str, list[float]] = {"start": [], "step": []}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for run in instance.get_runs():
+            if run.job_name not in ("mql_handoff", "sla_enforcement"):
+                continue
+            first: dict = {}
+            for entry in instance.all_logs(run.run_id):
+                if entry.dagster_event is not None:
+                    first.setdefault(entry.dagster_event.event_type, entry.timestamp)
+            kinds = dg.DagsterEventType
+            if kinds.RUN_STARTING in first and kinds.RUN_START in first:
+                out["start"].append(first[kinds.RUN_START] - first[kinds.RUN_STARTING])
+            if kinds.STEP_START in first and kinds.STEP_SUCCESS in first:
+                out["step"].append(first[kinds.STEP_SUCCESS] - first[kinds.STEP_START])
+    return out
+
+
 def main(quick: bool = False) -> list[Result]:
     import os
 
@@ -126,6 +148,7 @@ def main(quick: bool = False) -> list[Result]:
     if holder is not None:
         holder.wait(timeout=60)
     sync = json.loads(sync_out.read_text()) if sync_out.exists() else {"pages": 0, "throttled": 0, "waited_s": 0}
+    phases = run_phases(root / "dagster_home")
     detail = (f"{len(created)} MQLs ({during_sync} while the sync stand-in held the main DB writer and paged HubSpot), "
               f"poll {poll_s} s; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min)")
     return [
@@ -136,6 +159,9 @@ def main(quick: bool = False) -> list[Result]:
         Result("handoff", "due -> escalation message p95 (s)", _pct(escalation, 0.95), f"<= {sensor_s + 30}",
                bool(escalation) and _pct(escalation, 0.95) <= sensor_s + 30,
                f"{len(escalation)} escalations, sensor interval {sensor_s} s, SLA 1 min"),
+        Result("handoff", "lane run: launched -> its process up, median (s)", _pct(phases["start"], 0.5), "info", None,
+               f"{len(phases['start'])} runs, max {max(phases['start'], default=float('nan')):.1f} s (process start "
+               f"+ import of the lane's code location); the step itself: median {_pct(phases['step'], 0.5):.1f} s"),
         Result("handoff", "HubSpot calls per idle hour", per_hour, "<= 120", per_hour <= 120,
                f"{idle_calls} calls in {idle_s} s idle, scaled x{3600 / idle_s:.0f} (measured over the window, "
                "not an hour)"),

@@ -1,7 +1,8 @@
-"""The one Dagster ``Definitions`` of hubspot-lead-handoff (loaded by workspace.yaml / ``dagster dev``).
+"""The main code location's ``Definitions`` (``hubspot_lead_handoff`` in workspace.yaml; ``pipeline/workspace.py``).
 
 Each layer module exposes its own ``defs`` (assets, checks, jobs, sensors, schedules) without resources;
-this module merges them and attaches the resources built from the environment.
+this module merges them and attaches the resources built from the environment. The live lane's sensors and
+jobs (``pipeline/sla/definitions.py``) are in their own light location, ``pipeline/lane_definitions.py``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from assets import hubspot_raw, marts, models, ops, reports
 from pipeline import recovery_defs, schedules
 from pipeline.config_check import validate_config
 from pipeline.resources import build_resources
-from pipeline.sla import definitions as sla_definitions
 
-LAYERS = (hubspot_raw, models, marts, ops, reports, sla_definitions, schedules, recovery_defs)
+LAYERS = (hubspot_raw, models, marts, ops, reports, schedules, recovery_defs)
 
 # who answers for each layer in the Dagster UI (asset owners); edit to your teams' names or e-mails
 OWNERS_BY_GROUP = {

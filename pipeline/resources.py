@@ -1,6 +1,9 @@
 """Dagster resources: the I/O edges (DuckDB, HubSpot, dlt, the policy, Slack), built from the environment.
 
-Tests build their own with other values (a temp database, the sandbox URL) instead of patching.
+Tests build their own with other values (a temp database, the sandbox URL) instead of patching. This module
+imports neither dlt nor dbt: the lane's code location (``pipeline/lane_definitions.py``) uses its resources, and its
+run processes must start without them; only :func:`build_resources` (the main location) loads dlt. dbt needs no
+resource: the models' step runs it in process (``pipeline/modeling/dbt_run.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
-from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from pipeline.errors import ConfigError
@@ -141,7 +143,8 @@ def rate_ledger_path(db: Path) -> Path:
     return Path(db).with_name(Path(db).stem + "_hubspot_rate.json")
 
 
-def build_resources() -> dict[str, object]:
+def build_lane_resources() -> dict[str, object]:
+    """The resources the live lane's sensors and jobs use (DuckDB, HubSpot, the policy, Slack)."""
     db = parse_db_path(os.environ.get("HANDOFF_DB"))
     db.parent.mkdir(parents=True, exist_ok=True)
     return {
@@ -154,7 +157,13 @@ def build_resources() -> dict[str, object]:
             limit_per_10s=rate_limit_from_env(),
             rate_ledger=str(rate_ledger_path(db)),
         ),
-        "dlt": DagsterDltResource(),
         "policy": PolicyResource(path=_env_or("HANDOFF_POLICY", "")),
         "slack": SlackResource(webhook_url=_env_or("SLACK_WEBHOOK_URL", "")),
     }
+
+
+def build_resources() -> dict[str, object]:
+    """Every resource of the main code location: the lane's plus dlt (imported here, not at the top)."""
+    from dagster_dlt import DagsterDltResource
+
+    return {**build_lane_resources(), "dlt": DagsterDltResource()}

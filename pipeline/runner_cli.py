@@ -73,8 +73,12 @@ def dev(snapshot: Path | None, contacts: int, seed: int, port: int) -> None:
     validate_config()  # before the sandbox and the UI start
     ensure_dagster_home()
     with sandbox_if_needed(snapshot, contacts, seed, _echo):
+        from pipeline.workspace import write_workspace
+
         dagster = Path(sys.executable).with_name("dagster")
-        command = [str(dagster), "dev", "-m", "pipeline.definitions", "-p", str(port)]
+        # both code locations (pipeline/workspace.py), run from here as `dagster dev -m` did (relative HANDOFF_DB)
+        workspace = write_workspace(Path(os.environ["DAGSTER_HOME"]) / "workspace.yaml", Path.cwd())
+        command = [str(dagster), "dev", "-w", str(workspace), "-p", str(port)]
         _echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it and the sandbox)")
         # dagster dev and its children run in their own process group; a Ctrl-C or SIGTERM here stops them all
         run_supervised(command, dict(os.environ), _echo)

@@ -17,7 +17,7 @@ import pytest
 
 pytestmark = pytest.mark.xdist_group("dagster_ui")
 
-QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
+QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes { location { name }
   sensors { name sensorState { status } } schedules { name scheduleState { status } } } } } }"""
 
 
@@ -53,7 +53,8 @@ def _start_dev(tmp_path):
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             answer = _graphql(port)
-            if answer.get("data", {}).get("repositoriesOrError", {}).get("nodes"):
+            nodes = answer.get("data", {}).get("repositoriesOrError", {}).get("nodes") or []
+            if len(nodes) == 2:  # both code locations (pipeline/workspace.py) loaded
                 break
         except OSError:
             pass
@@ -84,12 +85,15 @@ def test_dev_serves_the_ui_on_the_sandbox_and_stops_on_ctrl_c(tmp_path):
     proc, port, answer = _start_dev(tmp_path)
     try:
         assert proc.poll() is None, proc.log_path.read_text()[-2000:]
-        node = answer["data"]["repositoriesOrError"]["nodes"][0]
-        assert {s["name"]: s["sensorState"]["status"] for s in node["sensors"]} == {"new_mql_sensor": "STOPPED", "overdue_mql_sensor": "STOPPED",
-                                                                                 "stale_run_sensor": "RUNNING"}
+        nodes = {n["location"]["name"]: n for n in answer["data"]["repositoriesOrError"]["nodes"]}
+        sensors = {loc: {s["name"]: s["sensorState"]["status"] for s in n["sensors"]} for loc, n in nodes.items()}
+        # the live lane's sensors in its own light location, the crash sensor with the assets
+        assert sensors == {"hubspot_lead_handoff": {"stale_run_sensor": "RUNNING"},
+                           "handoff_lane": {"new_mql_sensor": "STOPPED", "overdue_mql_sensor": "STOPPED"}}
         # on the sandbox (a loopback API base) the schedules start stopped: nothing runs until the user says so
-        assert {s["name"]: s["scheduleState"]["status"] for s in node["schedules"]} == {
+        assert {s["name"]: s["scheduleState"]["status"] for s in nodes["hubspot_lead_handoff"]["schedules"]} == {
             "hourly_sync_schedule": "STOPPED", "nightly_reconcile_schedule": "STOPPED"}
+        assert (tmp_path / "home" / "workspace.yaml").read_text().count("location_name:") == 2
         assert (tmp_path / "home" / "dagster.yaml").exists()
         # Ctrl-C in a terminal: SIGINT to the whole foreground process group
         output, _elapsed = _stop_and_assert_all_gone(proc, lambda: os.killpg(proc.pid, signal.SIGINT))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+import dagster as dg
 import pytest
 
 from tests.fixtures.live_lane import start_lane, turn_mql, wait_for
@@ -106,3 +107,9 @@ def test_live_lane_hands_off_escalates_and_reassigns_on_time_with_the_real_daemo
     assert sorted(k for k in lane.slack.keyed()) == sorted(
         [f"{a}:handoff", f"{a}:manager_escalation", f"{a}:reassignment", f"{b}:handoff"])
     assert len(lane.slack.posts) == 4
+    # the daemon launched every lane run from the lane's own light code location (the UI lists them under it)
+    with dg.DagsterInstance.from_config(lane.env["DAGSTER_HOME"]) as instance:
+        runs = [r for r in instance.get_runs() if r.job_name in ("mql_handoff", "sla_enforcement")]
+    assert {(r.job_name, r.status) for r in runs} == {("mql_handoff", dg.DagsterRunStatus.SUCCESS),
+                                                       ("sla_enforcement", dg.DagsterRunStatus.SUCCESS)}
+    assert {r.remote_job_origin.location_name for r in runs} == {"handoff_lane"}

@@ -27,6 +27,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from click.testing import CliRunner
+from pipeline.workspace import LOCATIONS
 
 CHROMIUM = Path(os.environ.get("HANDOFF_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -77,7 +78,8 @@ def _free_port() -> int:
 
 
 def _location_status(base: str) -> str | None:
-    """The code location's load status from the webserver's GraphQL API (None while it does not answer)."""
+    """Both code locations' load status from the webserver's GraphQL API: LOADED once both are (None while it
+    does not answer)."""
     query = b'{"query": "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"}'
     request = urllib.request.Request(base + "/graphql", data=query, headers={"Content-Type": "application/json"})
     try:
@@ -85,7 +87,9 @@ def _location_status(base: str) -> str | None:
             entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
     except (OSError, KeyError, TypeError, ValueError):
         return None
-    return next((e["loadStatus"] for e in entries if e["name"] == "hubspot_lead_handoff"), None)
+    status = {e["name"]: e["loadStatus"] for e in entries}
+    wanted = [status.get(name) for name, _module in LOCATIONS]
+    return "LOADED" if wanted == ["LOADED"] * len(LOCATIONS) else str(wanted)
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,7 @@ def _open(context, url: str, *, first: bool = False):
 
 def test_dagster_ui_lists_assets_schedules_and_sensors(webserver, browser, screenshots):
     from pipeline.definitions import defs
+    from pipeline.lane_definitions import defs as lane_defs
 
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable]
@@ -201,7 +206,7 @@ def test_dagster_ui_lists_assets_schedules_and_sensors(webserver, browser, scree
     page.set_viewport_size({"width": 1400, "height": 900})
     page = _open(context, webserver + "/automation")
     page.set_viewport_size({"width": 1400, "height": 720})
-    sensors = sorted(sensor.name for sensor in defs.sensors)
+    sensors = sorted(sensor.name for sensor in (*defs.sensors, *lane_defs.sensors))  # both code locations
     schedules = sorted(schedule.name for schedule in defs.schedules)
     assert "new_mql_sensor" in sensors and "stale_run_sensor" in sensors and len(sensors) >= 3, sensors
     page.get_by_text(sensors[0]).first.wait_for(timeout=60_000)

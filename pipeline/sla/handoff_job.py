@@ -13,7 +13,6 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipeline.resources import HubSpotResource, PolicyResource, SlackResource
-from pipeline.sla.handoff import Handoff
 from pipeline.sla.ops_tables import status_counts
 
 JOB_NAME = "mql_handoff"
@@ -52,6 +51,7 @@ def handoff_details(con, mql_id: str) -> dict:
 )
 def handoff(context: dg.OpExecutionContext, config: HandoffConfig, duckdb: DuckDBResource, hubspot: HubSpotResource,
             policy: PolicyResource, slack: SlackResource) -> dict:
+    from pipeline.sla.handoff import Handoff  # the step's code (polars, routing) loads when the step runs
     from pipeline.sla.job import open_enforcer
 
     with open_enforcer(duckdb, hubspot, policy, slack, run_id=context.run_id,

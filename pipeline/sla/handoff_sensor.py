@@ -24,7 +24,6 @@ from pipeline.resources import HubSpotResource, PolicyResource
 from pipeline.settings import mql_poll_seconds, sensors_running
 from pipeline.settings import now as clock
 from pipeline.sla.crm import search_entered
-from pipeline.sla.handoff import mql_id_of
 from pipeline.sla.handoff_job import mql_handoff_job
 from pipeline.sla.recheck import parse_ts
 
@@ -84,6 +83,8 @@ class Poll:
 
 def poll(client, policy: Policy, cursor: Cursor, *, budget_s: float = TICK_BUDGET_S) -> Poll:
     """The tick's search (paged within the budget) -> run requests for episodes not requested before."""
+    from pipeline.sla.handoff import mql_id_of  # the step's module (polars): imported by the code server, not by runs
+
     stages = policy.mql_stages()
     since = cursor.since_ms - int(OVERLAP.total_seconds() * 1000)
     started = time.monotonic()
@@ -162,6 +163,8 @@ def new_mql_sensor(context: dg.SensorEvaluationContext, hubspot: HubSpotResource
     except HandoffError as err:
         return dg.SkipReason(f"configuration problem: {err}")
     try:
-        return evaluate(context.cursor, client, loaded, now, warn=context.log.warning)
+        from pipeline.sla.moved_cursor import carried_cursor
+
+        return evaluate(carried_cursor(context, SENSOR_NAME), client, loaded, now, warn=context.log.warning)
     except HandoffError as err:  # HubSpot down or refusing: skip this tick, keep the cursor
         return dg.SkipReason(f"HubSpot search failed, retrying next tick: {str(err)[:300]}")

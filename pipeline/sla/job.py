@@ -10,19 +10,20 @@ sync holding the main DB's writer never delays it.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipeline.alerts.slack import SlackWebhookSender
 from pipeline.errors import ConfigError
 from pipeline.resources import HubSpotResource, PolicyResource, SlackResource
 from pipeline.settings import now as clock
 from pipeline.settings import published_db_path
-from pipeline.sla.crm import LiveCrm
 from pipeline.sla.lane_db import open_lane
 from pipeline.sla.ops_tables import status_counts
-from pipeline.sla.steps import STEPS, Enforcer
+
+if TYPE_CHECKING:  # the step's code (polars, routing, the HubSpot and Slack clients) loads when a step runs:
+    from pipeline.sla.steps import Enforcer  # the lane's code location, and each run's process, load without it
 
 JOB_NAME = "sla_enforcement"
 
@@ -37,8 +38,12 @@ class EnforceStepConfig(dg.Config):
 def open_enforcer(
     duckdb: DuckDBResource, hubspot: HubSpotResource, policy: PolicyResource, slack: SlackResource, *,
     run_id: str | None = None, write_mode: str | None = None, delivery_backoff_s: float = 0.5,
-) -> Iterator[Enforcer]:
+) -> Iterator["Enforcer"]:
     """An :class:`Enforcer` on a lane connection (``pipeline/sla/lane_db.py``), live HubSpot and Slack."""
+    from pipeline.alerts.slack import SlackWebhookSender
+    from pipeline.sla.crm import LiveCrm
+    from pipeline.sla.steps import Enforcer
+
     loaded = policy.load()
     mode = write_mode or loaded.write_mode
     if mode not in ("dry_run", "live"):
@@ -59,6 +64,8 @@ def enforce_step(
     context: dg.OpExecutionContext, config: EnforceStepConfig, duckdb: DuckDBResource, hubspot: HubSpotResource,
     policy: PolicyResource, slack: SlackResource,
 ) -> dict:
+    from pipeline.sla.steps import STEPS
+
     if config.step not in STEPS:
         raise ConfigError(f"step={config.step!r}: expected one of {', '.join(STEPS)}")
     with open_enforcer(duckdb, hubspot, policy, slack, run_id=context.run_id,

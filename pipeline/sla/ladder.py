@@ -7,11 +7,13 @@ Step ``k`` with ``at_sla_multiple = m`` is due ``m x sla_minutes`` after ``mql_a
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import polars as pl
-
 from pipeline.policy import BusinessHours, Policy
+
+if TYPE_CHECKING:  # polars is imported where it is used: the lane's code location loads without it
+    import polars as pl
 
 
 def add_business_minutes(start: datetime, minutes: float, hours: BusinessHours) -> datetime:
@@ -48,6 +50,8 @@ def due_steps(candidates: pl.DataFrame, policy: Policy, now: datetime) -> pl.Dat
 
     Returns ``mql_id``, ``contact_id``, ``step``, ``due_at``, ``mql_at``, one row per due step.
     """
+    import polars as pl
+
     schema = {"mql_id": pl.Utf8, "contact_id": pl.Utf8, "step": pl.Utf8,
               "due_at": pl.Datetime("us", "UTC"), "mql_at": pl.Datetime("us", "UTC")}
     if candidates.height == 0:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 import duckdb
-import polars as pl
 
 from pipeline.errors import ConfigError, HandoffError
 from pipeline.modeling.raw_columns import raw_relation
@@ -28,6 +29,9 @@ from pipeline.settings import load_settings, sensors_running
 from pipeline.settings import now as clock
 from pipeline.sla.job import sla_enforcement_job
 from pipeline.sla.ladder import due_steps
+
+if TYPE_CHECKING:  # polars is imported where it is used: the lane's code location loads without it
+    import polars as pl
 
 SENSOR_NAME = "overdue_mql_sensor"
 _log = logging.getLogger(__name__)
@@ -73,7 +77,7 @@ def _default_status() -> dg.DefaultSensorStatus:
 
 @dataclass
 class Evaluation:
-    due: pl.DataFrame | None  # mql_id, contact_id, step, due_at, mql_at: steps to request now
+    due: "pl.DataFrame | None"  # mql_id, contact_id, step, due_at, mql_at: steps to request now
     skip: str | None = None
     considered: int = 0
     stale: list[dict] | None = None  # steps a crashed run left 'started' (published ops.enforcement_log)
@@ -97,9 +101,12 @@ WHERE mql_at >= ? AND mql_at <= ?
 """
 
 
-def _lane_state(main_db: Path, since: datetime, until: datetime) -> tuple[pl.DataFrame | None, pl.DataFrame, list[dict]]:
+def _lane_state(main_db: Path, since: datetime,
+                until: datetime) -> "tuple[pl.DataFrame | None, pl.DataFrame, list[dict]]":
     """From the lane's own file: its episodes (handed off, in the lookback), the steps it has recorded, and steps
     a crashed run left ``started`` (fresher than the published copy, which has them only after a build)."""
+    import polars as pl
+
     from pipeline.sla.lane_db import LaneBusyError, read_lane
 
     handled = pl.DataFrame(schema={"mql_id": pl.Utf8, "step": pl.Utf8})
@@ -145,10 +152,12 @@ def find_due_steps(published: Path, policy: Policy, now: datetime, main_db: Path
         con.close()
 
 
-def _query(con, published: Path, policy: Policy, now: datetime, lane_episodes: pl.DataFrame | None = None,
-           lane_handled: pl.DataFrame | None = None, lane_stale: list[dict] | None = None) -> Evaluation:
+def _query(con, published: Path, policy: Policy, now: datetime, lane_episodes: "pl.DataFrame | None" = None,
+           lane_handled: "pl.DataFrame | None" = None, lane_stale: list[dict] | None = None) -> Evaluation:
     """The one read: untouched recent episodes still in MQL, plus what the copy's ops log already holds; then
     the lane's episodes the marts have not seen (the live re-check of each step decides on fresh data)."""
+    import polars as pl
+
     since = now - timedelta(days=policy.enforcement_lookback_days)
     if not _columns(con, "marts", "speed_to_lead"):
         if lane_episodes is not None and lane_episodes.height:
@@ -276,4 +285,6 @@ def overdue_mql_sensor(context: dg.SensorEvaluationContext, policy: PolicyResour
         now = clock().astimezone(timezone.utc)
     except HandoffError as err:
         return dg.SkipReason(f"configuration problem: {err}")
-    return evaluate(context.cursor, loaded, now, published, context.log)
+    from pipeline.sla.moved_cursor import carried_cursor
+
+    return evaluate(carried_cursor(context, SENSOR_NAME), loaded, now, published, context.log)
