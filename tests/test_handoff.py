@@ -276,3 +276,29 @@ def test_the_lanes_episode_openings_are_the_marts(raw_portal):
         newest_first = [{"value": v, "at": at} for at, v in reversed(history)]
         lane = [mql_id_of(cid, at) for at in episode_openings(newest_first, policy)]
         assert lane == [mql_id_of(cid, parse_ts(history[i][0])) for i in opened] == marts[cid], cid
+
+
+def test_an_escalation_after_a_sync_that_read_the_lead_before_its_handoff_keeps_the_routed_owner(world):
+    """The sync read the new MQL unowned, then the handoff routed it to 201, then the sync published: the synced
+    copy says 'no owner', HubSpot says 201. The escalation must not take the handoff's own write for a hand change
+    (the bench's real syncs found it cancelling such escalations): it escalates 201's miss."""
+    import duckdb
+
+    from tests.fixtures.enforcement import publish
+
+    cid, mql = new_lead(world, country="Germany", at=NOW_DT - timedelta(minutes=90))
+    assert run_handoff(world, mql).status == "done"
+    assert world.sandbox.portal.stores["contacts"].by_id[cid]["properties"]["hubspot_owner_id"] == "201"
+    con = duckdb.connect(str(world.db_path))
+    con.execute("INSERT INTO hubspot.contacts (id, firstname, lastname, lifecyclestage, hubspot_owner_id, archived) "
+                "VALUES (?, 'Nora', 'New', 'marketingqualifiedlead', NULL, false)", [cid])
+    con.close()
+    publish(world.db_path)
+    r = world.resources()
+    with open_enforcer(r["duckdb"], r["hubspot"], r["policy"], r["slack"], delivery_backoff_s=0) as enforcer:
+        outcome = enforcer.run(mql, "manager_escalation")
+        enforcer.recover()
+    assert outcome.status == "done", outcome.reason
+    escalation = json.loads(world.rows("SELECT brief FROM ops.alerts WHERE step = 'manager_escalation'")[0][0])
+    assert escalation["assignment"]["recipient"] == "emea.manager@sandbox.example"  # 201's team: EMEA
+    assert escalation["sla"]["missed_by"]["id"] == "201"  # whose miss it is: the routed owner, not "nobody"

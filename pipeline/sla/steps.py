@@ -153,6 +153,10 @@ class Enforcer:
         decision = self._decision(mql_id, step)
         synced = facts.contact(self.con, str(ep["contact_id"]))
         synced_owner = (synced.get("hubspot_owner_id") or None) if "hubspot_owner_id" in synced else ep.get("owner_id")
+        handoff = self._decision(mql_id, "handoff") if step != "handoff" else None
+        routed = handoff["to_owner_id"] if handoff and handoff["owner_write"] in ("intended", "done") else None
+        if routed and synced_owner == (handoff["from_owner_id"] or None):
+            synced_owner = routed  # the handoff set the owner after the sync read the contact: not a hand change
         expected = {synced_owner}
         if decision and decision["to_owner_id"] and decision["owner_write"] in ("intended", "done"):
             expected.add(decision["to_owner_id"])  # our own PATCH, made before a crash
