@@ -47,6 +47,11 @@ class StepOutcome:
         return dict(self.__dict__)
 
 
+def _owner_written(decision: dict | None) -> bool:
+    """A routing decision whose owner PATCH we made, or may have made before a crash (its intent is recorded)."""
+    return bool(decision and decision["to_owner_id"] and decision["owner_write"] in ("intended", "done"))
+
+
 @dataclass
 class Enforcer:
     """Everything a step needs: the main DB, live HubSpot, the policy, Slack, a clock and the write mode."""
@@ -154,11 +159,10 @@ class Enforcer:
         synced = facts.contact(self.con, str(ep["contact_id"]))
         synced_owner = (synced.get("hubspot_owner_id") or None) if "hubspot_owner_id" in synced else ep.get("owner_id")
         handoff = self._decision(mql_id, "handoff") if step != "handoff" else None
-        routed = handoff["to_owner_id"] if handoff and handoff["owner_write"] in ("intended", "done") else None
-        if routed and synced_owner == (handoff["from_owner_id"] or None):
-            synced_owner = routed  # the handoff set the owner after the sync read the contact: not a hand change
+        if _owner_written(handoff) and synced_owner == (handoff["from_owner_id"] or None):
+            synced_owner = handoff["to_owner_id"]  # the handoff set it after the sync read the contact: not by hand
         expected = {synced_owner}
-        if decision and decision["to_owner_id"] and decision["owner_write"] in ("intended", "done"):
+        if _owner_written(decision):
             expected.add(decision["to_owner_id"])  # our own PATCH, made before a crash
         contact_id = str(ep["contact_id"])
         live_contact = self.crm.contact(contact_id)
