@@ -95,3 +95,18 @@ def test_the_wheel_leaves_the_sandbox_out(tmp_path):
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert "Requires-Dist: hubspot-sandbox; extra == 'sandbox'" in requires
     assert not [r for r in requires if "fastapi" in r or "uvicorn" in r]
+
+
+def test_the_installed_code_imports_no_private_dagster_module():
+    """Private Dagster modules (``dagster._core`` and the like) change without notice between releases."""
+    import ast
+
+    offenders = []
+    for package in ("pipeline", "assets"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                         else [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+                offenders += [f"{path.relative_to(REPO)}: {name}" for name in names
+                              if name.startswith("dagster") and any(part.startswith("_") for part in name.split("."))]
+    assert offenders == []

@@ -10,7 +10,6 @@ while the daemon was down for the upgrade nor requests again what was requested 
 from __future__ import annotations
 
 import dagster as dg
-from dagster._core.scheduler.instigation import InstigatorType, SensorInstigatorData
 
 from pipeline.workspace import LANE_LOCATION
 
@@ -26,10 +25,12 @@ def carried_cursor(context: dg.SensorEvaluationContext, sensor_name: str) -> str
     if instance.schedule_storage is None:  # an ephemeral instance keeps no sensor state
         return None
     found: list[tuple[float, str]] = []
-    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+    # Only public names: the instance's states, read by attribute (a schedule's state has no cursor).
+    for state in instance.all_instigator_state():
         data = state.instigator_data
         origin = state.origin
-        if (origin.instigator_name == sensor_name and isinstance(data, SensorInstigatorData) and data.cursor
+        cursor = getattr(data, "cursor", None)
+        if (str(state.instigator_type.value) == "SENSOR" and origin.instigator_name == sensor_name and cursor
                 and origin.repository_origin.code_location_origin.location_name != LANE_LOCATION):
-            found.append((data.last_tick_timestamp or 0.0, data.cursor))
+            found.append((getattr(data, "last_tick_timestamp", None) or 0.0, cursor))
     return max(found)[1] if found else None
