@@ -91,6 +91,13 @@ SCHEMAS: dict[str, dict] = {
                                                                  "properties": {
                     "category": {"enum": ["HUBSPOT_DEFINED", "INTEGRATOR_DEFINED", "USER_DEFINED", "WORK"]},
                     "typeId": {"type": "integer"}, "label": _NULLABLE_STRING}}}}}}}}}}},
+    # associations.json (v4 and 2026-09) CollectionResponseMultiAssociatedObjectWithLabelForwardPaging: one object's
+    # associations of a type (GET .../objects/{from}/{id}/associations/{to}), items as in the batch read
+    "AssociationList": {"type": "object", "required": ["results"], "properties": {
+        "paging": {"$ref": "#/$defs/ForwardPaging"},
+        "results": {"type": "array", "items": {"type": "object", "required": ["associationTypes", "toObjectId"],
+                                               "properties": {"toObjectId": {"type": "string"},
+                                                              "associationTypes": {"type": "array"}}}}}},
     # PublicApiSpecs/CRM/Owners (v3 owners spec) PublicOwner / PublicTeam
     "OwnersPage": {"type": "object", "required": ["results"], "properties": {
         "paging": {"$ref": "#/$defs/ForwardPaging"},
@@ -501,3 +508,39 @@ def test_primary_and_unlabelled_company_links_as_hubspot_lists_them(sandbox):
     assert inline["results"] == [{"id": "9001", "type": "contact_to_company_unlabeled"},
                                  {"id": second, "type": "contact_to_company"},
                                  {"id": second, "type": "contact_to_company_unlabeled"}]
+
+
+@pytest.mark.parametrize("family", FAMILIES.values())
+def test_the_inline_association_cursor_leads_to_the_objects_remaining_links(sandbox, family):
+    """Inline ``associations=`` stop at 100 entries per object and type; the per-object ``paging.next.link`` is
+    HubSpot's list of one record's associations (associate-records guide: ``GET /crm/objects/2026-09/{fromObjectType}
+    /{objectId}/associations/{toObjectType}``; legacy ``/crm/v4/objects/...``), which pages on from there."""
+    portal = sandbox.portal
+    contact = portal.create("contacts", {"email": "crowded@example.com"})
+    companies = [portal.create("companies", {"name": f"Co {i}"}) for i in range(130)]
+    for company in companies:
+        portal.associate("contacts", contact, "companies", company)
+    with httpx.Client(headers=AUTH) as http:
+        inline = http.get(f"{sandbox.base_url}{family}/contacts/{contact}",
+                          params={"associations": "companies"}).json()["associations"]["companies"]
+        assert len(inline["results"]) == 100
+        assert [r["id"] for r in inline["results"]] == companies[:100]
+        link = inline["paging"]["next"]["link"]
+        pages = []
+        while link:
+            answer = http.get(link if pages else f"{link}&limit=20")
+            assert answer.status_code == 200, answer.text
+            check("AssociationList", answer.json())
+            pages.append([r["toObjectId"] for r in answer.json()["results"]])
+            link = (answer.json().get("paging") or {}).get("next", {}).get("link")
+        assert pages == [companies[100:120], companies[120:]]  # the 30 not listed inline, 20 a page
+        date_based = http.get(f"{sandbox.base_url}/crm/objects/2026-09/contacts/{contact}/associations/companies")
+        check("AssociationList", date_based.json())
+        assert [r["toObjectId"] for r in date_based.json()["results"]] == companies  # the default limit is 500
+        assert date_based.json()["results"][0]["associationTypes"] == [
+            {"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None}]
+        missing = http.get(f"{sandbox.base_url}/crm/v4/objects/contacts/999999/associations/companies")
+        assert missing.status_code == 404
+        check("Error", missing.json())
+        assert http.get(f"{sandbox.base_url}/crm/v4/objects/contacts/{contact}/associations/companies",
+                        params={"limit": "501"}).status_code == 400

@@ -307,7 +307,8 @@ class Portal:
                     continue
                 block: dict = {"results": entries[:INLINE_ASSOCIATIONS_MAX]}
                 if len(entries) > INLINE_ASSOCIATIONS_MAX:  # HubSpot: the rest behind a per-object cursor
-                    after = str(INLINE_ASSOCIATIONS_MAX)
+                    # the link lists the object's associations (v4 shape) from the first id not yet listed
+                    after = str(len({e["id"] for e in block["results"]}))
                     block["paging"] = {"next": {"after": after, "link": (
                         f"{link_base}/crm/v4/objects/{object_type}/{obj['id']}/associations/{target}?after={after}")}}
                 linked[target] = block
@@ -398,6 +399,22 @@ class Portal:
                 out.append({"id": i, "type": name})
             out.append({"id": i, "type": f"{name}_unlabeled"})
         return out
+
+    def association_page(self, from_type: str, from_id: str, to_type: str, *, after: str | None, limit: int,
+                         link: str) -> dict:
+        """v4 list of one object's associations of a type: ``{"results": [{"toObjectId", "associationTypes"}],
+        "paging"}``; ``after`` counts the targets already listed."""
+        with self.lock:
+            self.require_api_object(from_type, from_id, False)  # HubSpot's 404 for an unknown object
+            targets = self.associated_ids(from_type, from_id, to_type)
+            start = int(after) if after and after.isdigit() else 0
+            body: dict = {"results": [
+                {"toObjectId": t, "associationTypes": self.association_types(from_type, from_id, to_type, t)}
+                for t in targets[start:start + limit]]}
+            if start + limit < len(targets):
+                cursor = str(start + limit)
+                body["paging"] = {"next": {"after": cursor, "link": f"{link}?limit={limit}&after={cursor}"}}
+            return body
 
     def association_batch(self, from_type: str, to_type: str, ids: list[str]) -> tuple[list[dict], list[str]]:
         """v4 batch read: results for ids with associations, and the ids without any."""

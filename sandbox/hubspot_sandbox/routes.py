@@ -39,6 +39,7 @@ LIST_DEFAULT = 10
 BATCH_MAX = 100
 BATCH_HISTORY_MAX = 50
 ASSOCIATION_BATCH_MAX = 1000
+ASSOCIATION_LIST_DEFAULT = ASSOCIATION_LIST_MAX = 500  # v4 list: limit defaults to 500 (the v4 spec)
 OWNERS_MAX = 500
 READ_ONLY = {"hs_object_id", "createdate", "hs_createdate", "lastmodifieddate", "hs_lastmodifieddate",
              "hs_merged_object_ids"}
@@ -72,7 +73,12 @@ def _enforces_write_validation(request: Request) -> bool:
 
 
 def _link_base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + request.scope.get("hubspot.path", request.url.path)
+    return _origin(request) + request.scope.get("hubspot.path", request.url.path)
+
+
+def _origin(request: Request) -> str:
+    """Scheme and host the client called: the start of the links the answer hands out."""
+    return str(request.base_url).rstrip("/")
 
 
 def _names(request: Request, key: str) -> list[str] | None:
@@ -206,7 +212,8 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
         with portal.lock:
             obj = portal.require_api_object(object_type, object_id, _flag(request, "archived"))
             return _json(portal.render(object_type, obj, _names(request, "properties"),
-                                       _names(request, "propertiesWithHistory"), associations or None))
+                                       _names(request, "propertiesWithHistory"), associations or None,
+                                       _origin(request)))
 
     @app.post("/crm/v3/objects/{object_type}/batch/read")
     async def objects_batch_read(object_type: str, request: Request) -> Response:
@@ -276,6 +283,17 @@ def build_api(portal: Portal, stats: SandboxStats) -> FastAPI:
             object_id = portal.create(object_type, properties, links, source_type="INTEGRATION")
             obj = portal.stores[object_type].by_id[object_id]
             return _json(portal.render(object_type, obj, list(properties)), 201)
+
+    @app.get("/crm/v4/objects/{from_type}/{object_id}/associations/{to_type}")
+    async def associations_list(from_type: str, object_id: str, to_type: str, request: Request) -> Response:
+        from_type, to_type = _object_type(from_type), _object_type(to_type)
+        after = request.query_params.get("after")
+        if after is not None and not after.isdigit():
+            raise validation_error(f"after={after!r} is not a paging cursor this list handed out",
+                                   context={"after": [after]})
+        limit = _limit(request, ASSOCIATION_LIST_DEFAULT, ASSOCIATION_LIST_MAX)
+        return _json(portal.association_page(from_type, object_id, to_type, after=after, limit=limit,
+                                             link=_link_base(request)))
 
     @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/read")
     async def associations_batch_read(from_type: str, to_type: str, request: Request) -> Response:

@@ -39,6 +39,8 @@ DEFAULT_TOKEN = "sandbox-token"
 _V = r"(?P<v>\d{4}-\d{2}(?:-beta)?)"
 # date-based (and alternative legacy) path -> the legacy route serving it
 _PATH_FAMILIES: list[tuple[re.Pattern, str]] = [
+    # one object's associations: the date-based family replaces the v4 list (the v3 one has another shape)
+    (re.compile(rf"^/crm/objects/{_V}(?P<rest>/[^/]+/[^/]+/associations/[^/]+/?)$"), "/crm/v4/objects{rest}"),
     (re.compile(rf"^/crm/objects/{_V}(?P<rest>/.*)?$"), "/crm/v3/objects{rest}"),
     (re.compile(rf"^/crm/associations/{_V}(?P<rest>/.*)?$"), "/crm/v4/associations{rest}"),
     (re.compile(rf"^/crm/owners/{_V}(?P<rest>/.*)?$"), "/crm/v3/owners{rest}"),
@@ -70,6 +72,7 @@ _ROUTES: list[tuple[str, re.Pattern, str]] = [
     ("GET", re.compile(r"^/crm/v3/objects/(?P<t>[^/]+)/(?P<id>[^/]+)$"), "{t}.get"),
     ("PATCH", re.compile(r"^/crm/v3/objects/(?P<t>[^/]+)/(?P<id>[^/]+)$"), "{t}.update"),
     ("POST", re.compile(r"^/crm/v4/associations/(?P<f>[^/]+)/(?P<o>[^/]+)/batch/read$"), "associations.batch_read"),
+    ("GET", re.compile(r"^/crm/v4/objects/(?P<f>[^/]+)/(?P<id>[^/]+)/associations/(?P<o>[^/]+)/?$"), "associations.list"),
     ("GET", re.compile(r"^/crm/v3/properties/(?P<t>[^/]+)/?$"), "{t}.properties"),
     ("GET", re.compile(r"^/crm/v3/properties/(?P<t>[^/]+)/(?P<id>[^/]+)$"), "{t}.property"),
     ("GET", re.compile(r"^/properties/v2/(?P<t>[^/]+)/properties(?:/.*)?$"), "{t}.properties"),
