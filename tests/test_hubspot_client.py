@@ -71,6 +71,8 @@ def test_wrong_token_is_one_actionable_line_without_the_token(sandbox):
     message = str(err.value)
     assert "\n" not in message
     assert "401" in message and "GET /crm/objects/2026-09/contacts" in message and "HUBSPOT_ACCESS_TOKEN" in message
+    # new integrations use Service Keys (legacy private apps can no longer be created): the line says where
+    assert "Service Key (HubSpot: Development > Keys > Service keys)" in message and "private app" in message
     assert "pat-na1-wrong-secret-token" not in message and "pat-na1-wrong-secret-token" not in repr(client)
 
 
