@@ -22,7 +22,6 @@ from pipeline.modeling.policy_table import write_policy_table
 from pipeline.modeling.project import PROJECT, TRANSLATOR, database_path, manifest, target_path
 from pipeline.quality.suites import CHECKS
 from pipeline.quality.validate import check_result
-from pipeline.report.story import speed_to_lead_story
 from pipeline.resources import PolicyResource
 from pipeline.settings import now as clock_now
 
@@ -123,6 +122,8 @@ def _table_metadata(con, key: dg.AssetKey) -> dict:
         if mark[1] is not None:
             metadata["contacts_rebuilt"] = dg.MetadataValue.int(mark[1])
     if key == dg.AssetKey(["marts", "speed_to_lead"]):
+        from pipeline.report.story import speed_to_lead_story  # altair: only when speed_to_lead is built
+
         metadata.update(speed_to_lead_story(con))
     return metadata
 
