@@ -5,10 +5,12 @@ Great Expectations checks beside GX's import (issue #16: a mart on demand is its
 from __future__ import annotations
 
 import re
+import time
 
 import dagster as dg
 
 from assets.models import GX_BY_KEY, materialize_models
+from pipeline.modeling.project import target_path
 from tests.fixtures.raw_tables import ReleasableConnection
 
 NOW = "2024-03-06T14:00:00Z"
@@ -20,7 +22,7 @@ GX_LINE = re.compile(r"great expectations: (?P<n>\d+) checks in (?P<checks>[\d.]
 BUILT = re.compile(r"dbt: (?P<key>\S+) built in (?P<s>[\d.]+)s$")
 
 
-def _run_log(raw_portal, monkeypatch) -> list[str]:
+def _run_log(raw_portal, monkeypatch) -> tuple[list[str], str, float]:
     p = raw_portal
     p.owner("101", team="EMEA")
     p.contact("c1", lifecycle=[("2024-03-01T00:00:00Z", "lead"), ("2024-03-05T14:00:00Z", "marketingqualifiedlead")],
@@ -30,14 +32,15 @@ def _run_log(raw_portal, monkeypatch) -> list[str]:
     path = p.con.path
     p.con.release()
     monkeypatch.setenv("HANDOFF_NOW", NOW)
+    started = time.time()
     with dg.DagsterInstance.ephemeral() as instance:
         result = materialize_models(path, instance=instance)
         assert result.success
-        return [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None]
+        return [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None], path, started
 
 
 def test_the_step_logs_dbt_start_up_and_the_checks_on_their_own_lines(raw_portal, monkeypatch):
-    lines = _run_log(raw_portal, monkeypatch)
+    lines, path, started = _run_log(raw_portal, monkeypatch)
     dbt = [m.groupdict() for line in lines if (m := DBT_LINE.match(line))]
     assert len(dbt) == 1, lines
     t = {k: float(v) for k, v in dbt[0].items()}
@@ -51,3 +54,7 @@ def test_the_step_logs_dbt_start_up_and_the_checks_on_their_own_lines(raw_portal
     assert t["models"] <= t["nodes"] + 0.02  # one dbt thread (sql/profiles.yml): the models run one after another
     gx = [m.groupdict() for line in lines if (m := GX_LINE.match(line))]
     assert len(gx) == 1 and int(gx[0]["n"]) == len(GX_BY_KEY), lines
+    # the step's parse writes no manifest.json (--no-write-json): the build does, beside the partial parse
+    target = target_path(path)
+    assert (target / "partial_parse.msgpack").exists()
+    assert (target / "manifest.json").stat().st_mtime >= started - 1

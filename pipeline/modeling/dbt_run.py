@@ -75,7 +75,7 @@ def build(database: str, target: Path, select: list[str] | None,
     parse_started = time.perf_counter()
     if key not in _MANIFESTS:
         _MANIFESTS.clear()
-        _MANIFESTS[key] = parse(target)
+        _MANIFESTS[key] = parse(target, write_json=False)  # the build below writes manifest.json
     parse_s = time.perf_counter() - parse_started
     args = [*dbt_args("build", target), *(["--full-refresh"] if full_refresh else []),
             *(["--select", *select] if select else [])]
