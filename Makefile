@@ -7,7 +7,8 @@ ifeq ($(UV),)
 UV := .uv-bootstrap/bin/uv
 endif
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
-VENV_STAMP := .venv/.synced
+# the stamp names how the venv was synced: a venv synced before --compile-bytecode is synced again once
+VENV_STAMP := .venv/.synced-bytecode
 
 .PHONY: install demo test lint typecheck dev bench clean lock
 
@@ -16,8 +17,11 @@ $(UV):
 	$(PYTHON) -m venv .uv-bootstrap
 	.uv-bootstrap/bin/pip install --quiet uv
 
+# --compile-bytecode: every library's .pyc is written at install, so no process compiles dagster, dbt, dlt or Great
+# Expectations from source (Python would cache it on first import, but not where PYTHONDONTWRITEBYTECODE is set or
+# site-packages is read-only): that halves the code location's load and a run's imports (docs/metrics.md)
 $(VENV_STAMP): uv.lock pyproject.toml sandbox/pyproject.toml | $(UV)
-	$(UV) sync --frozen --extra sandbox --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --extra sandbox --python $(PYTHON)
 	@touch $(VENV_STAMP)
 
 install: $(VENV_STAMP)

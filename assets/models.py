@@ -11,6 +11,7 @@ clock of its own run. The manifest is built at definitions load when missing or 
 
 
 import os
+import time
 
 import dagster as dg
 from dagster_dbt.asset_utils import build_dbt_specs
@@ -21,8 +22,7 @@ from pipeline.modeling import dbt_run
 from pipeline.modeling.policy_table import write_policy_table
 from pipeline.modeling.project import PROJECT, TRANSLATOR, database_path, manifest, target_path
 from pipeline.quality.suites import CHECKS
-from pipeline.quality.validate import check_result
-from pipeline.report.story import speed_to_lead_story
+from pipeline.quality.validate import check_result, load_gx
 from pipeline.resources import PolicyResource
 from pipeline.settings import now as clock_now
 
@@ -79,7 +79,8 @@ def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, 
         return
     os.environ["HANDOFF_DB"] = database_path(duckdb.database)  # the profile's database (sql/profiles.yml)
     select = None if selected == ALL_MODEL_KEYS else sorted(k.path[-1] for k in selected)
-    ok, results = dbt_run.build(duckdb.database, target_path(duckdb.database), select, config.full_refresh)
+    ok, results, timing = dbt_run.build(duckdb.database, target_path(duckdb.database), select, config.full_refresh)
+    context.log.info(timing.line(sum(r.seconds for r in results if r.unique_id in KEY_BY_UID)))
     checks = context.selected_asset_check_keys
     with duckdb.get_connection() as con:
         for r in results:
@@ -99,10 +100,13 @@ def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, 
             elif r.status in ("error", "fail"):
                 context.log.error(f"dbt: {r.unique_id} {r.status}: {r.message}")
         incremental = _incrementally_built(con)
-        for check_key in checks:
-            if check_key in GX_BY_KEY and _built(con, check_key.asset_key):
-                spec = GX_BY_KEY[check_key]
+        gx_checks = [GX_BY_KEY[k] for k in checks if k in GX_BY_KEY and _built(con, k.asset_key)]
+        if gx_checks:
+            gx_load_s, started = load_gx(), time.perf_counter()
+            for spec in gx_checks:
                 yield check_result(con, spec, rebuilt_only=spec.mart in incremental)
+            context.log.info(f"great expectations: {len(gx_checks)} checks in {time.perf_counter() - started:.2f}s "
+                             f"(GX's import and context before them {gx_load_s:.2f}s)")
     if not ok:
         failed = [f"{r.unique_id.split('.')[-1]}: {r.message}" for r in results if r.status in ("error", "fail")]
         raise dg.Failure(f"dbt build failed: {'; '.join(failed) or 'see the run log'}")
@@ -123,6 +127,8 @@ def _table_metadata(con, key: dg.AssetKey) -> dict:
         if mark[1] is not None:
             metadata["contacts_rebuilt"] = dg.MetadataValue.int(mark[1])
     if key == dg.AssetKey(["marts", "speed_to_lead"]):
+        from pipeline.report.story import speed_to_lead_story  # altair: only when speed_to_lead is built
+
         metadata.update(speed_to_lead_story(con))
     return metadata
 
@@ -145,13 +151,14 @@ defs = dg.Definitions(assets=[handoff_models, LOADS_SPEC])
 
 
 def materialize_models(database: str, *, full_refresh: bool = False, select: str | None = None,
-                       policy_path: str = "") -> dg.ExecuteInProcessResult:
+                       policy_path: str = "", instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     """Materialize the models the way the schedules do (this multi-asset, its dbt tests and GX checks, the real
-    resources) on ``database``, in process; tests and the benchmark use it (the clock: HANDOFF_NOW)."""
+    resources) on ``database``, in process; tests and the benchmark use it (the clock: HANDOFF_NOW; ``instance``:
+    where the run's events and log lines go, else an ephemeral one)."""
     from pipeline.resources import WarehouseResource
 
     return dg.materialize(
-        [handoff_models], selection=select,
+        [handoff_models], selection=select, instance=instance,
         resources={"duckdb": WarehouseResource(database=database), "policy": PolicyResource(path=policy_path)},
         run_config={"ops": {"handoff_models": {"config": {"full_refresh": full_refresh}}}},
         raise_on_error=False,

@@ -6,7 +6,6 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from pipeline.report.html import write_report
 from pipeline.resources import PolicyResource
 from pipeline.settings import now as clock_now
 
@@ -32,6 +31,8 @@ class ReportConfig(dg.Config):
 )
 def handoff_report(context: dg.AssetExecutionContext, config: ReportConfig, duckdb: DuckDBResource,
                    policy: PolicyResource) -> dg.MaterializeResult:
+    from pipeline.report.html import write_report  # altair, jinja2, rich: only when the report is written
+
     out = Path(config.out).resolve()
     with duckdb.get_connection() as con:
         con.execute("SET TimeZone = 'UTC'")

@@ -23,6 +23,9 @@ from pipeline.workspace import LANE_LOCATION, LOCATIONS, MAIN_LOCATION, workspac
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("dlt", "dbt", "dagster_dbt", "dagster_dlt", "polars", "altair", "great_expectations")
+# what only a step needs (the report's charts and HTML, the story's PNG, the GX checks and their frames): imported
+# inside the functions that use them, so loading the main location (the UI, every run's process) skips them
+STEP_ONLY = ("altair", "vl_convert", "great_expectations", "pandas", "scipy", "polars")
 LANE_SENSORS = {"new_mql_sensor", "overdue_mql_sensor"}
 LANE_JOBS = {"mql_handoff", "sla_enforcement"}
 
@@ -38,9 +41,10 @@ print(json.dumps({"jobs": jobs, "sensors": sorted(s.name for s in defs.sensors),
 """
 
 
-def _probe(module: str) -> dict:
-    """Import a location's module in a fresh interpreter (as a run's process does) and report what it loaded."""
-    out = subprocess.run([sys.executable, "-c", PROBE, module, *HEAVY], cwd=REPO, capture_output=True, text=True,
+def _probe(module: str, watched: tuple[str, ...] = HEAVY) -> dict:
+    """Import a location's module in a fresh interpreter (as a run's process does) and report which of
+    ``watched`` it loaded."""
+    out = subprocess.run([sys.executable, "-c", PROBE, module, *watched], cwd=REPO, capture_output=True, text=True,
                          timeout=300, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -54,6 +58,11 @@ def test_the_lane_location_imports_none_of_the_heavy_libraries_and_holds_the_lan
     # ... and it defines none of the lane's sensors and jobs: each exists once
     assert not LANE_SENSORS & set(main["sensors"]) and not LANE_JOBS & set(main["jobs"])
     assert "stale_run_sensor" in main["sensors"] and "hourly_sync" in main["jobs"]
+
+
+def test_the_main_location_loads_without_the_libraries_only_steps_use():
+    main = _probe("pipeline.definitions", STEP_ONLY + ("dagster_dbt",))
+    assert main["heavy"] == ["dagster_dbt"]  # none of them; the probe does see what the module loads
 
 
 def test_workspace_yaml_lists_both_locations_as_pipeline_workspace_states_them():
