@@ -75,6 +75,22 @@ def test_broken_rows_fail_their_check_and_name_the_rows(con):
         assert (outcome.passed, outcome.sample_ids) == (False, offenders), name
 
 
+def test_a_suite_with_two_broken_expectations_names_both_and_their_rows(con):
+    ids = [r[0] for r in con.execute("SELECT mql_id FROM marts.speed_to_lead ORDER BY mql_id LIMIT 2").fetchall()]
+    con.execute("UPDATE marts.speed_to_lead SET contact_id = NULL WHERE mql_id = ?", [ids[0]])
+    con.execute("UPDATE marts.speed_to_lead SET sla_due_at = NULL WHERE mql_id = ?", [ids[1]])
+    outcome = run_check(con, SPECS["speed_to_lead_keys_not_null"])
+    assert (outcome.passed, outcome.unexpected_count) == (False, 2)
+    assert sorted(outcome.failed_expectations) == ["ExpectColumnValuesToNotBeNull(contact_id)",
+                                                   "ExpectColumnValuesToNotBeNull(sla_due_at)"]
+    assert sorted(outcome.sample_ids) == sorted(ids)
+    pair = con.execute("SELECT mql_id FROM marts.speed_to_lead WHERE first_touch_at IS NOT NULL "
+                       "ORDER BY mql_id DESC LIMIT 1").fetchone()[0]
+    con.execute("UPDATE marts.speed_to_lead SET first_touch_at = mql_at - INTERVAL 1 MINUTE WHERE mql_id = ?", [pair])
+    assert run_check(con, SPECS["speed_to_lead_first_touch_after_mql"]).failed_expectations == [
+        "ExpectColumnPairValuesAToBeGreaterThanB(first_touch_at/mql_at)"]
+
+
 def test_episode_count_reconciles_with_lifecycle_history(con):
     [contact] = con.execute("SELECT contact_id FROM marts.mql_episodes ORDER BY mql_id LIMIT 1").fetchone()
     con.execute("DELETE FROM marts.mql_episodes WHERE contact_id = ?", [contact])
