@@ -8,6 +8,10 @@ directory, so the database, dbt's artifacts beside it and the Dagster instance a
 (``Execution Duration``, dbt's timing of the model), the step's span, and the step's own log lines (dbt's
 start-up, the Great Expectations checks beside GX's import). Target: the wall time is the mart's own build
 time plus a few seconds, here at most ``SLACK_S`` more.
+
+Then the scheduled job the way the schedule runs it, ``dagster job execute -j hourly_sync``, with nothing changed:
+the demo's portal served again (``handoff sandbox serve``, the same size and seed, so the sync finds no change),
+its wall time beside the sum of its steps' own work (each step's STEP_START -> STEP_SUCCESS). Target: within 2x.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from bench.results import Result
 from pipeline.settings import temporary_env
 
 SLACK_S = 5.0  # "its own build time plus a few seconds"
+SYNC_RATIO = 2.0  # hourly_sync with nothing changed: wall within 2x the sum of its steps' own work
 SELECT = "marts/speed_to_lead"
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -97,6 +102,51 @@ def _read_run(home: Path, started_at: float, ended_at: float, wall: float) -> Ro
                  gx_load_s=float(gx["load"]), gx_checks_s=float(gx["checks"]), gx_checks=int(gx["n"]))
 
 
+def _serve_demo_portal(workdir: Path, env: dict[str, str], contacts: int) -> tuple[subprocess.Popen, dict[str, str]]:
+    """``handoff sandbox serve`` of the demo's portal (same size and seed): the process and its exported variables."""
+    from pipeline.runner import DEFAULT_DEMO_SEED
+
+    process = subprocess.Popen([str(BIN / "handoff"), "sandbox", "serve", "--contacts", str(contacts), "--seed",
+                                str(DEFAULT_DEMO_SEED), "--port", "0"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    for line in process.stdout:  # type: ignore[union-attr]
+        if line.startswith("export "):
+            return process, dict(part.split("=", 1) for part in line.split()[1:])
+    process.kill()
+    raise RuntimeError("handoff sandbox serve printed no export line")
+
+
+def _hourly_sync(workdir: Path, env: dict[str, str], home: Path, contacts: int) -> tuple[float, dict[str, float]]:
+    """``dagster job execute -j hourly_sync`` against the demo's portal served again: wall seconds, and each step's
+    own seconds read back from the instance."""
+    import dagster as dg
+
+    process, served = _serve_demo_portal(workdir, env, contacts)
+    try:
+        command = [str(BIN / "dagster"), "job", "execute", "-m", "pipeline.definitions", "-j", "hourly_sync"]
+        started = time.perf_counter()
+        out = subprocess.run(command, cwd=workdir, env={**env, **served}, capture_output=True, text=True, timeout=900)
+        wall = time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"dagster job execute -j hourly_sync failed: {out.stderr[-1500:]}")
+    with temporary_env({"DAGSTER_HOME": str(home)}), dg.DagsterInstance.get() as instance:
+        run = instance.get_runs(filters=dg.RunsFilter(job_name="hourly_sync"), limit=1)[0]
+        logs = instance.all_logs(run.run_id)
+    starts: dict[str, float] = {}
+    steps: dict[str, float] = {}
+    for e in logs:
+        if e.dagster_event is None or e.step_key is None:
+            continue
+        if e.dagster_event.event_type_value == "STEP_START":
+            starts[e.step_key] = e.timestamp
+        elif e.dagster_event.event_type_value == "STEP_SUCCESS":
+            steps[e.step_key] = e.timestamp - starts[e.step_key]
+    return wall, steps
+
+
 def main(quick: bool) -> list[Result]:
     contacts, rounds = (500, 1) if quick else (2000, 3)
     with tempfile.TemporaryDirectory(prefix="bench_ondemand_") as tmp:
@@ -111,10 +161,18 @@ def main(quick: bool) -> list[Result]:
             started_at, ended_at, wall = _materialize(workdir, env)
             measured.append(_read_run(home, started_at, ended_at, wall))
             print(f"   {SELECT} on demand: {wall:.1f}s wall, own build {measured[-1].own_s:.2f}s", flush=True)
+        sync_wall, sync_steps = _hourly_sync(workdir, env, home, contacts)
+        print(f"   hourly_sync, nothing changed: {sync_wall:.1f}s wall, steps {sum(sync_steps.values()):.1f}s", flush=True)
     mid = sorted(measured, key=lambda r: r.wall_s)[len(measured) // 2]  # the median round, whole
     over = mid.wall_s - mid.own_s
     walls = ", ".join(f"{r.wall_s:.1f}" for r in measured)
+    steps_s = sum(sync_steps.values())
+    slowest = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(sync_steps.items(), key=lambda kv: -kv[1])[:4])
     return [
+        Result("ondemand", "hourly_sync with nothing changed: wall / the sum of its steps' own work", sync_wall / steps_s,
+               f"<= {SYNC_RATIO:g}", sync_wall / steps_s <= SYNC_RATIO,
+               f"{sync_wall:.1f}s wall (dagster job execute -j hourly_sync) / {steps_s:.1f}s in {len(sync_steps)} "
+               f"steps ({slowest})"),
         Result("ondemand", f"{SELECT} from the CLI: wall - its own build (s), median", over, f"<= {SLACK_S:g} s",
                over <= SLACK_S,
                f"{mid.wall_s:.1f}s wall (rounds {walls}) vs own build {mid.own_s:.2f}s; {contacts:,}-contact demo db"),
