@@ -3,7 +3,11 @@
 Paths follow ``HUBSPOT_API_VERSION`` (:class:`ApiPaths`): the date-based ``/crm/objects/2026-09/...`` family by
 default, or ``legacy`` (``/crm/v3/...``, ``/crm/v4/associations/...``). hubspot-api-client 12.0.0 knows only the
 legacy paths, so every call goes through its ApiClient's ``call_api`` with the path built here; request and
-response shapes are the same in both families.
+response shapes are the same in both families. Answers are parsed with orjson into dicts, not into the SDK's
+models: its ``deserialize`` took 33 ms for a page of 100 contacts with history against 0.35 ms, and its models
+refuse enum values they do not know (a new owner ``type`` would stop a sync). tests/test_sandbox_client.py
+deserializes the sandbox's answers into the SDK's models; tests/test_hubspot_api_faithful.py holds both path
+families to HubSpot's published schemas.
 
 Every request goes through :meth:`HubSpotClient._request`, which waits for the pacer, counts the call
 in :attr:`HubSpotClient.stats`, honours 429s (``policyName``, ``Retry-After``, ``X-HubSpot-RateLimit-*``),
