@@ -1,10 +1,11 @@
 -- staging.episode_scope: the contacts whose episodes may have changed since speed_to_lead was last built
 -- (macros/incremental.sql), and a header row (contact_id NULL) with the state they are measured against:
 -- base_* = speed_to_lead's mark, target_* = this run's newest complete load, clock and policy; or
--- full_rebuild_reason when only a full rebuild is right (no mark, another policy, the link table not built
--- from the same state). A contact is in scope when a load in (base, target] wrote its contact or history row, a
--- link to it, or an engagement or deal that counts (or counted: the previous link table) for it; when the clock
--- passed one of its touches; or when the clock ran out the SLA of one of its pending episodes.
+-- full_rebuild_reason when only a full rebuild is right (a full refresh asked for: no scope is computed; no mark,
+-- another policy, the link table not built from the same state). A contact is in scope when a load in
+-- (base, target] wrote its contact or history row, a link to it, or an engagement or deal that counts (or
+-- counted: the previous link table) for it; when the clock passed one of its touches; or when the clock ran out
+-- the SLA of one of its pending episodes.
 {%- set base = build_mark('speed_to_lead') %}
 {%- set links_mark = build_mark('contact_links') %}
 {%- set old_links = adapter.get_relation(this.database, 'staging', 'contact_links') if execute else none %}
@@ -12,7 +13,8 @@
 {%- set current = run_query('SELECT policy_hash, CAST(now_at AS VARCHAR) FROM (' ~ policy_row() ~ ')') if execute else none %}
 {%- set clock_back = execute and base is not none and run_query("SELECT CAST('" ~ base.now_at ~ "' AS TIMESTAMPTZ) > CAST('"
                      ~ current[0][1] ~ "' AS TIMESTAMPTZ)")[0][0] %}
-{%- if base is none or old_links is none or old_mart is none %}{% set reason = 'first build' %}
+{%- if flags.FULL_REFRESH %}{% set reason = 'full refresh requested' %}
+{%- elif base is none or old_links is none or old_mart is none %}{% set reason = 'first build' %}
 {%- elif base.policy_hash != current[0][0] %}{% set reason = 'policy changed' %}
 {%- elif clock_back %}{% set reason = 'clock moved back' %}
 {%- elif links_mark != base %}{% set reason = 'link table built from another state' %}
