@@ -10,6 +10,7 @@ import time
 import dagster as dg
 
 from assets.models import GX_BY_KEY, materialize_models
+from pipeline.modeling import dbt_run
 from pipeline.modeling.project import target_path
 from tests.fixtures.raw_tables import ReleasableConnection
 
@@ -32,6 +33,8 @@ def _run_log(raw_portal, monkeypatch) -> tuple[list[str], str, float]:
     path = p.con.path
     p.con.release()
     monkeypatch.setenv("HANDOFF_NOW", NOW)
+    # this process parses again (an earlier test in this worker may have parsed for a database of the same name)
+    monkeypatch.setattr(dbt_run, "_MANIFESTS", {})
     started = time.time()
     with dg.DagsterInstance.ephemeral() as instance:
         result = materialize_models(path, instance=instance)
