@@ -403,11 +403,11 @@ class Portal:
     def association_page(self, from_type: str, from_id: str, to_type: str, *, after: str | None, limit: int,
                          link: str) -> dict:
         """v4 list of one object's associations of a type: ``{"results": [{"toObjectId", "associationTypes"}],
-        "paging"}``; ``after`` counts the targets already listed."""
+        "paging"}``; ``after`` (digits: the route refuses anything else) counts the targets already listed."""
         with self.lock:
             self.require_api_object(from_type, from_id, False)  # HubSpot's 404 for an unknown object
             targets = self.associated_ids(from_type, from_id, to_type)
-            start = int(after) if after and after.isdigit() else 0
+            start = int(after or 0)
             body: dict = {"results": [
                 {"toObjectId": t, "associationTypes": self.association_types(from_type, from_id, to_type, t)}
                 for t in targets[start:start + limit]]}
