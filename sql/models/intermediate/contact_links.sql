@@ -6,8 +6,8 @@
 -- reads this table's previous rows (links a sync removed) and puts every contact a changed object counts or
 -- counted for in scope; those contacts' rows are deleted and rebuilt.
 {{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook=["{{ clear_episode_rows() }}"],
-          post_hook=["{{ record_mark(episode_build_mode()) }}"]) }}
+          pre_hook=["{{ clear_episode_rows() }}", "{{ uncompressed_text(true) }}"],
+          post_hook=["{{ uncompressed_text(false) }}", "{{ record_mark(episode_build_mode()) }}"]) }}
 -- depends_on: {{ ref('episode_scope') }}
 {%- set incremental = episode_build_mode() == 'incremental' %}
 WITH counted AS (
@@ -24,7 +24,7 @@ links AS (
       AND a.from_type IN ('calls', 'emails', 'meetings', 'communications', 'deals')
       {% if incremental %}AND {{ scope_filter('a.to_id') }}{% endif %}
 )
-SELECT DISTINCT c.family, c.object_id, l.contact_id, c.occurred_at, c.owner_id
+SELECT c.family, c.object_id, l.contact_id, c.occurred_at, c.owner_id
 FROM counted AS c
 JOIN links AS l ON l.family = c.family AND l.object_id = c.object_id
 WHERE c.occurred_at IS NOT NULL
