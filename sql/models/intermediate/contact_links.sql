@@ -24,6 +24,7 @@ links AS (
       AND a.from_type IN ('calls', 'emails', 'meetings', 'communications', 'deals')
       {% if incremental %}AND {{ scope_filter('a.to_id') }}{% endif %}
 )
+-- no DISTINCT: dlt's primary keys (an engagement's or deal's id; a link's from/to) make each row unique
 SELECT c.family, c.object_id, l.contact_id, c.occurred_at, c.owner_id
 FROM counted AS c
 JOIN links AS l ON l.family = c.family AND l.object_id = c.object_id
