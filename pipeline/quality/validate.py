@@ -58,7 +58,7 @@ def _label(kind: str, kwargs) -> str:
 
 def run_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec, rebuilt_only: bool = False) -> CheckOutcome:
     """The spec's expectations validated as one suite (GX computes their metrics together: 2.6 s against 6.2 s
-    one by one for the 14 suites at 1M contacts); SUMMARY gives the count and up to 20 offending ids each."""
+    one by one for the 14 suites there were at 1M contacts); SUMMARY gives the count and up to 20 offending ids each."""
     frame = con.execute(spec.query(rebuilt_only)).df()
     gx, batch_definition = _gx_batch_definition()
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
