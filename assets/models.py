@@ -42,17 +42,8 @@ POLICY_SPEC = _source_spec("parameters", "policy", ["staging", "policy"], "stagi
 LOADS_SPEC = _source_spec("hubspot", "_dlt_loads", ["hubspot", "_dlt_loads"], "hubspot_raw")
 GX_CHECK_SPECS = [dg.AssetCheckSpec(spec.name, asset=dg.AssetKey(["marts", spec.mart]), description=spec.description,
                                     blocking=True) for spec in CHECKS]
-def _column_schema(unique_id: str) -> dg.TableSchema:
-    """A model's columns with their yml descriptions (the Dagster UI's Columns section)."""
-    columns = manifest()["nodes"][unique_id].get("columns", {})
-    return dg.TableSchema(columns=[dg.TableColumn(name, c.get("data_type") or "unknown",
-                                                  description=c.get("description") or None)
-                                   for name, c in columns.items()])
-
-
-COLUMN_SCHEMA = {spec.key: _column_schema(spec.metadata["dagster_dbt/unique_id"]) for spec in MODEL_SPECS}
-MODEL_SPECS = [spec.merge_attributes(metadata={"dagster/column_schema": COLUMN_SCHEMA[spec.key]})
-               if COLUMN_SCHEMA[spec.key].columns else spec for spec in MODEL_SPECS]
+# (dagster-dbt puts each model's yml columns and their descriptions on its spec: dagster/column_schema, the UI's
+# Columns section)
 KEY_BY_UID = {spec.metadata["dagster_dbt/unique_id"]: spec.key for spec in MODEL_SPECS}
 CHECK_BY_UID = {spec.metadata["dagster_dbt/unique_id"]: spec.key for spec in DBT_CHECK_SPECS}
 ALL_MODEL_KEYS = set(KEY_BY_UID.values())
@@ -89,7 +80,7 @@ def handoff_models(context: dg.AssetExecutionContext, config: ModelBuildConfig, 
                 context.log.info(f"dbt: {'/'.join(key.path)} built in {r.seconds:.2f}s")
                 yield dg.MaterializeResult(asset_key=key, metadata={
                     "Execution Duration": dg.MetadataValue.float(r.seconds),
-                    "dagster/column_schema": COLUMN_SCHEMA[key], "dagster/table_name": ".".join(key.path),
+                    "dagster/table_name": ".".join(key.path),
                     **_table_metadata(con, key)})
             elif r.unique_id in CHECK_BY_UID and CHECK_BY_UID[r.unique_id] in checks:
                 check = CHECK_BY_UID[r.unique_id]
