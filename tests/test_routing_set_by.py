@@ -41,4 +41,4 @@ def test_routing_delay_by_who_set_the_owner(tmp_path):
     build_marts(portal, "2026-03-02T12:00:00Z")
     got = con.execute(contracts_query()).fetchall()
     con.release()
-    assert got == [("WORKFLOW", 2, 8.0, 0), ("CRM_UI", 1, 30.0, 1), ("owner at MQL", 1, 0.0, 0)]  # owned at the MQL: routed in 0 min
+    assert got == [("WORKFLOW", 2, 8.0, 0), ("CRM_UI", 1, 30.0, 1), ("owner at MQL", 1, 0.0, 0)]  # ties by name; owned at the MQL: routed in 0 min
