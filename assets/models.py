@@ -6,7 +6,8 @@ intermediate models and ``staging/policy``, ``marts/<model>`` (group ``marts``) 
 assets, evaluated in the same step right after ``dbt build`` (where the data already is: no process per check).
 The step first writes ``staging.policy`` (this run's policy and clock), so a mart materialized alone uses the
 clock of its own run. The manifest is built at definitions load when missing or older than the project
-(``dbt parse``), so a fresh clone works.
+(``dbt parse``), so a fresh clone works. This is ``@dbt_assets`` written out (``build_dbt_specs`` + ``multi_asset``)
+with the policy asset and the GX and lifecycle checks in the same step, which ``@dbt_assets`` cannot take.
 """
 
 
