@@ -93,7 +93,7 @@ def test_a_scheduled_run_fails_in_its_first_step_before_any_api_call(tmp_path, m
     monkeypatch.setenv("HUBSPOT_API_BASE", "http://127.0.0.1:9")
     defs = build_definitions()  # the definitions loaded with a valid policy (the code server started earlier)
     policy.write_text(BAD_POLICY)  # ... then someone broke the file before the next tick
-    job = defs.get_job_def("hourly_sync")
+    job = defs.resolve_job_def("hourly_sync")
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
