@@ -31,7 +31,7 @@ demo: install
 
 # lint and type checks first (seconds), then the whole suite; CI runs exactly this (.ci/run)
 test: install lint typecheck
-	.venv/bin/python -m pytest -n 2 --dist loadgroup -q -rs
+	.venv/bin/python -m pytest -n 2 --dist loadgroup -q -rs --durations=20
 
 lint: install
 	.venv/bin/ruff check .
