@@ -4,6 +4,7 @@ order, the primary company; and the project's own plumbing (raw columns stated o
 
 from __future__ import annotations
 
+import os
 import re
 
 from pipeline.modeling.raw_columns import RAW_COLUMNS, project_dir
@@ -109,3 +110,26 @@ def test_each_database_keeps_its_own_dbt_artifacts_beside_it(tmp_path):
 
     assert target_path(str(tmp_path / "a.duckdb")) == tmp_path / "a.duckdb.dbt"
     assert target_path(str(tmp_path / "b.duckdb")) != target_path(str(tmp_path / "a.duckdb"))
+
+
+def test_processes_loading_a_fresh_checkout_at_once_share_one_parse(tmp_path):
+    """``dagster dev`` starts its webserver and daemon together, and each loads the code location: on a fresh clone
+    (no sql/target) every one of them needs the manifest. Four such processes all get the whole manifest (without
+    the lock in pipeline.modeling.project, some read manifest.json while another was rewriting it: JSONDecodeError)."""
+    import subprocess
+    import sys
+
+    root = project_dir().parent
+    tracked = subprocess.run(["git", "ls-files", "pipeline", "assets", "sql"], cwd=root, capture_output=True,
+                             text=True, check=True).stdout.split()
+    for name in tracked:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes((root / name).read_bytes())
+    assert not (tmp_path / "sql" / "target").exists()
+    script = "from pipeline.modeling.project import manifest; print(len(manifest()['nodes']))"
+    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outcomes = [(*p.communicate(timeout=300), p.returncode) for p in procs]
+    assert [code for _, _, code in outcomes] == [0, 0, 0, 0], [err[-500:] for _, err, _ in outcomes]
+    nodes = {out.strip() for out, _, _ in outcomes}
+    assert len(nodes) == 1 and int(nodes.pop()) > 40

@@ -4,6 +4,7 @@ fresh clone needs no extra step)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -86,8 +87,14 @@ def parse(target: Path, *, write_json: bool = True):
 
 @lru_cache(maxsize=1)
 def manifest() -> dict:
-    """dbt's manifest (sql/target/manifest.json), re-parsed (a few seconds) when any project file is newer."""
+    """dbt's manifest (sql/target/manifest.json), re-parsed (a few seconds) when any project file is newer. Under
+    an exclusive lock: processes that load the code location at once (``dagster dev``'s webserver and daemon, the
+    test workers, on a fresh clone or after an edit) would otherwise parse together and read the file while
+    another process is rewriting it."""
     path = PROJECT.manifest_path
-    if not path.exists() or project_mtime() > path.stat().st_mtime:
-        parse(PROJECT.target_path)
-    return json.loads(path.read_text(encoding="utf-8"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not path.exists() or project_mtime() > path.stat().st_mtime:
+            parse(PROJECT.target_path)
+        return json.loads(path.read_text(encoding="utf-8"))
