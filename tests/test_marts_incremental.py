@@ -29,13 +29,12 @@ def table(con, mart, exclude=()):
     return rows(con, f"SELECT {', '.join(cols)} FROM marts.{mart} ORDER BY {ORDER[mart]}")
 
 
-@pytest.fixture(params=[False, True], ids=["load-ids-only", "dlt-loads-table"])
-def portal(tmp_path, request):
-    """The raw tables with and without dlt's ``_dlt_loads`` (with it, the incremental filters also prune by
-    the newest complete load in _dlt_loads)."""
+@pytest.fixture
+def portal(tmp_path):
+    """A generated portal's raw tables as dlt writes them (``_dlt_loads`` records each complete load)."""
     snapshot, truth = generate_portal(500, 11)
     con = connect(tmp_path / "handoff.duckdb")
-    raw = RawPortal(con, dlt_loads=request.param)
+    raw = RawPortal(con)
     load_snapshot(raw, snapshot)
     yield raw, truth["now"]
     con.close()
@@ -168,6 +167,24 @@ def test_an_engagement_moved_to_another_contact_is_taken_off_the_first(tmp_path)
     con.close()
 
 
+def test_raw_tables_without_a_recorded_dlt_load_are_rebuilt_in_full(tmp_path):
+    """Raw tables dlt did not write (no ``_dlt_loads``): no load can be trusted as complete, so every build is
+    full, says why, and still gives the right rows."""
+    raw = rep_101_portal(tmp_path, {"1": "2024-03-05T14:00:00Z", "2": "2024-03-05T15:00:00Z"}, dlt_loads=False)
+    raw.call("500", "1", "2024-03-05T14:30:00Z", owner="101")
+    first = {r.model: r for r in build_marts(raw, "2024-03-20T00:00:00Z")}
+    assert (first["marts.speed_to_lead"].mode, first["marts.speed_to_lead"].reason) == ("full", "first build")
+    raw.next_load()
+    raw.call("501", "2", "2024-03-05T15:20:00Z", owner="101")
+    second = {r.model: r for r in build_marts(raw, "2024-03-20T00:00:00Z")}
+    for mart in ("marts.mql_episodes", "marts.speed_to_lead"):
+        assert (second[mart].mode, second[mart].reason) == ("full", "no complete dlt load recorded"), mart
+    assert rows(raw.con, "SELECT contact_id, attempts, sla_status FROM marts.speed_to_lead ORDER BY contact_id") == [
+        {"contact_id": "1", "attempts": 1, "sla_status": "met"},
+        {"contact_id": "2", "attempts": 1, "sla_status": "met"}]
+    raw.con.close()
+
+
 def test_changes_of_every_load_since_the_last_build_are_read(portal):
     """Two syncs between builds: the first new load's rows count as much as the newest's."""
     raw, now = portal
@@ -194,10 +211,10 @@ def test_changes_of_every_load_since_the_last_build_are_read(portal):
         assert incremental[mart] == table(raw.con, mart), mart
 
 
-def rep_101_portal(tmp_path, mqls: dict[str, str]) -> RawPortal:
+def rep_101_portal(tmp_path, mqls: dict[str, str], *, dlt_loads: bool = True) -> RawPortal:
     """Rep 101 (EMEA) owns one lead per entry of ``mqls`` (contact -> MQL instant), plus 27 bystander leads, so
     one changed contact stays under the full-rebuild share."""
-    raw = RawPortal(connect(tmp_path / "handoff.duckdb"))
+    raw = RawPortal(connect(tmp_path / "handoff.duckdb"), dlt_loads=dlt_loads)
     raw.owner("101", team="EMEA")
     for contact, mql_at in mqls.items():
         raw.contact(contact, lifecycle=[("2024-03-01T00:00:00Z", "lead"), (mql_at, "marketingqualifiedlead")],
@@ -310,7 +327,7 @@ def test_a_load_that_never_completed_is_dropped_before_the_next_one(tmp_path):
 
     snapshot, truth = generate_portal(300, 7)
     con = connect(tmp_path / "handoff.duckdb")
-    raw = RawPortal(con, dlt_loads=True)
+    raw = RawPortal(con)
     load_snapshot(raw, snapshot)
     now = truth["now"]
     build_marts(raw, now)

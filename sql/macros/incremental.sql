@@ -17,23 +17,15 @@
                                                    policy_hash VARCHAR, build_mode VARCHAR, contacts_rebuilt BIGINT)
 {% endmacro %}
 
-{# the newest complete dlt load (dlt's contract: a load counts once recorded in _dlt_loads), else the newest
-   load id in the raw tables an episode reads (tables written without dlt's bookkeeping). Looked up first, so the
-   fallback's scan of every raw table's load ids (~0.15 s at 1M contacts) runs only when _dlt_loads has none
-   (in SQL, coalesce evaluates both subqueries). #}
-{% macro current_load() %}
-    {%- set recorded = run_query("SELECT max(load_id) FROM " ~ typed_source('_dlt_loads') ~ " WHERE status = 0")
-                       if execute else none -%}
-    {%- if recorded and recorded[0][0] is not none -%}
-    CAST({{ sql_text(recorded[0][0]) }} AS VARCHAR)
-    {%- else %}
-        (SELECT max(load_id) FROM (
-            {% for t in ['contacts', 'contact_property_history', 'associations', 'deals', 'calls', 'emails', 'meetings',
-                         'communications', 'owner_teams'] %}
-            SELECT max(load_id) AS load_id FROM {{ ref(t) }}{{ ' UNION ALL' if not loop.last }}
-            {% endfor %}) AS loads)
-    {%- endif %}
+{# the newest complete dlt load (dlt's contract: a load counts once recorded in _dlt_loads, with status 0), or none
+   (raw tables dlt did not write: every build is then full); current_load() as SQL #}
+{% macro newest_load() %}
+    {% if not execute %}{{ return(none) }}{% endif %}
+    {% set recorded = run_query("SELECT max(load_id) FROM " ~ typed_source('_dlt_loads') ~ " WHERE status = 0") %}
+    {{ return(recorded[0][0]) }}
 {% endmacro %}
+
+{% macro current_load() %}{% set load = newest_load() %}CAST({{ sql_text(load) if load is not none else 'NULL' }} AS VARCHAR){% endmacro %}
 
 {# one model's mark as a dict (load_id, now_at, policy_hash), or none #}
 {% macro build_mark(model) %}

@@ -6,6 +6,8 @@
 -- (base, target] wrote its contact or history row, a link to it, or an engagement or deal that counts (or
 -- counted: the previous link table) for it; when the clock passed one of its touches; or when the clock ran out
 -- the SLA of one of its pending episodes.
+-- depends_on: {{ ref('contacts') }} {{ ref('contact_property_history') }} {{ ref('associations') }} {{ ref('deals') }}
+-- depends_on: {{ ref('calls') }} {{ ref('emails') }} {{ ref('meetings') }} {{ ref('communications') }}
 {%- set base = build_mark('speed_to_lead') %}
 {%- set links_mark = build_mark('contact_links') %}
 {%- set old_links = adapter.get_relation(this.database, 'staging', 'contact_links') if execute else none %}
@@ -18,7 +20,7 @@
 {%- elif base.policy_hash != current[0][0] %}{% set reason = 'policy changed' %}
 {%- elif clock_back %}{% set reason = 'clock moved back' %}
 {%- elif links_mark != base %}{% set reason = 'link table built from another state' %}
-{%- elif base.load_id is none %}{% set reason = 'raw tables have no load ids' %}
+{%- elif base.load_id is none or newest_load() is none %}{% set reason = 'no complete dlt load recorded' %}
 {%- else %}{% set reason = none %}{% endif %}
 WITH p AS ({{ policy_row() }}),
 target AS (SELECT {{ current_load() }} AS load_id),
