@@ -8,7 +8,7 @@ import pytest
 
 from tests.fixtures.raw_tables import ModelBuildFailed, RawPortal, build_marts, connect, rows, ts
 
-# each build runs dbt as the schedules do (a subprocess: start-up, parse, every model, then the checks):
+# each build materializes the models as the schedules do (dbt: every model and its tests, then the GX checks):
 # several builds per test take longer than the suite's default timeout on a loaded machine
 pytestmark = pytest.mark.timeout(1800)
 

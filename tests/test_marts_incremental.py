@@ -13,7 +13,7 @@ from pipeline.settings import parse_instant
 from tests.fixtures.raw_tables import RawPortal, assert_incremental_equals_full_refresh, build_marts, rows, connect
 from tests.fixtures.snapshot_loader import load_snapshot
 
-# each build runs dbt as the schedules do (a subprocess: start-up, parse, every model, then the checks):
+# each build materializes the models as the schedules do (dbt: every model and its tests, then the GX checks):
 # several builds per test take longer than the suite's default timeout on a loaded machine
 pytestmark = pytest.mark.timeout(1800)
 
