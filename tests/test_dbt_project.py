@@ -133,3 +133,14 @@ def test_processes_loading_a_fresh_checkout_at_once_share_one_parse(tmp_path):
     assert [code for _, _, code in outcomes] == [0, 0, 0, 0], [err[-500:] for _, err, _ in outcomes]
     nodes = {out.strip() for out, _, _ in outcomes}
     assert len(nodes) == 1 and int(nodes.pop()) > 40
+
+
+def test_the_manifest_is_read_without_a_lock_where_none_can_be_created(tmp_path):
+    """An installed wheel in a read-only directory ships its manifest: no lock file can be made there, and the
+    manifest is still read (nothing there can rewrite it)."""
+    from pipeline.modeling.project import _exclusive
+
+    entered = []
+    with _exclusive(tmp_path / "read-only" / ".manifest.lock"):
+        entered.append(True)
+    assert entered == [True] and not (tmp_path / "read-only").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,6 +86,20 @@ def parse(target: Path, *, write_json: bool = True):
     return parsed.result
 
 
+@contextmanager
+def _exclusive(lock_path: Path):
+    """An exclusive ``flock`` on ``lock_path`` for the block; none where the directory is read-only (an installed
+    wheel whose manifest is shipped: no process there can rewrite it, so there is no race to guard)."""
+    try:
+        lock = open(lock_path, "w")
+    except OSError:
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 @lru_cache(maxsize=1)
 def manifest() -> dict:
     """dbt's manifest (sql/target/manifest.json), re-parsed (a few seconds) when any project file is newer. Under
@@ -93,8 +108,7 @@ def manifest() -> dict:
     another process is rewriting it."""
     path = PROJECT.manifest_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / ".manifest.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    with _exclusive(path.parent / ".manifest.lock"):
         if not path.exists() or project_mtime() > path.stat().st_mtime:
             parse(PROJECT.target_path)
         return json.loads(path.read_text(encoding="utf-8"))
