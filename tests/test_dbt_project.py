@@ -113,8 +113,8 @@ def test_each_database_keeps_its_own_dbt_artifacts_beside_it(tmp_path):
 
 
 def test_processes_loading_a_fresh_checkout_at_once_share_one_parse(tmp_path):
-    """``dagster dev`` starts its webserver and daemon together, and each loads the code location: on a fresh clone
-    (no sql/target) every one of them needs the manifest. Four such processes all get the whole manifest (without
+    """Processes that load the code location together (test workers, run workers a sensor launches at once,
+    ``handoff run`` beside ``handoff dev``) each need the manifest: on a fresh clone (no sql/target) each parses. Four such processes all get the whole manifest (without
     the lock in pipeline.modeling.project, some read manifest.json while another was rewriting it: JSONDecodeError)."""
     import subprocess
     import sys

@@ -103,8 +103,8 @@ def _exclusive(lock_path: Path):
 @lru_cache(maxsize=1)
 def manifest() -> dict:
     """dbt's manifest (sql/target/manifest.json), re-parsed (a few seconds) when any project file is newer. Under
-    an exclusive lock: processes that load the code location at once (``dagster dev``'s webserver and daemon, the
-    test workers, on a fresh clone or after an edit) would otherwise parse together and read the file while
+    an exclusive lock: processes that load the code location at once on a fresh clone or after an edit (the test
+    workers; run workers a sensor launches together; ``handoff run`` beside ``handoff dev``'s code server) would otherwise parse together and read the file while
     another process is rewriting it."""
     path = PROJECT.manifest_path
     path.parent.mkdir(parents=True, exist_ok=True)
