@@ -18,14 +18,16 @@
 {% endmacro %}
 
 {# the newest complete dlt load (dlt's contract: a load counts once recorded in _dlt_loads, with status 0), or none
-   (raw tables dlt did not write: every build is then full); current_load() as SQL #}
+   (raw tables dlt did not write: every build is then full); load_sql() renders one as SQL, current_load() both #}
 {% macro newest_load() %}
     {% if not execute %}{{ return(none) }}{% endif %}
     {% set recorded = run_query("SELECT max(load_id) FROM " ~ typed_source('_dlt_loads') ~ " WHERE status = 0") %}
     {{ return(recorded[0][0]) }}
 {% endmacro %}
 
-{% macro current_load() %}{% set load = newest_load() %}CAST({{ sql_text(load) if load is not none else 'NULL' }} AS VARCHAR){% endmacro %}
+{% macro load_sql(load) %}CAST({{ sql_text(load) if load is not none else 'NULL' }} AS VARCHAR){% endmacro %}
+
+{% macro current_load() %}{{ load_sql(newest_load()) }}{% endmacro %}
 
 {# one model's mark as a dict (load_id, now_at, policy_hash), or none #}
 {% macro build_mark(model) %}

@@ -9,6 +9,7 @@
 -- depends_on: {{ ref('contacts') }} {{ ref('contact_property_history') }} {{ ref('associations') }} {{ ref('deals') }}
 -- depends_on: {{ ref('calls') }} {{ ref('emails') }} {{ ref('meetings') }} {{ ref('communications') }}
 {%- set base = build_mark('speed_to_lead') %}
+{%- set target_load = newest_load() %}
 {%- set links_mark = build_mark('contact_links') %}
 {%- set old_links = adapter.get_relation(this.database, 'staging', 'contact_links') if execute else none %}
 {%- set old_mart = adapter.get_relation(this.database, 'marts', 'speed_to_lead') if execute else none %}
@@ -20,10 +21,10 @@
 {%- elif base.policy_hash != current[0][0] %}{% set reason = 'policy changed' %}
 {%- elif clock_back %}{% set reason = 'clock moved back' %}
 {%- elif links_mark != base %}{% set reason = 'link table built from another state' %}
-{%- elif base.load_id is none or newest_load() is none %}{% set reason = 'no complete dlt load recorded' %}
+{%- elif base.load_id is none or target_load is none %}{% set reason = 'no complete dlt load recorded' %}
 {%- else %}{% set reason = none %}{% endif %}
 WITH p AS ({{ policy_row() }}),
-target AS (SELECT {{ current_load() }} AS load_id),
+target AS (SELECT {{ load_sql(target_load) }} AS load_id),
 header AS (
     SELECT CAST(NULL AS VARCHAR) AS contact_id,
         CAST({{ sql_text(reason) if reason else 'NULL' }} AS VARCHAR) AS full_rebuild_reason,
