@@ -119,6 +119,21 @@ def test_a_second_contact_linked_to_a_call_gets_the_touch_too(raw):
     assert build_incrementally_then_fully(raw) == [met("1"), met("2")]
 
 
+def test_a_contact_that_becomes_an_mql_later_gets_the_links_loaded_before(raw):
+    """Only a contact that entered an MQL stage has links in staging.contact_links; a lead's call and deal,
+    loaded while it was one, count once a later sync brings its MQL entry."""
+    raw.call("700", "3", "2024-03-12T10:30:00Z", owner="101")
+    raw.deal("701", "3", "2024-03-13T09:00:00Z")
+    build_marts(raw, NOW)
+    assert rows(raw.con, "SELECT count(*) AS links FROM staging.contact_links WHERE contact_id = '3'") == [
+        {"links": 0}]
+    raw.next_load()
+    raw.contact("3", lifecycle=[("2024-03-01T00:00:00Z", "lead"), ("2024-03-12T10:00:00Z", "marketingqualifiedlead")])
+    assert build_incrementally_then_fully(raw) == [overdue("1"), overdue("2"), met("3", opportunity=ts("2024-03-13T09:00:00Z"))]
+    assert rows(raw.con, "SELECT family, object_id FROM staging.contact_links WHERE contact_id = '3' ORDER BY family"
+                ) == [{"family": 1, "object_id": "700"}, {"family": 5, "object_id": "701"}]
+
+
 def test_ids_that_are_not_canonical_integers_keep_apart(tmp_path):
     """'7' and '007' are different HubSpot-style ids; text ids (test fixtures) work like numeric ones."""
     con = connect(tmp_path / "handoff.duckdb")
