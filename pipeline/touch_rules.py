@@ -1,5 +1,5 @@
 """The touch rules of docs/contracts.md in Python: the one copy that `handoff explain` and the SLA job's live
-re-check share. The marts apply the same rules in SQL (sql/internal/contact_links.sql over the staging views,
+re-check share. The marts apply the same rules in SQL (sql/models/intermediate/contact_links.sql over the staging views,
 which upper-case the enum values); tests hold the two to the same cases.
 
 A meeting counts at the earlier of ``hs_createdate`` (when it was booked or logged) and ``hs_timestamp`` (when it

@@ -180,6 +180,29 @@ def test_a_call_that_stops_counting_is_taken_off(raw):
     assert build_incrementally_then_fully(raw) == [overdue("1"), overdue("2")]
 
 
+def test_a_call_and_a_deal_that_start_counting_are_taken_on(raw):
+    """Objects re-read without their links that count now and did not before: the link table kept their links
+    (occurred_at NULL), so the scope finds their contacts."""
+    raw.call("500", "1", "2024-03-05T14:30:00Z", owner="101", direction="INBOUND")
+    raw.call("501", "2", "2024-03-05T14:40:00Z", owner="101", archived=True)
+    raw.deal("900", "2", "2024-03-06T09:00:00Z", archived=True)
+    build_marts(raw, NOW)
+    assert outcome(raw.con) == [overdue("1"), overdue("2")]
+    assert rows(raw.con, "SELECT family, object_id, contact_id, occurred_at FROM staging.contact_links ORDER BY ALL"
+                ) == [{"family": 1, "object_id": "500", "contact_id": "1", "occurred_at": None},
+                      {"family": 1, "object_id": "501", "contact_id": "2", "occurred_at": None},
+                      {"family": 5, "object_id": "900", "contact_id": "2", "occurred_at": None}]
+    raw.next_load()
+    # the rep fixes the logging: call 500 was outbound; call 501 and deal 900 are restored (rows re-read, links not)
+    raw.con.execute("DELETE FROM hubspot.calls WHERE id IN ('500', '501')")
+    raw.con.execute("DELETE FROM hubspot.deals WHERE id = '900'")
+    raw.call("500", None, "2024-03-05T14:30:00Z", owner="101")
+    raw.call("501", None, "2024-03-05T14:40:00Z", owner="101")
+    raw.write("deals", id="900", created_at="2024-03-06T09:00:00Z", updated_at="2024-03-06T09:00:00Z",
+              createdate="2024-03-06T09:00:00Z", archived=False, dealname="deal 900")
+    assert build_incrementally_then_fully(raw) == [met("1"), met("2", opportunity=ts("2024-03-06T09:00:00Z"))]
+
+
 def test_an_archived_deal_no_longer_opens_the_opportunity(raw):
     raw.deal("900", "1", "2024-03-06T09:00:00Z")
     build_marts(raw, NOW)

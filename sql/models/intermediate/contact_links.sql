@@ -1,11 +1,11 @@
--- staging.contact_links: the links that count, one row per (object, contact): every engagement that is an
--- outreach attempt by the touch rules (macro counted_touches; the clock rule is speed_to_lead's) and every live
--- deal, with the object's time (a meeting's touch time; a deal's created_at) and owner, for the contacts that
--- entered a stage of the `mql` role (no other contact has an episode to read them). speed_to_lead reads its
--- touches (family 1-4, also the touch type's tie-break rank) and mql_episodes its deals (family 5) from here.
+-- staging.contact_links: every link of an engagement (family 1-4: call, email, meeting, communication) or a
+-- deal (5) to a contact that entered a stage of the `mql` role (no other contact has an episode to read it), one
+-- row per (object, contact). occurred_at and owner_id are set when the object counts: an outreach attempt by the
+-- touch rules (macro counted_touches, at its touch time; the clock rule is speed_to_lead's) or a live deal (at its
+-- created_at); NULL when it does not. speed_to_lead reads its touches and mql_episodes its deals from here.
 -- Incremental by contact like the episode marts (macros/incremental.sql): staging.episode_scope, built first,
--- reads this table's previous rows (links a sync removed) and puts every contact a changed object counts or
--- counted for in scope; those contacts' rows are deleted and rebuilt.
+-- reads this table's previous rows (every contact a changed object was linked to, links a sync removed included)
+-- and puts them in scope; those contacts' rows are deleted and rebuilt.
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook=["{{ clear_episode_rows() }}", "{{ uncompressed_text(true) }}"],
           post_hook=["{{ uncompressed_text(false) }}", "{{ record_mark(episode_build_mode()) }}"]) }}
@@ -32,8 +32,8 @@ links AS (
       AND a.from_type IN ('calls', 'emails', 'meetings', 'communications', 'deals')
       AND a.to_id IN (SELECT contact_id FROM mql_contacts)
 )
--- no DISTINCT: dlt's primary keys (an engagement's or deal's id; a link's from/to) make each row unique
-SELECT c.family, c.object_id, l.contact_id, c.occurred_at, c.owner_id
-FROM counted AS c
-JOIN links AS l ON l.family = c.family AND l.object_id = c.object_id
-WHERE c.occurred_at IS NOT NULL
+-- no DISTINCT: dlt's primary keys (an engagement's or deal's id; a link's from/to) make each row unique; the
+-- links that do not count stay (occurred_at NULL), so the scope finds a changed object's contacts here
+SELECT l.family, l.object_id, l.contact_id, c.occurred_at, c.owner_id
+FROM links AS l
+LEFT JOIN counted AS c ON c.family = l.family AND c.object_id = l.object_id AND c.occurred_at IS NOT NULL

@@ -3,9 +3,10 @@
 -- base_* = speed_to_lead's mark, target_* = this run's newest complete load, clock and policy; or
 -- full_rebuild_reason when only a full rebuild is right (a full refresh asked for: no scope is computed; no mark,
 -- another policy, the link table not built from the same state). A contact is in scope when a load in
--- (base, target] wrote its contact or history row, a link to it, or an engagement or deal that counts (or
--- counted: the previous link table) for it; when the clock passed one of its touches; or when the clock ran out
--- the SLA of one of its pending episodes.
+-- (base, target] wrote its contact or history row, a link to it, or an engagement or deal it was linked to (the
+-- previous link table holds every link of a contact with an MQL entry, counted or not; a link added since is a
+-- link row of the new loads; a contact with its first MQL entry since has a new history row); when the clock
+-- passed one of its touches; or when the clock ran out the SLA of one of its pending episodes.
 -- depends_on: {{ ref('contacts') }} {{ ref('contact_property_history') }} {{ ref('associations') }} {{ ref('deals') }}
 -- depends_on: {{ ref('calls') }} {{ ref('emails') }} {{ ref('meetings') }} {{ ref('communications') }}
 {%- set base = build_mark('speed_to_lead') %}
@@ -53,14 +54,7 @@ changed AS (
     UNION ALL
     SELECT to_id FROM {{ ref('associations') }}, new_loads WHERE to_type = 'contacts' AND {{ in_new_loads }}
     UNION ALL
-    -- the contacts a changed engagement or deal is linked to now ...
-    SELECT a.to_id FROM {{ ref('associations') }} AS a
-    JOIN changed_objects AS c ON c.object_id = a.from_id
-     AND c.family = CASE a.from_type WHEN 'calls' THEN 1 WHEN 'emails' THEN 2 WHEN 'meetings' THEN 3
-                                     WHEN 'communications' THEN 4 WHEN 'deals' THEN 5 END
-    WHERE a.to_type = 'contacts'
-    UNION ALL
-    -- ... and those it counted for before this sync (the raw tables no longer name a removed link)
+    -- the contacts a changed engagement or deal was linked to before this sync
     SELECT l.contact_id FROM {{ old_links }} AS l
     JOIN changed_objects AS c ON c.family = l.family AND c.object_id = l.object_id
     UNION ALL

@@ -108,7 +108,8 @@ unqualified AS (
     GROUP BY o.contact_id, o.open_seq
 ),
 first_deal AS (
-    -- live deals per linked contact (staging.contact_links family 5; occurred_at = the deal's created_at)
+    -- live deals per linked contact (staging.contact_links family 5; occurred_at = the deal's created_at, NULL
+    -- for an archived deal, which the join's condition leaves out)
     SELECT o.contact_id, o.open_seq, min(dc.occurred_at) AS deal_created_at
     FROM openings AS o
     JOIN {{ ref('contact_links') }} AS dc

@@ -16,7 +16,7 @@ episodes AS (
 contact_touches AS (
     SELECT contact_id, family AS type_rank, object_id, occurred_at, owner_id
     FROM {{ ref('contact_links') }}
-    WHERE family <= 4 {% if incremental %}AND {{ scope_filter() }}{% endif %}
+    WHERE family <= 4 AND occurred_at IS NOT NULL {% if incremental %}AND {{ scope_filter() }}{% endif %}
 ),
 episode_touches AS (
     SELECT e.mql_id,
