@@ -129,11 +129,54 @@ def test_policy_change_clock_moving_back_and_no_change_decide_the_mode(portal):
     stricter = parse_policy("sla: {minutes: {demo_request: 5}}")
     changed = {r.model: r for r in build_marts(raw, now, stricter)}
     assert (changed["marts.mql_episodes"].reason, changed["marts.speed_to_lead"].reason) == (
-        "policy changed", "policy changed")
+        "policy or models changed", "policy or models changed")
     earlier = (parse_instant(now) - timedelta(days=1)).isoformat()
     back = {r.model: r for r in build_marts(raw, earlier, stricter)}
     assert back["marts.speed_to_lead"].reason == "clock moved back"
     assert {r.model: r for r in build_marts(raw, now, load_policy())}["marts.speed_to_lead"].mode == "full"
+
+
+def test_the_models_hash_follows_the_project_files_and_not_dbt_artifacts(tmp_path):
+    import shutil
+
+    from pipeline.modeling.policy_table import models_hash
+    from pipeline.modeling.raw_columns import project_dir
+
+    copy = tmp_path / "sql"
+    shutil.copytree(project_dir(), copy, ignore=shutil.ignore_patterns("target", "logs"))
+    original = models_hash(copy)
+    assert models_hash(copy) == original and models_hash(copy) == models_hash(project_dir())
+    (copy / "target").mkdir(exist_ok=True)
+    (copy / "target" / "compiled.sql").write_text("SELECT 1")  # dbt's artifacts are not the project
+    assert models_hash(copy) == original
+    model = copy / "models" / "marts" / "speed_to_lead.sql"
+    model.write_text(model.read_text() + "\n-- an analyst's edit\n")
+    assert models_hash(copy) != original
+
+
+def test_an_edited_or_upgraded_model_rebuilds_the_incremental_models_fully(tmp_path, monkeypatch):
+    """Rows an incremental model kept were computed by the SQL of its last build: after a change to the project
+    (an upgrade, an analyst's edit) every incremental model rebuilds fully once, then incrementally again."""
+    from pipeline.modeling import policy_table
+
+    con = connect(tmp_path / "handoff.duckdb")
+    raw = RawPortal(con)
+    raw.owner("101", team="EMEA")
+    raw.contact("1", lifecycle=[("2024-03-01T00:00:00Z", "lead"), ("2024-03-05T14:00:00Z", "marketingqualifiedlead")])
+    raw.call("500", "1", "2024-03-05T14:30:00Z", owner="101")
+    now = "2024-03-20T00:00:00Z"
+    build_marts(raw, now)
+    assert {r.model: r.mode for r in build_marts(raw, now)}["marts.speed_to_lead"] == "incremental"
+    monkeypatch.setattr(policy_table, "models_hash", lambda root=None: "the next release's models")
+    edited = {r.model: r for r in build_marts(raw, now)}
+    assert [(edited[m].mode, edited[m].reason) for m in ("marts.mql_episodes", "marts.speed_to_lead")] == [
+        ("full", "policy or models changed")] * 2
+    assert rows(con, "SELECT model, build_mode FROM staging.build_marks ORDER BY model") == [
+        {"model": "contact_links", "build_mode": "policy or models changed"},
+        {"model": "mql_episodes", "build_mode": "policy or models changed"},
+        {"model": "speed_to_lead", "build_mode": "policy or models changed"}]
+    assert {r.model: r.mode for r in build_marts(raw, now)}["marts.speed_to_lead"] == "incremental"
+    con.close()
 
 
 def test_an_engagement_moved_to_another_contact_is_taken_off_the_first(tmp_path):

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 
+from pipeline.modeling.raw_columns import project_dir
 from pipeline.policy import STANDARD_LIFECYCLE_STAGES, Policy
 
 _LISTS = {"demo_forms", "mql_stages", "sql_stages", "opportunity_stages", "customer_stages", "standard_stages",
@@ -48,8 +50,21 @@ def model_policy_values(policy: Policy) -> dict:
     }
 
 
+def models_hash(root: Path | None = None) -> str:
+    """A hash of the dbt project's files (models, macros, yml): an upgraded or edited model changes it."""
+    root = root or project_dir()
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".sql", ".yml")
+                       and not {"target", "logs"} & set(p.relative_to(root).parts)):
+        digest.update(f"{path.relative_to(root).as_posix()}\0".encode() + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def policy_hash(policy: Policy) -> str:
-    return hashlib.sha256(json.dumps(model_policy_values(policy), sort_keys=True).encode()).hexdigest()[:16]
+    """What the episode marts' rows depend on besides the raw data and the clock: the policy's values and the
+    models' SQL. A change rebuilds the incremental models fully (rows computed by other rules or other SQL)."""
+    state = {"policy": model_policy_values(policy), "models": models_hash()}
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def write_policy_table(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> None:

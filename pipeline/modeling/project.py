@@ -64,8 +64,9 @@ def target_path(database: str) -> Path:
 
 def project_mtime() -> float:
     """When a project file (model, macro, yml) last changed: a newer file means a new parse."""
-    return max(p.stat().st_mtime for p in PROJECT.project_dir.rglob("*")
-               if p.suffix in (".sql", ".yml") and not {"target", "logs"} & set(p.parts))
+    root = PROJECT.project_dir
+    return max(p.stat().st_mtime for p in root.rglob("*")
+               if p.suffix in (".sql", ".yml") and not {"target", "logs"} & set(p.relative_to(root).parts))
 
 
 def dbt_args(command: str, target: Path) -> list[str]:

@@ -2,11 +2,12 @@
 -- (macros/incremental.sql), and a header row (contact_id NULL) with the state they are measured against:
 -- base_* = speed_to_lead's mark, target_* = this run's newest complete load, clock and policy; or
 -- full_rebuild_reason when only a full rebuild is right (a full refresh asked for: no scope is computed; no mark,
--- another policy, the link table not built from the same state). A contact is in scope when a load in
--- (base, target] wrote its contact or history row, a link to it, or an engagement or deal it was linked to (the
--- previous link table holds every link of a contact with an MQL entry, counted or not; a link added since is a
--- link row of the new loads; a contact with its first MQL entry since has a new history row); when the clock
--- passed one of its touches; or when the clock ran out the SLA of one of its pending episodes.
+-- another policy or other models (staging.policy's policy_hash covers both), the link table not built from the
+-- same state). A contact is in scope when a load in (base, target] wrote its contact or history row, a link to
+-- it, or an engagement or deal it was linked to (the previous link table holds every link of a contact with an
+-- MQL entry, counted or not; a link added since is a link row of the new loads; a contact with its first MQL
+-- entry since has a new history row); when the clock passed one of its touches; or when the clock ran out the
+-- SLA of one of its pending episodes.
 -- depends_on: {{ ref('contacts') }} {{ ref('contact_property_history') }} {{ ref('associations') }} {{ ref('deals') }}
 -- depends_on: {{ ref('calls') }} {{ ref('emails') }} {{ ref('meetings') }} {{ ref('communications') }}
 {%- set base = build_mark('speed_to_lead') %}
@@ -19,7 +20,7 @@
                      ~ current[0][1] ~ "' AS TIMESTAMPTZ)")[0][0] %}
 {%- if flags.FULL_REFRESH %}{% set reason = 'full refresh requested' %}
 {%- elif base is none or old_links is none or old_mart is none %}{% set reason = 'first build' %}
-{%- elif base.policy_hash != current[0][0] %}{% set reason = 'policy changed' %}
+{%- elif base.policy_hash != current[0][0] %}{% set reason = 'policy or models changed' %}
 {%- elif clock_back %}{% set reason = 'clock moved back' %}
 {%- elif links_mark != base %}{% set reason = 'link table built from another state' %}
 {%- elif base.load_id is none or target_load is none %}{% set reason = 'no complete dlt load recorded' %}
