@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.modeling.raw_columns import project_dir
+from pipeline.modeling.raw_columns import project_dir, project_files
 from pipeline.policy import STANDARD_LIFECYCLE_STAGES, Policy
 
 _LISTS = {"demo_forms", "mql_stages", "sql_stages", "opportunity_stages", "customer_stages", "standard_stages",
@@ -54,8 +54,7 @@ def models_hash(root: Path | None = None) -> str:
     """A hash of the dbt project's files (models, macros, yml): an upgraded or edited model changes it."""
     root = root or project_dir()
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.suffix in (".sql", ".yml")
-                       and not {"target", "logs"} & set(p.relative_to(root).parts)):
+    for path in project_files(root):
         digest.update(f"{path.relative_to(root).as_posix()}\0".encode() + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 

@@ -14,7 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 from pipeline.errors import ConfigError
-from pipeline.modeling.raw_columns import project_dir
+from pipeline.modeling.raw_columns import project_dir, project_files
 
 PROJECT = DbtProject(project_dir=project_dir(), profiles_dir=project_dir())
 
@@ -64,9 +64,7 @@ def target_path(database: str) -> Path:
 
 def project_mtime() -> float:
     """When a project file (model, macro, yml) last changed: a newer file means a new parse."""
-    root = PROJECT.project_dir
-    return max(p.stat().st_mtime for p in root.rglob("*")
-               if p.suffix in (".sql", ".yml") and not {"target", "logs"} & set(p.relative_to(root).parts))
+    return max(p.stat().st_mtime for p in project_files(PROJECT.project_dir))
 
 
 def dbt_args(command: str, target: Path) -> list[str]:

@@ -22,6 +22,13 @@ def project_dir() -> Path:
     return checkout if checkout.is_dir() else Path(__file__).resolve().parents[1] / "_sql"
 
 
+def project_files(root: Path | None = None) -> list[Path]:
+    """The dbt project's own files (models, macros, yml), sorted; not dbt's artifacts (``target/``, ``logs/``)."""
+    root = root or project_dir()
+    return sorted(p for p in root.rglob("*") if p.suffix in (".sql", ".yml")
+                  and not {"target", "logs"} & set(p.relative_to(root).parts))
+
+
 def _pinned_columns() -> dict[str, list[tuple[str, str]]]:
     """The raw columns and types stated once, in the dbt project's ``models/sources.yml`` (``meta.columns``)."""
     sources = yaml.safe_load((project_dir() / "models" / "sources.yml").read_text(encoding="utf-8"))["sources"]
